@@ -1,0 +1,185 @@
+"""Partner Center REST client (httpx, async): headers, pacing, retries and error classification."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Iterable
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from handlers.adapters.pacing import Pacer
+from handlers.adapters.payloads import AddressValidation, CountryRules, CustomerPayload
+from handlers.adapters.ports import TokenProvider
+from handlers.adapters.retry import RetryPolicy, call_with_retries
+from handlers.failures import ErrorKind, OnboardingError
+
+log = logging.getLogger("csp_onboarding")
+
+APPLICATION_NAME = "csp-onboarding-function"
+# 401/403 codes that mean our token or its permissions are refused (contract §3 rule 6).
+AUTH_CODES = frozenset({"900329", "900420", "800001", "600006"})
+# 403 codes that are business refusals of the partner account, not of our token.
+BUSINESS_403_CODES = frozenset({"2030", "900123", "900124"})
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        try:
+            return max(parsedate_to_datetime(value).timestamp() - time.time(), 0.0)
+        except (TypeError, ValueError):
+            return None
+
+
+def classify_response(response: httpx.Response, *, what: str) -> OnboardingError:
+    """Read a Partner Center error response, whatever its body, into one classified error."""
+    body: Any = None
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        body = None
+    if not isinstance(body, dict):
+        body = {}
+    raw_code = body.get("code", body.get("errorCode"))
+    code = None if raw_code is None else str(raw_code)
+    description = body.get("description") or body.get("message") or response.reason_phrase or None
+    description = str(description)[:500] if description else None
+    error_name = body.get("errorName")
+    is_retryable = body.get("isRetryable")
+    status = response.status_code
+    if status == 429 or status == 408 or status >= 500:
+        kind = ErrorKind.TRANSIENT
+    elif status == 401 or (status == 403 and code not in BUSINESS_403_CODES) or code in AUTH_CODES:
+        kind = ErrorKind.AUTH
+    else:
+        kind = ErrorKind.BUSINESS
+    return OnboardingError(
+        kind,
+        f"Partner Center refused {what}: {description or 'no description'}",
+        http_status=status,
+        code=code,
+        description=description,
+        error_name=str(error_name) if error_name else None,
+        retry_after=_retry_after(response) if status in (429, 503) else None,
+        is_retryable=is_retryable if isinstance(is_retryable, bool) else None,
+    )
+
+
+class PartnerCenterClient:
+    """The Partner Center calls of the pipeline over one shared AsyncClient.
+
+    Every call carries the request's MS-RequestId (the idempotency key, the same on every retry) and a fresh
+    MS-CorrelationId; every call waits for the pacer; transient failures are retried per the RetryPolicy.
+    """
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        tokens: TokenProvider,
+        *,
+        base_url: str,
+        pacer: Pacer,
+        retry_policy: RetryPolicy,
+        locale: str = "en-US",
+    ) -> None:
+        self._http = http
+        self._tokens = tokens
+        self._base_url = base_url.rstrip("/")
+        self._pacer = pacer
+        self._policy = retry_policy
+        self._locale = locale
+        self.calls_made = 0
+
+    async def create_customer(self, body: dict[str, Any], *, ms_request_id: str) -> CustomerPayload:
+        """POST /v1/customers; raises OnboardingError."""
+        response = await self._call("POST", "/v1/customers", ms_request_id, json_body=body, ok=(200, 201))
+        return CustomerPayload.model_validate(response.json())
+
+    async def domain_exists(self, domain: str, *, ms_request_id: str) -> bool:
+        """HEAD /v1/domains/{domain}: 200 means taken, 404 free; raises OnboardingError."""
+        response = await self._call("HEAD", f"/v1/domains/{quote(domain)}", ms_request_id, ok=(200, 404))
+        return response.status_code == 200
+
+    async def validate_address(self, address: dict[str, Any], *, ms_request_id: str) -> AddressValidation:
+        """POST /v1/validations/address; raises OnboardingError."""
+        response = await self._call("POST", "/v1/validations/address", ms_request_id, json_body=address, ok=(200,))
+        return AddressValidation.model_validate(response.json())
+
+    async def get_country_rules(self, country: str, *, ms_request_id: str) -> CountryRules:
+        """GET /v1/countryvalidationrules/{iso2}; raises OnboardingError."""
+        path = f"/v1/countryvalidationrules/{quote(country)}"
+        response = await self._call("GET", path, ms_request_id, ok=(200,))
+        return CountryRules.model_validate(response.json())
+
+    async def find_customer_by_domain(self, domain: str, *, ms_request_id: str) -> CustomerPayload | None:
+        """Search the partner's customers for one with this domain; raises OnboardingError."""
+        params = json.dumps({"Field": "Domain", "Value": domain, "Operator": "starts_with"})
+        response = await self._call("GET", f"/v1/customers?size=50&filter={quote(params)}", ms_request_id, ok=(200,))
+        items = response.json().get("items", [])
+        for item in items if isinstance(items, list) else []:
+            customer = CustomerPayload.model_validate(item)
+            if (customer.companyProfile.domain or "").lower() == domain.lower():
+                return customer
+        return None
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        ms_request_id: str,
+        *,
+        ok: Iterable[int],
+        json_body: dict[str, Any] | None = None,
+    ) -> httpx.Response:
+        accepted = frozenset(ok)
+        what = f"{method} {path.split('?')[0]}"
+
+        async def attempt() -> httpx.Response:
+            token = await self._tokens.get_token()
+            await self._pacer.acquire()
+            correlation_id = str(uuid.uuid4())
+            headers = {
+                "Authorization": f"Bearer {token}",
+                "Accept": "application/json",
+                "MS-RequestId": ms_request_id,
+                "MS-CorrelationId": correlation_id,
+                "X-Locale": self._locale,
+                "MS-PartnerCenter-Application": APPLICATION_NAME,
+            }
+            self.calls_made += 1
+            started = time.perf_counter()
+            try:
+                response = await self._http.request(method, self._base_url + path, headers=headers, json=json_body)
+            except httpx.TimeoutException as exc:
+                raise OnboardingError(ErrorKind.TRANSIENT, f"{what} timed out ({type(exc).__name__})") from None
+            except httpx.TransportError as exc:
+                raise OnboardingError(ErrorKind.TRANSIENT, f"{what} lost its connection ({type(exc).__name__})") from None
+            log.info(
+                "Partner Center %s -> %d",
+                what,
+                response.status_code,
+                extra={
+                    "msRequestId": ms_request_id,
+                    "msCorrelationId": correlation_id,
+                    "httpStatus": response.status_code,
+                    "durationMs": round((time.perf_counter() - started) * 1000, 1),
+                },
+            )
+            if response.status_code in accepted:
+                return response
+            error = classify_response(response, what=what)
+            if response.status_code == 429:
+                self._pacer.throttled(error.retry_after)
+            raise error
+
+        return await call_with_retries(self._policy, attempt, what=f"Partner Center {what}")

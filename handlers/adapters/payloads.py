@@ -1,0 +1,58 @@
+"""Partner Center's payloads as this project reads them: tolerant of extra fields, secrets as SecretStr."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class CompanyProfile(_Payload):
+    tenantId: str | None = None
+    domain: str | None = None
+    companyName: str | None = None
+
+
+class UserCredentials(_Payload):
+    userName: str | None = None
+    password: SecretStr | None = Field(default=None, repr=False)
+
+
+class CustomerPayload(_Payload):
+    """The Customer resource returned by `POST /v1/customers` and `GET /v1/customers/{id}`."""
+
+    id: str
+    commerceId: str | None = None
+    companyProfile: CompanyProfile = Field(default_factory=CompanyProfile)
+    relationshipToPartner: str | None = None
+    userCredentials: UserCredentials | None = None
+    associatedPartnerId: str | None = None
+
+
+class AddressValidation(_Payload):
+    """`POST /v1/validations/address` → status and suggestions."""
+
+    status: str
+    suggestedAddresses: list[dict[str, Any]] = Field(default_factory=list)
+    originalAddress: dict[str, Any] | None = None
+    validationMessage: str | None = None
+
+
+class CountryRules(_Payload):
+    """`GET /v1/countryvalidationrules/{iso2}`."""
+
+    iso2Code: str | None = None
+    isStateRequired: bool = False
+    states: list[str] = Field(default_factory=list)
+    isCityRequired: bool = False
+    isPostalCodeRequired: bool = False
+    postalCodeRegex: str | None = None
+    phoneNumberRegex: str | None = None
+    isRegistrationNumberSupported: bool = False
+    supportedCultures: list[str] = Field(default_factory=list)
+    supportedLanguages: list[str] = Field(default_factory=list)
+    defaultCulture: str | None = None

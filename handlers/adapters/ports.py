@@ -1,0 +1,31 @@
+"""The seams of the pipeline: what handlers need from the outside world, as protocols tests can fake."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from handlers.adapters.payloads import CountryRules, CustomerPayload, AddressValidation
+
+
+class TokenProvider(Protocol):
+    """Hands out a bearer token for one audience, cached until shortly before it expires."""
+
+    async def get_token(self) -> str: ...
+
+
+class PartnerCenter(Protocol):
+    """The Partner Center calls the pipeline makes; each raises OnboardingError with a kind."""
+
+    async def create_customer(self, body: dict[str, Any], *, ms_request_id: str) -> CustomerPayload: ...
+
+    async def domain_exists(self, domain: str, *, ms_request_id: str) -> bool: ...
+
+    async def validate_address(self, address: dict[str, Any], *, ms_request_id: str) -> AddressValidation: ...
+
+    async def get_country_rules(self, country: str, *, ms_request_id: str) -> CountryRules: ...
+
+
+class EventSink(Protocol):
+    """Publishes CloudEvents (structured JSON dicts) as one batch; raises OnboardingError when it cannot."""
+
+    async def publish(self, events: list[dict[str, Any]]) -> None: ...

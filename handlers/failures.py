@@ -1,0 +1,129 @@
+"""Why a request failed: the contract's reasons, field errors and the one classified error type."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel
+
+
+class Reason(StrEnum):
+    """The `reason` of a `failed` event (contract §2)."""
+
+    INVALID_REQUEST = "invalid_request"
+    ADDRESS_INVALID = "address_invalid"
+    DOMAIN_UNAVAILABLE = "domain_unavailable"
+    REJECTED_BY_PARTNER_CENTER = "rejected_by_partner_center"
+    NOT_AUTHORIZED = "not_authorized"
+    RETRIES_EXHAUSTED = "retries_exhausted"
+
+
+class ErrorKind(StrEnum):
+    """How an error is handled, decided once where it is raised."""
+
+    INVALID = "invalid"  # the request itself is wrong: fix it and send again
+    BUSINESS = "business"  # Partner Center refused it for a business reason
+    AUTH = "auth"  # our credential or permissions are refused
+    TRANSIENT = "transient"  # may pass on a later try: let the queue redeliver
+
+
+class FieldError(BaseModel):
+    """One broken rule: where (dotted path into the request, or null), a stable code, and a sentence."""
+
+    field: str | None
+    code: str
+    message: str
+
+
+class PartnerCenterDetail(BaseModel):
+    """What Partner Center's error body said, as published in `failed` events."""
+
+    httpStatus: int | None
+    code: str | None
+    description: str | None
+    errorName: str | None
+
+
+@dataclass
+class OnboardingError(Exception):
+    """An error with a kind and a reason; its text never carries a secret.
+
+    Raised by adapters (Partner Center, Entra, Event Grid) and by pre-flight checks.
+    """
+
+    kind: ErrorKind
+    message: str
+    reason: Reason | None = None
+    http_status: int | None = None
+    code: str | None = None
+    description: str | None = None
+    error_name: str | None = None
+    retry_after: float | None = None
+    is_retryable: bool | None = None
+    errors: list[FieldError] = field(default_factory=list)
+    suggested_addresses: list[dict[str, Any]] | None = None
+
+    def __post_init__(self) -> None:
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        status = f" (HTTP {self.http_status}, code {self.code})" if self.http_status else ""
+        return f"{self.kind.value}: {self.message}{status}"
+
+    @property
+    def partner_center(self) -> PartnerCenterDetail | None:
+        """The Partner Center detail for the event, when Partner Center answered."""
+        if self.http_status is None:
+            return None
+        return PartnerCenterDetail(
+            httpStatus=self.http_status,
+            code=self.code,
+            description=self.description,
+            errorName=self.error_name,
+        )
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A final, published outcome other than success."""
+
+    reason: Reason
+    retryable: bool
+    message: str
+    errors: list[FieldError] = field(default_factory=list)
+    partner_center: PartnerCenterDetail | None = None
+    suggested_addresses: list[dict[str, Any]] | None = None
+
+
+def failure_from_error(error: OnboardingError) -> Failure:
+    """Turn a non-transient error into the failure to publish; raises ValueError for a transient one."""
+    if error.kind is ErrorKind.TRANSIENT:
+        raise ValueError("a transient error is retried, not published")
+    if error.reason is not None:
+        reason = error.reason
+    elif error.kind is ErrorKind.AUTH:
+        reason = Reason.NOT_AUTHORIZED
+    elif error.kind is ErrorKind.INVALID:
+        reason = Reason.INVALID_REQUEST
+    else:
+        reason = Reason.REJECTED_BY_PARTNER_CENTER
+    return Failure(
+        reason=reason,
+        retryable=_retryable(reason, error),
+        message=error.message,
+        errors=error.errors,
+        partner_center=error.partner_center,
+        suggested_addresses=error.suggested_addresses,
+    )
+
+
+def _retryable(reason: Reason, error: OnboardingError) -> bool:
+    # Sending the same request unchanged can succeed later only when nothing in it is wrong:
+    # an operator fixing our credential, or Partner Center saying so itself.
+    if reason in (Reason.NOT_AUTHORIZED, Reason.RETRIES_EXHAUSTED):
+        return True
+    if reason is Reason.REJECTED_BY_PARTNER_CENTER:
+        return bool(error.is_retryable)
+    return False

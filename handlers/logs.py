@@ -1,0 +1,46 @@
+"""Structured logs: the request's identifiers ride on every record of an invocation as dimensions."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+log = logging.getLogger("csp_onboarding")
+
+_context: ContextVar[dict[str, Any]] = ContextVar("onboarding_log_context", default={})  # noqa: B039
+
+DIMENSIONS = ("requestId", "crmAccountId", "correlationId", "msRequestId", "outcome")
+
+
+@contextmanager
+def log_context(**fields: Any) -> Iterator[None]:
+    """Attach fields (requestId, crmAccountId, …) to every record logged inside the block, in this task."""
+    token = _context.set({**_context.get(), **{k: v for k, v in fields.items() if v is not None}})
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+def bind(**fields: Any) -> None:
+    """Add fields to the current block's context (e.g. the outcome once known)."""
+    _context.set({**_context.get(), **{k: v for k, v in fields.items() if v is not None}})
+
+
+class ContextFilter(logging.Filter):
+    """Copies the current context onto each record as attributes (exported as custom dimensions)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for key, value in _context.get().items():
+            if not hasattr(record, key):
+                setattr(record, key, value)
+        return True
+
+
+def install_context_filter(logger: logging.Logger = log) -> None:
+    """Install the context filter on the project's logger once."""
+    if not any(isinstance(f, ContextFilter) for f in logger.filters):
+        logger.addFilter(ContextFilter())

@@ -1,0 +1,120 @@
+"""The operator's settings (contract §4), read once from the environment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PARTNER_CENTER_SCOPE = "https://api.partnercenter.microsoft.com/.default"
+
+
+@dataclass(frozen=True)
+class Cloud:
+    """Where a Partner Center cloud lives (partner-center.md, "Clouds")."""
+
+    api_url: str
+    authority_host: str
+    domain_suffix: str
+    federated_audience: str
+
+
+CLOUDS: dict[str, Cloud] = {
+    "public": Cloud(
+        "https://api.partnercenter.microsoft.com",
+        "https://login.microsoftonline.com",
+        ".onmicrosoft.com",
+        "api://AzureADTokenExchange",
+    ),
+    "usgov": Cloud(
+        "https://api.partnercenter.microsoft.com",
+        "https://login.microsoftonline.us",
+        ".onmicrosoft.com",
+        "api://AzureADTokenExchangeUSGov",
+    ),
+    "china": Cloud(
+        "https://partner.partnercenterapi.microsoftonline.cn",
+        "https://login.chinacloudapi.cn",
+        ".partner.onmschina.cn",
+        "api://AzureADTokenExchangeChina",
+    ),
+}
+
+CredentialKind = Literal["secret", "certificate", "federated"]
+
+
+class Settings(BaseSettings):
+    """Every setting the function reads; names are the contract's (case-sensitive)."""
+
+    model_config = SettingsConfigDict(case_sensitive=True, extra="ignore", frozen=True)
+
+    PARTNER_CENTER_CLOUD: Literal["public", "usgov", "china"] = "public"
+    PARTNER_CENTER_API_URL: str | None = None
+    PARTNER_CENTER_AUTHORITY_HOST: str | None = None
+    PARTNER_CENTER_TENANT_ID: str
+    PARTNER_CENTER_CLIENT_ID: str
+    PARTNER_CENTER_CLIENT_SECRET: SecretStr | None = None
+    PARTNER_CENTER_CLIENT_CERTIFICATE_PATH: str | None = None
+    PARTNER_CENTER_FEDERATED_CLIENT_ID: str | None = None
+    PARTNER_CENTER_MAX_REQUESTS_PER_MINUTE: int = Field(default=500, gt=0)
+
+    EVENTS_TOPIC_ENDPOINT: str
+    EVENTS_TOPIC_KEY: SecretStr | None = None
+    EVENTS_SOURCE: str = "/csp-onboarding"
+
+    CUSTOMER_REQUESTS_QUEUE: str = "customer-requests"
+    ADMIN_CREDENTIALS_VAULT_URL: str | None = None
+    ENABLE_GDAP_BY_DEFAULT: bool = True
+
+    # Added by this project (documented in the README): time budgets for outbound calls.
+    PARTNER_CENTER_TIMEOUT_SECONDS: float = Field(default=30.0, gt=0)
+    ONBOARDING_DEADLINE_SECONDS: float = Field(default=120.0, gt=0)
+
+    @model_validator(mode="after")
+    def _exactly_one_credential(self) -> Settings:
+        chosen = [
+            name
+            for name, value in (
+                ("PARTNER_CENTER_CLIENT_SECRET", self.PARTNER_CENTER_CLIENT_SECRET),
+                ("PARTNER_CENTER_CLIENT_CERTIFICATE_PATH", self.PARTNER_CENTER_CLIENT_CERTIFICATE_PATH),
+                ("PARTNER_CENTER_FEDERATED_CLIENT_ID", self.PARTNER_CENTER_FEDERATED_CLIENT_ID),
+            )
+            if value
+        ]
+        if len(chosen) != 1:
+            found = ", ".join(chosen) or "none"
+            raise ValueError(
+                "set exactly one Partner Center credential: PARTNER_CENTER_CLIENT_SECRET, "
+                "PARTNER_CENTER_CLIENT_CERTIFICATE_PATH or PARTNER_CENTER_FEDERATED_CLIENT_ID "
+                f"(found: {found})"
+            )
+        return self
+
+    @property
+    def credential_kind(self) -> CredentialKind:
+        """Which of the three credential options is configured."""
+        if self.PARTNER_CENTER_CLIENT_SECRET:
+            return "secret"
+        if self.PARTNER_CENTER_CLIENT_CERTIFICATE_PATH:
+            return "certificate"
+        return "federated"
+
+    @property
+    def cloud(self) -> Cloud:
+        """The cloud's endpoints with the operator's overrides applied."""
+        base = CLOUDS[self.PARTNER_CENTER_CLOUD]
+        return Cloud(
+            api_url=(self.PARTNER_CENTER_API_URL or base.api_url).rstrip("/"),
+            authority_host=(self.PARTNER_CENTER_AUTHORITY_HOST or base.authority_host).rstrip("/"),
+            domain_suffix=base.domain_suffix,
+            federated_audience=base.federated_audience,
+        )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read from the environment once; raises ValidationError when incomplete."""
+    return Settings()  # type: ignore[call-arg]  # required fields come from the environment

@@ -1,0 +1,24 @@
+"""The function bindings: the requests queue and its poison queue, each handing bytes to the pipeline."""
+
+from __future__ import annotations
+
+import azure.functions as func
+
+from handlers.bootstrap import get_dependencies
+from handlers.pipeline import handle_message, handle_poison
+
+bp = func.Blueprint()
+
+
+@bp.function_name("onboard_customer")
+@bp.queue_trigger(arg_name="msg", queue_name="%CUSTOMER_REQUESTS_QUEUE%", connection="CrmQueue")
+async def onboard_customer(msg: func.QueueMessage) -> None:
+    """One customer request → one Partner Center customer and one outcome event."""
+    await handle_message(msg.get_body(), get_dependencies())
+
+
+@bp.function_name("report_exhausted_request")
+@bp.queue_trigger(arg_name="msg", queue_name="%CUSTOMER_REQUESTS_QUEUE%-poison", connection="CrmQueue")
+async def report_exhausted_request(msg: func.QueueMessage) -> None:
+    """A request that failed every delivery → a `failed` event with reason retries_exhausted."""
+    await handle_poison(msg.get_body(), get_dependencies())
