@@ -23,7 +23,8 @@ def build_dependencies(settings: Settings) -> Dependencies:
     install_context_filter()
     http = build_http_client(settings.PARTNER_CENTER_TIMEOUT_SECONDS)
     policy = RetryPolicy(budget_seconds=settings.ONBOARDING_DEADLINE_SECONDS / 2)
-    tokens = MsalTokenProvider(build_msal_app(settings, client_credential(settings)), PARTNER_CENTER_SCOPE)
+    credential = client_credential(settings)
+    tokens = MsalTokenProvider(lambda: build_msal_app(settings, credential), PARTNER_CENTER_SCOPE)
     partner_center = PartnerCenterClient(
         http,
         tokens,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlparse
 
@@ -21,12 +22,25 @@ _AUTH_ERRORS = frozenset(
 _KNOWN_AUTHORITY_HOSTS = frozenset(urlparse(cloud.authority_host).hostname for cloud in CLOUDS.values())
 
 
+class _PinnedCaSession(requests.Session):
+    """A requests Session whose CA bundle is not overridden by REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE."""
+
+    def merge_environment_settings(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        settings: dict[str, Any] = super().merge_environment_settings(*args, **kwargs)
+        settings["verify"] = self.verify
+        return settings
+
+
 def msal_http_session() -> requests.Session:
-    """MSAL's own HTTP client (requests), trusting SSL_CERT_FILE when set, which requests ignores by itself."""
-    session = requests.Session()
+    """MSAL's own HTTP client (requests), trusting SSL_CERT_FILE when set, as every other client does.
+
+    requests ignores SSL_CERT_FILE, and its REQUESTS_CA_BUNDLE would silently win over Session.verify.
+    """
     ca_file = os.environ.get("SSL_CERT_FILE")
-    if ca_file:
-        session.verify = ca_file
+    if not ca_file:
+        return requests.Session()
+    session = _PinnedCaSession()
+    session.verify = ca_file
     return session
 
 
@@ -60,8 +74,17 @@ class MsalTokenProvider:
     """App-only tokens for one scope. Serves from memory until 5 minutes before expiry; MSAL (blocking) runs
     in a thread, and only one refresh runs at a time however many invocations wait."""
 
-    def __init__(self, app: msal.ConfidentialClientApplication, scope: str, *, refresh_margin: float = 300.0) -> None:
-        self._app = app
+    def __init__(
+        self,
+        app_factory: Callable[[], msal.ConfidentialClientApplication],
+        scope: str,
+        *,
+        refresh_margin: float = 300.0,
+    ) -> None:
+        # MSAL's constructor fetches the authority's discovery document (blocking I/O): build it in the
+        # worker thread on first use, where its failures are classified like any token failure.
+        self._app_factory = app_factory
+        self._app: msal.ConfidentialClientApplication | None = None
         self._scope = scope
         self._refresh_margin = refresh_margin
         self._token: str | None = None
@@ -84,11 +107,13 @@ class MsalTokenProvider:
     def _acquire(self) -> dict[str, Any]:
         self.requests_made += 1
         try:
+            if self._app is None:
+                self._app = self._app_factory()
             result = self._app.acquire_token_for_client(scopes=[self._scope])
         except (requests.RequestException, OSError) as exc:
             raise OnboardingError(ErrorKind.TRANSIENT, f"Entra ID could not be reached: {type(exc).__name__}") from None
-        except ValueError as exc:  # MSAL's own complaints: bad authority, unreadable discovery document
-            raise OnboardingError(ErrorKind.TRANSIENT, f"Entra ID answered unexpectedly: {exc}") from None
+        except ValueError as exc:  # MSAL: unknown tenant or authority, unreadable discovery document
+            raise OnboardingError(ErrorKind.AUTH, f"Entra ID authority is unusable: {exc}") from None
         if not result or "access_token" not in result:
             error = str((result or {}).get("error", "unknown_error"))
             description = str((result or {}).get("error_description", "")).split("\n")[0][:300]

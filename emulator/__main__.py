@@ -1,0 +1,65 @@
+"""Run the emulator: python -m emulator --port 0 --cert-dir .local/emulator (prints its URL when ready)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import signal
+import socket
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from emulator.app import build_app
+from emulator.state import State
+from emulator.tls import make_server_context
+
+
+async def serve(args: argparse.Namespace) -> None:
+    ssl_context, ca_path = make_server_context(Path(args.cert_dir))
+    state = State(
+        tenant_id=args.tenant_id,
+        client_id=args.client_id,
+        client_secret=os.environ.get("EMULATOR_CLIENT_SECRET") or secrets.token_urlsafe(24),
+        topic_key=os.environ.get("EMULATOR_TOPIC_KEY") or secrets.token_urlsafe(24),
+        token_lifetime=args.token_lifetime,
+    )
+    runner = web.AppRunner(build_app(state), access_log=None, handle_signals=False)
+    await runner.setup()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((args.host, args.port))
+    site = web.SockSite(runner, sock, ssl_context=ssl_context, backlog=512)
+    await site.start()
+    port = sock.getsockname()[1]
+    ready = {"url": f"https://localhost:{port}", "port": port, "caFile": str(ca_path.resolve())}
+    print(json.dumps(ready), flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await runner.cleanup()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m emulator", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--cert-dir", default=".local/emulator")
+    parser.add_argument("--tenant-id", default="00000000-0000-4000-8000-00000000c5b0")
+    parser.add_argument("--client-id", default="11111111-1111-4111-8111-111111111111")
+    parser.add_argument("--token-lifetime", type=int, default=3600)
+    args = parser.parse_args()
+    try:
+        asyncio.run(serve(args))
+    except KeyboardInterrupt:
+        sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,152 @@
+"""The emulator's aiohttp application: routes, the fault-and-record middleware, and /_emulator/ inspection."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
+from typing import Any
+
+from aiohttp import web
+
+from emulator import entra, event_grid, partner_center
+from emulator.faults import Faults, drop_connection, error_response
+from emulator.partner_center import STATE_KEY
+from emulator.state import Call, State
+
+FAULTS_KEY: web.AppKey[Faults] = web.AppKey("faults", Faults)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def faults_and_calls(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Record every service call; apply the fault rules that fire for its endpoint."""
+    route = request.match_info.route
+    endpoint = route.name if route is not None else None
+    if endpoint is None or endpoint.startswith("admin."):
+        return await handler(request)
+    state = request.app[STATE_KEY]
+    rules = request.app[FAULTS_KEY].pick(endpoint)
+    call = Call(
+        endpoint=endpoint,
+        method=request.method,
+        path=request.path,
+        status=0,
+        ms_request_id=request.headers.get("MS-RequestId"),
+        ms_correlation_id=request.headers.get("MS-CorrelationId"),
+        at=time.time(),
+    )
+    state.calls.append(call)
+    for rule in rules:
+        call.fault = rule.kind
+        if rule.kind == "latency":
+            await asyncio.sleep(rule.delay_ms / 1000)
+        elif rule.kind == "hang":
+            await asyncio.sleep(rule.delay_ms / 1000 if rule.delay_ms else 600)
+            return drop_connection(request)
+        elif rule.kind == "drop":
+            return drop_connection(request)
+        elif rule.kind in ("status", "throttle"):
+            state.count("throttled" if rule.kind == "throttle" else "faults_answered")
+            response = error_response(rule)
+            call.status = response.status
+            return response
+    response = await handler(request)
+    call.status = response.status
+    if any(rule.kind == "commit_drop" for rule in rules):
+        state.count("commit_drops")
+        return drop_connection(request)
+    return response
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.json_response(data, status=status)
+
+
+async def admin_state(request: web.Request) -> web.Response:
+    state = request.app[STATE_KEY]
+    return _json(
+        {
+            "counters": state.counters,
+            "customers": len(state.customers),
+            "events": len(state.events),
+            "calls": len(state.calls),
+            "faults": [asdict(r) for r in request.app[FAULTS_KEY].rules],
+        }
+    )
+
+
+async def admin_events(request: web.Request) -> web.Response:
+    return _json(request.app[STATE_KEY].events)
+
+
+async def admin_customers(request: web.Request) -> web.Response:
+    return _json([partner_center._public(c) for c in request.app[STATE_KEY].customers.values()])
+
+
+async def admin_calls(request: web.Request) -> web.Response:
+    return _json([asdict(c) for c in request.app[STATE_KEY].calls])
+
+
+async def admin_secrets(request: web.Request) -> web.Response:
+    """What must never leak (for leak-scan tests): generated admin passwords and issued tokens."""
+    state = request.app[STATE_KEY]
+    return _json({"passwords": state.passwords, "tokens": list(state.tokens), "clientSecret": state.client_secret})
+
+
+async def admin_add_faults(request: web.Request) -> web.Response:
+    faults = request.app[FAULTS_KEY]
+    body = await request.json()
+    specs = body if isinstance(body, list) else [body]
+    try:
+        added = [faults.add(spec) for spec in specs]
+    except (KeyError, ValueError) as exc:
+        return _json({"error": str(exc)}, status=400)
+    return _json([asdict(r) for r in added], status=201)
+
+
+async def admin_clear_faults(request: web.Request) -> web.Response:
+    faults = request.app[FAULTS_KEY]
+    faults.rules.clear()
+    if "seed" in request.query:
+        faults.seed(int(request.query["seed"]))
+    return web.Response(status=204)
+
+
+async def admin_reset(request: web.Request) -> web.Response:
+    request.app[STATE_KEY].reset()
+    request.app[FAULTS_KEY].rules.clear()
+    return web.Response(status=204)
+
+
+async def admin_health(request: web.Request) -> web.Response:
+    return _json({"status": "ok"})
+
+
+def build_app(state: State) -> web.Application:
+    """The emulator app over the given state."""
+    app = web.Application(middlewares=[faults_and_calls])
+    app[STATE_KEY] = state
+    app[FAULTS_KEY] = Faults()
+    r = app.router
+    r.add_get("/{tenant}/v2.0/.well-known/openid-configuration", entra.openid_configuration, name="entra.discovery")
+    r.add_get("/{tenant}/.well-known/openid-configuration", entra.openid_configuration, name="entra.discovery.v1")
+    r.add_post("/{tenant}/oauth2/v2.0/token", entra.token, name="entra.token")
+    r.add_post("/v1/customers", partner_center.create_customer, name="customers.create")
+    r.add_get("/v1/customers", partner_center.list_customers, name="customers.list")
+    r.add_get("/v1/customers/{customer_id}", partner_center.get_customer, name="customers.get")
+    r.add_route("HEAD", "/v1/domains/{domain}", partner_center.domain_exists, name="domains.head")
+    r.add_post("/v1/validations/address", partner_center.validate_address, name="address.validate")
+    r.add_get("/v1/countryvalidationrules/{country}", partner_center.country_rules, name="rules.get")
+    r.add_post("/api/events", event_grid.publish, name="events.publish")
+    r.add_get("/_emulator/health", admin_health, name="admin.health")
+    r.add_get("/_emulator/state", admin_state, name="admin.state")
+    r.add_get("/_emulator/events", admin_events, name="admin.events")
+    r.add_get("/_emulator/customers", admin_customers, name="admin.customers")
+    r.add_get("/_emulator/calls", admin_calls, name="admin.calls")
+    r.add_get("/_emulator/secrets", admin_secrets, name="admin.secrets")
+    r.add_post("/_emulator/faults", admin_add_faults, name="admin.faults.add")
+    r.add_delete("/_emulator/faults", admin_clear_faults, name="admin.faults.clear")
+    r.add_post("/_emulator/reset", admin_reset, name="admin.reset")
+    return app

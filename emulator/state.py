@@ -1,0 +1,78 @@
+"""Everything the emulator remembers: credentials, tokens, customers, events, calls, faults."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+PARTNER_CENTER_AUDIENCE = "https://api.partnercenter.microsoft.com"
+EVENT_GRID_AUDIENCE = "https://eventgrid.azure.net"
+
+
+@dataclass
+class Token:
+    audience: str
+    client_id: str
+    expires_at: float
+
+
+@dataclass
+class Call:
+    """One request the emulator answered, as tests inspect it."""
+
+    endpoint: str
+    method: str
+    path: str
+    status: int
+    ms_request_id: str | None
+    ms_correlation_id: str | None
+    at: float
+    fault: str | None = None
+
+
+@dataclass
+class State:
+    tenant_id: str
+    client_id: str
+    client_secret: str
+    topic_key: str | None
+    token_lifetime: int = 3600
+    tokens: dict[str, Token] = field(default_factory=dict)
+    customers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    by_request_id: dict[str, str] = field(default_factory=dict)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    calls: list[Call] = field(default_factory=list)
+    passwords: list[str] = field(default_factory=list)
+    taken_domains: set[str] = field(default_factory=lambda: {"contoso.onmicrosoft.com", "fabrikam.onmicrosoft.com"})
+    counters: dict[str, int] = field(default_factory=dict)
+
+    def issue_token(self, audience: str) -> tuple[str, int]:
+        token = "emu." + secrets.token_urlsafe(32)
+        self.tokens[token] = Token(audience, self.client_id, time.time() + self.token_lifetime)
+        self.count("tokens_issued")
+        return token, self.token_lifetime - 1
+
+    def token_valid(self, authorization: str | None, audience: str) -> bool:
+        if not authorization or not authorization.startswith("Bearer "):
+            return False
+        token = self.tokens.get(authorization[7:].strip())
+        return token is not None and token.audience == audience and token.expires_at > time.time()
+
+    def count(self, name: str, by: int = 1) -> None:
+        self.counters[name] = self.counters.get(name, 0) + by
+
+    def customer_by_domain(self, domain: str) -> dict[str, Any] | None:
+        domain = domain.lower()
+        for customer in self.customers.values():
+            if customer["companyProfile"]["domain"].lower() == domain:
+                return customer
+        return None
+
+    def reset(self) -> None:
+        self.customers.clear()
+        self.by_request_id.clear()
+        self.events.clear()
+        self.calls.clear()
+        self.counters.clear()
