@@ -1,0 +1,49 @@
+"""python -m devhost: run function_app's queue functions against the queues in its app settings."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+from pathlib import Path
+
+from devhost.console import configure_console_logging
+from devhost.host import run_host
+from devhost.hostjson import load_queue_options
+
+
+async def _main(args: argparse.Namespace) -> None:
+    options = load_queue_options(Path(args.host_json)).with_overrides(
+        visibility_timeout=args.visibility_timeout,
+        max_polling_interval=args.max_polling_interval,
+        max_dequeue_count=args.max_dequeue_count,
+        batch_size=args.batch_size,
+        new_batch_threshold=args.new_batch_threshold,
+    )
+    logging.getLogger("devhost").info("Queue options: %s", options)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await run_host(args.app, options, stop, lease_seconds=args.lease_seconds)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m devhost", description=__doc__)
+    parser.add_argument("--app", default="function_app", help="module that defines `app`")
+    parser.add_argument("--host-json", default="host.json")
+    parser.add_argument("--lease-seconds", type=float, help="visibility while a message runs (default functionTimeout)")
+    parser.add_argument("--visibility-timeout", type=float, help="override: retry delay after a failure")
+    parser.add_argument("--max-polling-interval", type=float, help="override: longest wait between empty polls")
+    parser.add_argument("--max-dequeue-count", type=int, help="override: deliveries before the poison queue")
+    parser.add_argument("--batch-size", type=int, help="override")
+    parser.add_argument("--new-batch-threshold", type=int, help="override")
+    parser.add_argument("--log-level", default="INFO")
+    args = parser.parse_args()
+    configure_console_logging(args.log_level)
+    asyncio.run(_main(args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,176 @@
+"""Drive the app's queue-triggered functions from Storage queues, as the Functions host does."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import importlib
+import inspect
+import logging
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from azure.functions.queue import QueueMessage as FunctionQueueMessage
+from azure.storage.queue import QueueMessage as StorageMessage
+from azure.storage.queue.aio import QueueClient
+
+from devhost.hostjson import QueueOptions
+
+log = logging.getLogger("devhost")
+
+
+@dataclass(frozen=True)
+class QueueFunction:
+    """One indexed queue-triggered function."""
+
+    name: str
+    queue_name: str
+    connection: str
+    user_function: Callable[..., Any]
+    arg_name: str
+
+
+def resolve_app_settings(expression: str, env: dict[str, str]) -> str:
+    """Replace %NAME% with the app setting NAME, as binding expressions do; raises KeyError when unset."""
+    return re.sub(r"%([^%]+)%", lambda m: env[m.group(1)], expression)
+
+
+def index_functions(module_name: str, env: dict[str, str]) -> list[QueueFunction]:
+    """Import the app module and list its queue-triggered functions from the app's own index."""
+    module = importlib.import_module(module_name)
+    app = getattr(module, "app")
+    functions = []
+    for function in app.get_functions():
+        triggers = [b for b in function.get_bindings() if b.type == "queueTrigger"]
+        if not triggers:
+            raise ValueError(f"{function.get_function_name()}: the local host only runs queue triggers")
+        binding = triggers[0].get_dict_repr()
+        functions.append(
+            QueueFunction(
+                name=function.get_function_name(),
+                queue_name=resolve_app_settings(binding["queueName"], env),
+                connection=binding["connection"],
+                user_function=function.get_user_function(),
+                arg_name=binding["name"],
+            )
+        )
+    return functions
+
+
+def _queue_client(connection: str, queue_name: str, env: dict[str, str]) -> QueueClient:
+    if connection in env:
+        return QueueClient.from_connection_string(env[connection], queue_name)
+    if f"{connection}__queueServiceUri" in env:
+        raise ValueError(f"{connection}: identity-based connections need Azure; use a connection string locally")
+    raise KeyError(f"app setting {connection} (the queue connection) is not set")
+
+
+class QueueListener:
+    """Polls one queue and runs its function per message: concurrency up to batchSize + newBatchThreshold,
+    failed messages return after visibilityTimeout, and go to `{queue}-poison` after maxDequeueCount."""
+
+    def __init__(self, function: QueueFunction, options: QueueOptions, env: dict[str, str], lease_seconds: float):
+        self.function = function
+        self.options = options
+        self.queue = _queue_client(function.connection, function.queue_name, env)
+        self.poison = _queue_client(function.connection, f"{function.queue_name}-poison", env)
+        self.lease_seconds = lease_seconds
+        self.in_flight: set[asyncio.Task[None]] = set()
+        self.processed = 0
+        self.failed = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        for client in (self.queue, self.poison):
+            try:
+                await client.create_queue()
+            except Exception:  # noqa: BLE001 — already exists
+                pass
+        limit = self.options.batch_size + self.options.new_batch_threshold
+        delay = 0.05
+        while not stop.is_set():
+            if len(self.in_flight) > self.options.new_batch_threshold:
+                await asyncio.wait(self.in_flight, return_when=asyncio.FIRST_COMPLETED)
+                continue
+            wanted = min(self.options.batch_size, limit - len(self.in_flight))
+            try:
+                messages = [
+                    m
+                    async for m in self.queue.receive_messages(
+                        messages_per_page=wanted, max_messages=wanted, visibility_timeout=int(self.lease_seconds)
+                    )
+                ]
+            except Exception as exc:  # noqa: BLE001 — storage hiccup: poll again later
+                log.warning("%s: receiving failed: %s", self.function.name, exc)
+                messages = []
+            for message in messages:
+                task = asyncio.create_task(self._process(message))
+                self.in_flight.add(task)
+                task.add_done_callback(self.in_flight.discard)
+            if messages:
+                delay = 0.05
+                continue
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+            except TimeoutError:
+                pass
+            delay = min(delay * 2, self.options.max_polling_interval)
+        if self.in_flight:
+            await asyncio.wait(self.in_flight)
+        await self.queue.close()
+        await self.poison.close()
+
+    def _body(self, message: StorageMessage) -> bytes:
+        content = message.content if isinstance(message.content, str) else str(message.content)
+        if self.options.message_encoding == "base64":
+            return base64.b64decode(content, validate=True)
+        return content.encode("utf-8")
+
+    async def _process(self, message: StorageMessage) -> None:
+        name = self.function.name
+        try:
+            body = self._body(message)
+            argument = FunctionQueueMessage(  # the class the Python worker builds
+                id=message.id,
+                body=body,
+                dequeue_count=message.dequeue_count,
+                expiration_time=message.expires_on,
+                insertion_time=message.inserted_on,
+                time_next_visible=message.next_visible_on,
+                pop_receipt=message.pop_receipt,
+            )
+            result = self.function.user_function(**{self.function.arg_name: argument})
+            if inspect.isawaitable(result):
+                await asyncio.wait_for(result, timeout=self.options.function_timeout)
+        except (Exception, asyncio.TimeoutError, binascii.Error) as exc:  # noqa: BLE001 — any failure retries
+            self.failed += 1
+            log.warning("%s failed for message %s (delivery %s): %s", name, message.id, message.dequeue_count, exc)
+            await self._after_failure(message)
+            return
+        self.processed += 1
+        await self.queue.delete_message(message)
+
+    async def _after_failure(self, message: StorageMessage) -> None:
+        if (message.dequeue_count or 0) >= self.options.max_dequeue_count:
+            log.error("%s: message %s moved to %s-poison", self.function.name, message.id, self.function.queue_name)
+            await self.poison.send_message(message.content)
+            await self.queue.delete_message(message)
+        else:
+            await self.queue.update_message(message, visibility_timeout=int(self.options.visibility_timeout))
+
+
+async def run_host(
+    module_name: str, options: QueueOptions, stop: asyncio.Event, *, lease_seconds: float | None = None
+) -> list[QueueListener]:
+    """Index the app and run a listener per queue function until `stop` is set."""
+    env = dict(os.environ)
+    functions = index_functions(module_name, env)
+    for function in functions:
+        log.info("Found function %s (queue %s, connection %s)", function.name, function.queue_name, function.connection)
+    lease = lease_seconds if lease_seconds is not None else options.function_timeout
+    listeners = [QueueListener(f, options, env, lease) for f in functions]
+    await asyncio.gather(*(listener.run(stop) for listener in listeners))
+    return listeners

@@ -1,0 +1,56 @@
+"""host.json's queue settings, read with the Functions host's defaults."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+
+def timespan_seconds(value: str) -> float:
+    """A .NET TimeSpan ("00:00:30", "1.00:00:00") in seconds."""
+    match = re.fullmatch(r"(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2}(?:\.\d+)?)", value.strip())
+    if not match:
+        raise ValueError(f"not a TimeSpan: {value!r}")
+    days, hours, minutes, seconds = match.groups()
+    return int(days or 0) * 86400 + int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+
+
+@dataclass(frozen=True)
+class QueueOptions:
+    """extensions.queues of host.json (defaults as documented for the Storage queues extension 5.x)."""
+
+    message_encoding: str = "base64"
+    max_dequeue_count: int = 5
+    visibility_timeout: float = 0.0
+    batch_size: int = 16
+    new_batch_threshold: int = 8
+    max_polling_interval: float = 60.0
+    function_timeout: float = 300.0
+
+    def with_overrides(self, **overrides: Any) -> QueueOptions:
+        """A copy with the non-None overrides applied (for tests and benchmarks)."""
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def load_queue_options(path: Path) -> QueueOptions:
+    """Read host.json; raises ValueError for values the real host would reject."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    queues = (data.get("extensions") or {}).get("queues") or {}
+    batch_size = int(queues.get("batchSize", 16))
+    options = QueueOptions(
+        message_encoding=str(queues.get("messageEncoding", "base64")).lower(),
+        max_dequeue_count=int(queues.get("maxDequeueCount", 5)),
+        visibility_timeout=timespan_seconds(queues["visibilityTimeout"]) if "visibilityTimeout" in queues else 0.0,
+        batch_size=batch_size,
+        new_batch_threshold=int(queues.get("newBatchThreshold", batch_size // 2)),
+        max_polling_interval=timespan_seconds(queues.get("maxPollingInterval", "00:01:00")),
+        function_timeout=timespan_seconds(data.get("functionTimeout", "00:05:00")),
+    )
+    if options.message_encoding not in ("base64", "none"):
+        raise ValueError("extensions.queues.messageEncoding must be base64 or none")
+    if not 1 <= options.batch_size <= 32:
+        raise ValueError("extensions.queues.batchSize must be 1..32")
+    return options

@@ -1,0 +1,79 @@
+"""The main job, locally: start the stack, enqueue the sample requests, print each outcome.
+
+python -m devhost.run            # exit when every sample has its outcome (the queue is drained)
+python -m devhost.run --serve    # then keep running; enqueue more with the printed connection
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from azure.storage.queue import QueueClient
+
+from devhost.stack import QUEUE, ROOT, Stack
+
+
+def describe(event: dict[str, Any]) -> str:
+    """One readable line per outcome event."""
+    data = event.get("data", {})
+    who = f"{data.get('requestId') or '?'} ({data.get('crmAccountId') or '?'})"
+    if event.get("type", "").endswith(".created"):
+        return (
+            f"CREATED  {who}: customer {data['customerId']}, tenant {data['tenantId']}, domain {data['domain']}, "
+            f"admin {data['adminUserPrincipalName']}"
+        )
+    errors = "; ".join(e["message"] for e in data.get("errors", [])) or data.get("message", "")
+    retry = "retryable" if data.get("retryable") else "not retryable"
+    return f"FAILED   {who}: {data.get('reason')} ({retry}): {errors}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m devhost.run", description=__doc__)
+    parser.add_argument("--samples", default=str(ROOT / "samples" / "requests"), help="folder of request messages")
+    parser.add_argument("--serve", action="store_true", help="keep running after the samples are answered")
+    parser.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for all outcomes")
+    args = parser.parse_args()
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the stack on SIGTERM too
+    files = sorted(Path(args.samples).glob("*.json"))
+    stack = Stack(host_args=["--max-polling-interval", "0.5"])
+    print(f"Starting Azurite, the emulator and the local Functions host (logs in {stack.log_dir}) ...", flush=True)
+    try:
+        stack.start()
+        queue = QueueClient.from_connection_string(stack.env["CrmQueue"], QUEUE)
+        try:
+            queue.create_queue()
+        except Exception:  # noqa: BLE001 — the host may have created it already
+            pass
+        for path in files:
+            queue.send_message(path.read_text(encoding="utf-8"))  # host.json messageEncoding: none
+            print(f"enqueued {path.name}", flush=True)
+        seen: set[str] = set()
+        deadline = time.monotonic() + args.timeout
+        while len(seen) < len(files) or args.serve:
+            for event in stack.events():
+                if event["id"] not in seen:
+                    seen.add(event["id"])
+                    print(describe(event), flush=True)
+            if not args.serve and time.monotonic() > deadline:
+                print(f"timed out: {len(seen)} of {len(files)} outcomes", file=sys.stderr)
+                return 1
+            time.sleep(0.3)
+        created = sum(1 for e in stack.events() if e["type"].endswith(".created"))
+        print(f"drained: {len(files)} requests, {created} created, {len(seen) - created} failed")
+        print(json.dumps(stack.admin("GET", "state")["counters"]))
+        return 0
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

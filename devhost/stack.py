@@ -1,0 +1,173 @@
+"""Start the local stack — Azurite, the emulator, the local Functions host — for runs, tests and benchmarks.
+
+Each start makes fresh credentials (storage key, client secret, topic key) that live only in the processes'
+environments: nothing secret is written to the repository.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCAL = ROOT / ".local"
+AZURITE = ROOT / "tools" / "azurite" / "node_modules" / ".bin" / "azurite"
+TENANT_ID = "00000000-0000-4000-8000-00000000c5b0"
+CLIENT_ID = "11111111-1111-4111-8111-111111111111"
+QUEUE = "customer-requests"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_port(port: int, process: subprocess.Popen[Any], what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited early with code {process.returncode}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} did not listen on port {port} within {timeout}s")
+
+
+@dataclass
+class Stack:
+    """The running local stack; `env` is the function app's settings (contract §4 names)."""
+
+    log_dir: Path = field(default_factory=lambda: LOCAL / "logs")
+    host_args: list[str] = field(default_factory=list)
+    extra_env: dict[str, str] = field(default_factory=dict)
+    processes: dict[str, subprocess.Popen[Any]] = field(default_factory=dict)
+    ports: dict[str, int] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    emulator_url: str = ""
+    ca_file: Path = LOCAL / "ca-bundle.pem"
+
+    def start(self, *, host: bool = True) -> Stack:
+        """Start Azurite and the emulator (and the local host unless host=False); raises RuntimeError."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        account_key = base64.b64encode(secrets.token_bytes(32)).decode()
+        client_secret = secrets.token_urlsafe(24)
+        topic_key = secrets.token_urlsafe(24)
+        self._start_azurite(account_key)
+        self._start_emulator(client_secret, topic_key)
+        storage = (
+            "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
+            f"AccountKey={account_key};"
+            f"BlobEndpoint=http://127.0.0.1:{self.ports['blob']}/devstoreaccount1;"
+            f"QueueEndpoint=http://127.0.0.1:{self.ports['queue']}/devstoreaccount1;"
+            f"TableEndpoint=http://127.0.0.1:{self.ports['table']}/devstoreaccount1;"
+        )
+        self.env = {
+            "AzureWebJobsStorage": storage,
+            "CrmQueue": storage,
+            "CUSTOMER_REQUESTS_QUEUE": QUEUE,
+            "PARTNER_CENTER_CLOUD": "public",
+            "PARTNER_CENTER_API_URL": self.emulator_url,
+            "PARTNER_CENTER_AUTHORITY_HOST": self.emulator_url,
+            "PARTNER_CENTER_TENANT_ID": TENANT_ID,
+            "PARTNER_CENTER_CLIENT_ID": CLIENT_ID,
+            "PARTNER_CENTER_CLIENT_SECRET": client_secret,
+            "EVENTS_TOPIC_ENDPOINT": f"{self.emulator_url}/api/events",
+            "EVENTS_TOPIC_KEY": topic_key,
+            "EVENTS_SOURCE": "/csp-onboarding/local",
+            "SSL_CERT_FILE": str(self.ca_file),
+            **self.extra_env,
+        }
+        if host:
+            self.start_host()
+        return self
+
+    def _start_azurite(self, account_key: str) -> None:
+        if not AZURITE.exists():
+            raise RuntimeError(f"Azurite is not installed at {AZURITE}: run scripts/setup")
+        self.ports.update(blob=free_port(), queue=free_port(), table=free_port())
+        command = [
+            str(AZURITE), "--silent", "--inMemoryPersistence", "--skipApiVersionCheck", "--loose",
+            "--blobHost", "127.0.0.1", "--queueHost", "127.0.0.1",
+            "--tableHost", "127.0.0.1", "--blobPort", str(self.ports["blob"]),
+            "--queuePort", str(self.ports["queue"]), "--tablePort", str(self.ports["table"]),
+        ]  # fmt: skip
+        env = {**os.environ, "AZURITE_ACCOUNTS": f"devstoreaccount1:{account_key}"}
+        self.processes["azurite"] = self._spawn("azurite", command, env)
+        for name in ("queue", "table"):
+            _wait_port(self.ports[name], self.processes["azurite"], "Azurite")
+
+    def _start_emulator(self, client_secret: str, topic_key: str) -> None:
+        env = {**os.environ, "EMULATOR_CLIENT_SECRET": client_secret, "EMULATOR_TOPIC_KEY": topic_key}
+        command = [sys.executable, "-m", "emulator", "--port", "0", "--cert-dir", str(LOCAL / "emulator")]
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=open(self.log_dir / "emulator.log", "ab"), text=True
+        )
+        self.processes["emulator"] = process
+        assert process.stdout is not None
+        ready = json.loads(process.stdout.readline() or "{}")
+        if "url" not in ready:
+            raise RuntimeError("the emulator did not start: see .local/logs/emulator.log")
+        self.emulator_url = ready["url"]
+        system = ssl.get_default_verify_paths().cafile or "/etc/ssl/certs/ca-certificates.crt"
+        bundle = Path(ready["caFile"]).read_text()
+        if Path(system).exists():
+            bundle = Path(system).read_text() + "\n" + bundle
+        self.ca_file.write_text(bundle)
+
+    def start_host(self) -> None:
+        """Start (or restart) the local Functions host with the app settings."""
+        env = {**os.environ, **self.env}
+        command = [sys.executable, "-m", "devhost", *self.host_args]
+        self.processes["host"] = self._spawn("host", command, env)
+
+    def kill_host(self) -> None:
+        """SIGKILL the local host, as an instance dying mid-call."""
+        process = self.processes.pop("host", None)
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+
+    def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> subprocess.Popen[Any]:
+        log = open(self.log_dir / f"{name}.log", "ab")
+        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+    # --- talking to the stack -------------------------------------------------------------------------------
+
+    def admin(self, method: str, path: str, body: Any = None) -> Any:
+        """Call the emulator's /_emulator/ API."""
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(f"{self.emulator_url}/_emulator/{path}", data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        context = ssl.create_default_context(cafile=str(self.ca_file))
+        with urllib.request.urlopen(request, context=context, timeout=30) as response:
+            raw = response.read()
+        return json.loads(raw) if raw else None
+
+    def events(self) -> list[dict[str, Any]]:
+        return list(self.admin("GET", "events"))
+
+    def stop(self) -> None:
+        """Stop every process, the host first (Azurite keeps its data in memory only)."""
+        for name in ("host", "emulator", "azurite"):
+            process = self.processes.pop(name, None)
+            if process is not None and process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
