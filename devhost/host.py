@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import importlib
 import inspect
 import logging
@@ -42,7 +43,7 @@ def resolve_app_settings(expression: str, env: dict[str, str]) -> str:
 def index_functions(module_name: str, env: dict[str, str]) -> list[QueueFunction]:
     """Import the app module and list its queue-triggered functions from the app's own index."""
     module = importlib.import_module(module_name)
-    app = getattr(module, "app")
+    app = module.app
     functions = []
     for function in app.get_functions():
         triggers = [b for b in function.get_bindings() if b.type == "queueTrigger"]
@@ -85,10 +86,8 @@ class QueueListener:
 
     async def run(self, stop: asyncio.Event) -> None:
         for client in (self.queue, self.poison):
-            try:
+            with contextlib.suppress(Exception):
                 await client.create_queue()
-            except Exception:  # noqa: BLE001 — already exists
-                pass
         limit = self.options.batch_size + self.options.new_batch_threshold
         delay = 0.05
         while not stop.is_set():
@@ -103,7 +102,7 @@ class QueueListener:
                         messages_per_page=wanted, max_messages=wanted, visibility_timeout=int(self.lease_seconds)
                     )
                 ]
-            except Exception as exc:  # noqa: BLE001 — storage hiccup: poll again later
+            except Exception as exc:
                 log.warning("%s: receiving failed: %s", self.function.name, exc)
                 messages = []
             for message in messages:
@@ -113,10 +112,8 @@ class QueueListener:
             if messages:
                 delay = 0.05
                 continue
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=delay)
-            except TimeoutError:
-                pass
             delay = min(delay * 2, self.options.max_polling_interval)
         if self.in_flight:
             await asyncio.wait(self.in_flight)
@@ -133,7 +130,7 @@ class QueueListener:
         name = self.function.name
         try:
             body = self._body(message)
-            argument = FunctionQueueMessage(  # the class the Python worker builds
+            argument = FunctionQueueMessage(  # type: ignore[no-untyped-call]  # the class the Python worker builds
                 id=message.id,
                 body=body,
                 dequeue_count=message.dequeue_count,
@@ -145,7 +142,7 @@ class QueueListener:
             result = self.function.user_function(**{self.function.arg_name: argument})
             if inspect.isawaitable(result):
                 await asyncio.wait_for(result, timeout=self.options.function_timeout)
-        except (Exception, asyncio.TimeoutError, binascii.Error) as exc:  # noqa: BLE001 — any failure retries
+        except (TimeoutError, Exception, binascii.Error) as exc:
             self.failed += 1
             log.warning("%s failed for message %s (delivery %s): %s", name, message.id, message.dequeue_count, exc)
             await self._after_failure(message)

@@ -7,6 +7,7 @@ python -m devhost.run --serve    # then keep running; enqueue more with the prin
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import signal
 import sys
@@ -47,10 +48,8 @@ def main() -> int:
     try:
         stack.start()
         queue = QueueClient.from_connection_string(stack.env["CrmQueue"], QUEUE)
-        try:
+        with contextlib.suppress(Exception):
             queue.create_queue()
-        except Exception:  # noqa: BLE001 — the host may have created it already
-            pass
         for path in files:
             queue.send_message(path.read_text(encoding="utf-8"))  # host.json messageEncoding: none
             print(f"enqueued {path.name}", flush=True)

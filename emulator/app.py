@@ -49,9 +49,9 @@ async def faults_and_calls(request: web.Request, handler: Handler) -> web.Stream
             return drop_connection(request)
         elif rule.kind in ("status", "throttle"):
             state.count("throttled" if rule.kind == "throttle" else "faults_answered")
-            response = error_response(rule)
-            call.status = response.status
-            return response
+            refusal = error_response(rule)
+            call.status = refusal.status
+            return refusal
     response = await handler(request)
     call.status = response.status
     if any(rule.kind == "commit_drop" for rule in rules):

@@ -52,9 +52,7 @@ async def token(request: web.Request) -> web.Response:
     if form.get("grant_type") != "client_credentials":
         return aad_error(400, "unsupported_grant_type", "AADSTS70003", "Only client_credentials is supported here.")
     if form.get("client_id") != state.client_id:
-        return aad_error(
-            400, "unauthorized_client", "AADSTS700016", "Application not found in the directory."
-        )
+        return aad_error(400, "unauthorized_client", "AADSTS700016", "Application not found in the directory.")
     if form.get("client_secret") != state.client_secret:
         state.count("token_refusals")
         return aad_error(401, "invalid_client", "AADSTS7000215", "Invalid client secret provided.")

@@ -218,7 +218,9 @@ async def list_customers(request: web.Request) -> web.Response:
         value = str(json.loads(raw_filter).get("Value", "")).lower()
         items = [c for c in items if c["companyProfile"]["domain"].startswith(value)]
     size = int(request.query.get("size", "200"))
-    return web.json_response({"totalCount": len(items), "items": items[:size], "attributes": {"objectType": "Collection"}})
+    return web.json_response(
+        {"totalCount": len(items), "items": items[:size], "attributes": {"objectType": "Collection"}}
+    )
 
 
 async def get_customer(request: web.Request) -> web.Response:
@@ -228,4 +230,3 @@ async def get_customer(request: web.Request) -> web.Response:
     if customer is None:
         return pc_error(404, 600008, "The requested customer was not found.", "CustomerNotFound")
     return web.json_response(_public(customer))
-

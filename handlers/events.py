@@ -79,9 +79,7 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def created_event(
-    data: CreatedData, *, source: str, correlation_id: str | None, time: str | None = None
-) -> CloudEvent:
+def created_event(data: CreatedData, *, source: str, correlation_id: str | None, time: str | None = None) -> CloudEvent:
     """The `created` event; its id depends only on the requestId."""
     return CloudEvent(
         type=CREATED,

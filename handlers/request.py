@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import json
 import re
@@ -185,12 +186,10 @@ def _decode(body: bytes) -> tuple[Any, FieldError | None]:
     except UnicodeDecodeError:
         return None, FieldError(field=None, code="not_utf8", message="The message is not UTF-8 text.")
     stripped = text.strip()
-    if stripped and stripped[0] not in "{[\"" and re.fullmatch(r"[A-Za-z0-9+/=\s]+", stripped):
+    if stripped and stripped[0] not in '{["' and re.fullmatch(r"[A-Za-z0-9+/=\s]+", stripped):
         # A producer that base64-encoded the JSON although host.json says "none": accept it.
-        try:
+        with contextlib.suppress(binascii.Error, UnicodeDecodeError):
             text = base64.b64decode(stripped, validate=False).decode("utf-8-sig")
-        except (binascii.Error, UnicodeDecodeError):
-            pass
     try:
         return json.loads(text), None
     except (json.JSONDecodeError, RecursionError):
@@ -219,7 +218,9 @@ def parse_message(body: bytes | str) -> CustomerRequest | InvalidRequest:
     except ValidationError as exc:
         errors.extend(_field_error(detail) for detail in exc.errors(include_url=False))
     except (RecursionError, ValueError) as exc:  # pathological nesting or values pydantic cannot hold
-        errors.append(FieldError(field=None, code="unreadable", message=f"The message could not be read: {type(exc).__name__}."))
+        errors.append(
+            FieldError(field=None, code="unreadable", message=f"The message could not be read: {type(exc).__name__}.")
+        )
     errors.extend(_country_rule_errors(raw))
     if request is not None and not errors:
         return request

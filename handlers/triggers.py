@@ -7,7 +7,7 @@ import azure.functions as func
 from handlers.bootstrap import get_dependencies
 from handlers.pipeline import handle_message, handle_poison
 
-bp = func.Blueprint()
+bp = func.Blueprint()  # type: ignore[no-untyped-call]
 
 
 @bp.function_name("onboard_customer")

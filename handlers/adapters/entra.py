@@ -25,8 +25,8 @@ _KNOWN_AUTHORITY_HOSTS = frozenset(urlparse(cloud.authority_host).hostname for c
 class _PinnedCaSession(requests.Session):
     """A requests Session whose CA bundle is not overridden by REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE."""
 
-    def merge_environment_settings(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        settings: dict[str, Any] = super().merge_environment_settings(*args, **kwargs)
+    def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
+        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
         settings["verify"] = self.verify
         return settings
 
@@ -119,4 +119,4 @@ class MsalTokenProvider:
             description = str((result or {}).get("error_description", "")).split("\n")[0][:300]
             kind = ErrorKind.AUTH if error in _AUTH_ERRORS else ErrorKind.TRANSIENT
             raise OnboardingError(kind, f"Entra ID refused the token request: {error}: {description}", code=error)
-        return result
+        return dict(result)

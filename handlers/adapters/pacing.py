@@ -8,7 +8,10 @@ from collections.abc import Awaitable, Callable
 
 
 class Pacer:
-    """Spaces call starts evenly at `per_minute`; after a 429 it waits out Retry-After and halves the pace for a while."""
+    """Spaces call starts evenly at `per_minute`.
+
+    After a 429 nobody starts before Retry-After has passed, and the pace halves for `slowdown_seconds`.
+    """
 
     def __init__(
         self,

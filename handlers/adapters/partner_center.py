@@ -163,7 +163,9 @@ class PartnerCenterClient:
             except httpx.TimeoutException as exc:
                 raise OnboardingError(ErrorKind.TRANSIENT, f"{what} timed out ({type(exc).__name__})") from None
             except httpx.TransportError as exc:
-                raise OnboardingError(ErrorKind.TRANSIENT, f"{what} lost its connection ({type(exc).__name__})") from None
+                raise OnboardingError(
+                    ErrorKind.TRANSIENT, f"{what} lost its connection ({type(exc).__name__})"
+                ) from None
             log.info(
                 "Partner Center %s -> %d",
                 what,

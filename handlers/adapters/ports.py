@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from handlers.adapters.payloads import CountryRules, CustomerPayload, AddressValidation
+from handlers.adapters.payloads import AddressValidation, CountryRules, CustomerPayload
 
 
 class TokenProvider(Protocol):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ class RetryPolicy:
     initial_backoff: float = 0.5
     max_backoff: float = 8.0
     budget_seconds: float = 120.0
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
 
 def _is_transient(exc: BaseException) -> bool:
@@ -39,7 +41,9 @@ def _is_transient(exc: BaseException) -> bool:
 
 async def call_with_retries(policy: RetryPolicy, operation: Callable[[], Awaitable[T]], *, what: str) -> T:
     """Run `operation` until it succeeds, fails for good, or the policy is spent; re-raises the last error."""
-    backoff = wait_exponential_jitter(initial=policy.initial_backoff, max=policy.max_backoff)
+    backoff = wait_exponential_jitter(
+        multiplier=policy.initial_backoff, max=policy.max_backoff, jitter=policy.initial_backoff
+    )
 
     def wait(state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
@@ -64,6 +68,7 @@ async def call_with_retries(policy: RetryPolicy, operation: Callable[[], Awaitab
         wait=wait,
         retry=retry_if_exception(_is_transient),
         before_sleep=before_sleep,
+        sleep=policy.sleep,
         reraise=True,
     )
     return await retrying(operation)

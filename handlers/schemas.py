@@ -1,0 +1,58 @@
+"""JSON Schemas of the contract, exported for integrators: python -m handlers.schemas [folder]."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from handlers.events import CloudEvent, CreatedData, FailedData
+from handlers.request import CustomerRequest
+
+SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+
+
+def _event_schema(title: str, event_type: str, data_model: type[CreatedData] | type[FailedData]) -> dict[str, Any]:
+    schema = CloudEvent.model_json_schema()
+    defs = schema.setdefault("$defs", {})
+    defs.update(data_model.model_json_schema().get("$defs", {}))
+    data_schema = {k: v for k, v in data_model.model_json_schema().items() if k != "$defs"}
+    defs[data_model.__name__] = data_schema
+    defs.pop("CreatedData" if data_model is FailedData else "FailedData", None)
+    schema["properties"]["data"] = {"$ref": f"#/$defs/{data_model.__name__}"}
+    schema["properties"]["type"] = {"const": event_type, "type": "string"}
+    schema["title"] = title
+    return schema
+
+
+def contract_schemas() -> dict[str, dict[str, Any]]:
+    """File name → JSON Schema (draft 2020-12) for the request and both events."""
+    request = CustomerRequest.model_json_schema()
+    request["title"] = "Customer request (queue message), schemaVersion 1.x"
+    return {
+        "customer-request.schema.json": request,
+        "customer-created.event.schema.json": _event_schema(
+            "csp.onboarding.customer.created", "csp.onboarding.customer.created", CreatedData
+        ),
+        "customer-failed.event.schema.json": _event_schema(
+            "csp.onboarding.customer.failed", "csp.onboarding.customer.failed", FailedData
+        ),
+    }
+
+
+def render(schema: dict[str, Any]) -> str:
+    """The committed text of a schema."""
+    return json.dumps({"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}, indent=2) + "\n"
+
+
+def main(folder: Path = SCHEMA_DIR) -> None:
+    """Write every schema into `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, schema in contract_schemas().items():
+        (folder / name).write_text(render(schema), encoding="utf-8")
+        print(f"wrote {folder / name}")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else SCHEMA_DIR)

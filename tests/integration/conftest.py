@@ -1,0 +1,83 @@
+"""The real stack for integration tests: Azurite, the emulator and the local host, started once."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from azure.storage.queue import QueueClient
+
+from devhost.stack import QUEUE, Stack
+
+
+class Harness:
+    """Drives the running stack: enqueue messages, wait for events, inspect the emulator."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.queue = QueueClient.from_connection_string(stack.env["CrmQueue"], QUEUE)
+        self.poison = QueueClient.from_connection_string(stack.env["CrmQueue"], f"{QUEUE}-poison")
+        for client in (self.queue, self.poison):
+            try:
+                client.create_queue()
+            except Exception:  # noqa: BLE001 — the host created it first
+                pass
+
+    def enqueue(self, body: str | dict[str, Any]) -> None:
+        self.queue.send_message(body if isinstance(body, str) else json.dumps(body))
+
+    def wait_for_events(
+        self, count: int, *, where: Callable[[dict[str, Any]], bool] = lambda e: True, timeout: float = 60.0
+    ) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while True:
+            events = [e for e in self.stack.events() if where(e)]
+            if len(events) >= count or time.monotonic() > deadline:
+                return events
+            time.sleep(0.2)
+
+    def settle(self, seconds: float = 1.5) -> None:
+        """Give redeliveries a chance to (wrongly) do more."""
+        time.sleep(seconds)
+
+    def calls(self, endpoint: str) -> list[dict[str, Any]]:
+        return [c for c in self.stack.admin("GET", "calls") if c["endpoint"] == endpoint]
+
+    def counters(self) -> dict[str, int]:
+        return dict(self.stack.admin("GET", "state")["counters"])
+
+    def queue_length(self, client: QueueClient) -> int:
+        return len(client.peek_messages(max_messages=32))
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    log_dir: Path = tmp_path_factory.mktemp("stack-logs")
+    stack = Stack(
+        log_dir=log_dir,
+        host_args=["--visibility-timeout", "0.5", "--max-polling-interval", "0.2", "--lease-seconds", "30"],
+        extra_env={"ONBOARDING_DEADLINE_SECONDS": "6"},
+    )
+    stack.start()
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture
+def harness(stack: Stack) -> Harness:
+    stack.admin("POST", "reset")
+    return Harness(stack)
+
+
+@pytest.fixture
+def stack_logs(stack: Stack) -> Callable[[], str]:
+    """Everything the stack's processes have logged so far."""
+
+    def read() -> str:
+        return "".join(p.read_text(errors="replace") for p in stack.log_dir.glob("*.log"))
+
+    return read

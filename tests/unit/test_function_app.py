@@ -1,0 +1,59 @@
+"""The app as the Functions host indexes it: both functions, with the right bindings."""
+
+from __future__ import annotations
+
+import inspect
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devhost.hostjson import load_queue_options, timespan_seconds
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def indexed() -> list[Any]:
+    """The app's functions, indexed once (the library refuses a second indexing of the same app)."""
+    import function_app
+
+    return list(function_app.app.get_functions())
+
+
+def test_the_host_finds_both_queue_functions(indexed: list[Any]) -> None:
+    functions = {f.get_function_name(): json.loads(f.get_function_json()) for f in indexed}
+    assert set(functions) == {"onboard_customer", "report_exhausted_request"}
+    main = functions["onboard_customer"]["bindings"]
+    poison = functions["report_exhausted_request"]["bindings"]
+    assert main == [
+        {
+            "direction": "IN",
+            "type": "queueTrigger",
+            "name": "msg",
+            "queueName": "%CUSTOMER_REQUESTS_QUEUE%",
+            "connection": "CrmQueue",
+        }
+    ]
+    assert poison[0]["queueName"] == "%CUSTOMER_REQUESTS_QUEUE%-poison"
+    assert poison[0]["connection"] == "CrmQueue"
+
+
+def test_the_functions_are_async(indexed: list[Any]) -> None:
+    for function in indexed:
+        assert inspect.iscoroutinefunction(function.get_user_function())
+
+
+def test_host_json_states_its_queue_settings_explicitly() -> None:
+    queues = json.loads((ROOT / "host.json").read_text())["extensions"]["queues"]
+    for key in ("messageEncoding", "maxDequeueCount", "visibilityTimeout", "batchSize"):
+        assert key in queues
+    options = load_queue_options(ROOT / "host.json")
+    assert options.message_encoding == "none"
+    assert options.max_dequeue_count == 5
+
+
+def test_timespans() -> None:
+    assert timespan_seconds("00:00:30") == 30
+    assert timespan_seconds("1.02:03:04.5") == 86400 + 7384.5
