@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from azure.core.exceptions import ResourceExistsError
 from azure.functions.queue import QueueMessage as FunctionQueueMessage
 from azure.storage.queue import QueueMessage as StorageMessage
 from azure.storage.queue.aio import QueueClient
@@ -86,7 +87,7 @@ class QueueListener:
 
     async def run(self, stop: asyncio.Event) -> None:
         for client in (self.queue, self.poison):
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(ResourceExistsError):
                 await client.create_queue()
         limit = self.options.batch_size + self.options.new_batch_threshold
         delay = 0.05

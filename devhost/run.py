@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from azure.core.exceptions import ResourceExistsError
 from azure.storage.queue import QueueClient
 
 from devhost.stack import QUEUE, ROOT, Stack
@@ -48,7 +49,7 @@ def main() -> int:
     try:
         stack.start()
         queue = QueueClient.from_connection_string(stack.env["CrmQueue"], QUEUE)
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(ResourceExistsError):
             queue.create_queue()
         for path in files:
             queue.send_message(path.read_text(encoding="utf-8"))  # host.json messageEncoding: none

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from azure.core.exceptions import ResourceExistsError
 from azure.storage.queue import QueueClient
 
 from devhost.stack import QUEUE, Stack
@@ -22,10 +24,8 @@ class Harness:
         self.queue = QueueClient.from_connection_string(stack.env["CrmQueue"], QUEUE)
         self.poison = QueueClient.from_connection_string(stack.env["CrmQueue"], f"{QUEUE}-poison")
         for client in (self.queue, self.poison):
-            try:
+            with contextlib.suppress(ResourceExistsError):
                 client.create_queue()
-            except Exception:  # noqa: BLE001 — the host created it first
-                pass
 
     def enqueue(self, body: str | dict[str, Any]) -> None:
         self.queue.send_message(body if isinstance(body, str) else json.dumps(body))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
+from typing import Any
 
 import jsonschema
 import pytest
@@ -16,11 +18,11 @@ from tests.integration.conftest import Harness
 pytestmark = pytest.mark.integration
 
 
-def unique(name: str, tag: str) -> dict[str, object]:
+def unique(name: str, tag: str) -> dict[str, Any]:
     """A sample with its own requestId and domain, so tests never collide."""
     data = sample(name)
     data["requestId"] = f"{data['requestId']}-{tag}"
-    data["customer"]["domainPrefix"] = f"{data['customer']['domainPrefix'][:20]}{tag}"  # type: ignore[index]
+    data["customer"]["domainPrefix"] = f"{data['customer']['domainPrefix'][:20]}{tag}"
     return data
 
 
@@ -47,7 +49,7 @@ def test_the_samples_become_customers_and_created_events(harness: Harness) -> No
 
 def test_an_invalid_message_is_answered_and_consumed(harness: Harness) -> None:
     british = unique("se-wingtip-toys", "uk")
-    british["customer"]["address"]["country"] = "UK"  # type: ignore[index]
+    british["customer"]["address"]["country"] = "UK"
     harness.enqueue(british)
     harness.enqueue("this is not JSON")
     events = harness.wait_for_events(2)
@@ -124,7 +126,7 @@ def test_a_request_that_keeps_failing_ends_in_retries_exhausted(harness: Harness
     assert harness.stack.admin("GET", "customers") == []
 
 
-def test_no_secret_reaches_a_log_or_an_event(harness: Harness, stack_logs: str) -> None:
+def test_no_secret_reaches_a_log_or_an_event(harness: Harness, stack_logs: Callable[[], str]) -> None:
     harness.enqueue(unique("se-wingtip-toys", "sc"))
     harness.wait_for_events(1)
     secrets = harness.stack.admin("GET", "secrets")
