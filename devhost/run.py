@@ -37,13 +37,18 @@ def describe(event: dict[str, Any]) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m devhost.run", description=__doc__)
-    parser.add_argument("--samples", default=str(ROOT / "samples" / "requests"), help="folder of request messages")
+    parser.add_argument(
+        "--samples",
+        nargs="+",
+        default=[str(ROOT / "samples" / "requests"), str(ROOT / "samples" / "failing")],
+        help="folders of request messages (default: the valid samples, then the failing ones)",
+    )
     parser.add_argument("--serve", action="store_true", help="keep running after the samples are answered")
     parser.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for all outcomes")
     args = parser.parse_args()
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the stack on SIGTERM too
-    files = sorted(Path(args.samples).glob("*.json"))
+    files = [path for folder in args.samples for path in sorted(Path(folder).glob("*.json"))]
     stack = Stack(host_args=["--max-polling-interval", "0.5"])
     print(f"Starting Azurite, the emulator and the local Functions host (logs in {stack.log_dir}) ...", flush=True)
     try:
@@ -53,7 +58,7 @@ def main() -> int:
             queue.create_queue()
         for path in files:
             queue.send_message(path.read_text(encoding="utf-8"))  # host.json messageEncoding: none
-            print(f"enqueued {path.name}", flush=True)
+            print(f"enqueued {path.parent.name}/{path.name}", flush=True)
         seen: set[str] = set()
         deadline = time.monotonic() + args.timeout
         while len(seen) < len(files) or args.serve:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import replace
 from typing import Any
@@ -11,6 +12,8 @@ from handlers.adapters.ports import PartnerCenter
 from handlers.countries import REGISTRATION_COUNTRIES
 from handlers.failures import ErrorKind, FieldError, OnboardingError, Reason
 from handlers.request import CustomerRequest
+
+log = logging.getLogger("csp_onboarding")
 
 # Namespace of MS-RequestId values: the same requestId always yields the same MS-RequestId.
 _MS_REQUEST_NAMESPACE = uuid.UUID("b7d4c1e8-2f5a-4c3b-8e9d-6a1f0c7b5e24")
@@ -71,15 +74,27 @@ async def create_customer(
     *,
     domain_suffix: str,
     enable_gdap_default: bool,
+    may_exist: bool = False,
 ) -> CustomerPayload:
     """POST the customer with the request's MS-RequestId; raises OnboardingError (domain refusals as
-    domain_unavailable)."""
+    domain_unavailable).
+
+    `may_exist`: an earlier delivery was cut off while creating (the ledger says so). If Partner Center then
+    says the domain is taken, the tenant is likely the half-created one of that delivery: find it among the
+    partner's customers by domain and adopt it instead of reporting the domain unavailable.
+    """
     body = customer_body(request, domain_suffix=domain_suffix, enable_gdap_default=enable_gdap_default)
+    ms_request_id = ms_request_id_for(request.requestId)
     try:
-        return await partner_center.create_customer(body, ms_request_id=ms_request_id_for(request.requestId))
+        return await partner_center.create_customer(body, ms_request_id=ms_request_id)
     except OnboardingError as error:
         if _is_domain_taken(error):
             domain = body["companyProfile"]["domain"]
+            if may_exist:
+                adopted = await partner_center.find_customer_by_domain(domain, ms_request_id=ms_request_id)
+                if adopted is not None:
+                    log.warning("Adopted customer %s: created by an earlier, interrupted delivery", adopted.id)
+                    return adopted
             raise replace(
                 error,
                 reason=Reason.DOMAIN_UNAVAILABLE,

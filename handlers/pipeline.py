@@ -1,4 +1,4 @@
-"""The onboarding pipeline: message → request → create → event. Plain functions over the ports."""
+"""The onboarding pipeline: message → request → ledger → pre-flight → create → event. Plain functions over ports."""
 
 from __future__ import annotations
 
@@ -6,11 +6,13 @@ import logging
 from dataclasses import dataclass
 from typing import Literal
 
-from handlers.adapters.ports import EventSink, PartnerCenter
+from handlers.adapters.ledger import LedgerEntry
+from handlers.adapters.ports import EventSink, Ledger, PartnerCenter
 from handlers.create import create_customer, domain_for, ms_request_id_for
-from handlers.events import CloudEvent, CreatedData, created_event, failed_event
+from handlers.events import FAILED, CloudEvent, CreatedData, created_event, failed_event
 from handlers.failures import ErrorKind, Failure, OnboardingError, Reason, failure_from_error
 from handlers.logs import bind, log_context
+from handlers.preflight import CountryRulesCache, run_preflight
 from handlers.request import CustomerRequest, InvalidRequest, parse_message
 
 log = logging.getLogger("csp_onboarding")
@@ -23,6 +25,8 @@ class PipelineConfig:
     events_source: str
     domain_suffix: str
     enable_gdap_default: bool
+    validate_address: bool = True
+    lease_seconds: float = 180.0
 
 
 @dataclass(frozen=True)
@@ -31,7 +35,9 @@ class Dependencies:
 
     partner_center: PartnerCenter
     events: EventSink
+    ledger: Ledger
     config: PipelineConfig
+    rules_cache: CountryRulesCache
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,10 @@ class Outcome:
 
     kind: Literal["created", "failed"]
     event: CloudEvent
+
+
+def _kind(event: CloudEvent) -> Literal["created", "failed"]:
+    return "failed" if event.type == FAILED else "created"
 
 
 async def handle_message(body: bytes | str, deps: Dependencies) -> Outcome:
@@ -51,63 +61,65 @@ async def handle_message(body: bytes | str, deps: Dependencies) -> Outcome:
     if isinstance(parsed, InvalidRequest):
         return await _publish_invalid(parsed, deps)
     request = parsed
+    ms_request_id = ms_request_id_for(request.requestId)
     with log_context(
         requestId=request.requestId,
         crmAccountId=request.crmAccountId,
         correlationId=request.correlationId,
-        msRequestId=ms_request_id_for(request.requestId),
+        msRequestId=ms_request_id,
     ):
-        try:
-            event = await _onboard(request, deps)
-        except OnboardingError as error:
-            if error.kind is ErrorKind.TRANSIENT:
-                log.warning("Onboarding will be retried by the queue: %s", error, extra={"outcome": "retry"})
+        entry = await deps.ledger.claim(request.requestId, ms_request_id, lease_seconds=deps.config.lease_seconds)
+        if entry.outcome_known and entry.event_json is not None:
+            event = CloudEvent.model_validate_json(entry.event_json)
+            log.info("Outcome already decided (%s): publishing it again", entry.state)
+        else:
+            try:
+                entry, event = await _decide(request, entry, deps)
+            except OnboardingError as error:
+                if error.kind is ErrorKind.TRANSIENT:
+                    log.warning("Onboarding will be retried by the queue: %s", error, extra={"outcome": "retry"})
                 raise
-            event = _failed(request, failure_from_error(error), deps)
         await deps.events.publish([event.to_json()])
-        kind: Literal["created", "failed"] = "created" if isinstance(event.data, CreatedData) else "failed"
+        if entry.state != "published":
+            await deps.ledger.advance(entry, "published")
+        kind = _kind(event)
         bind(outcome=kind if kind == "created" else f"failed:{getattr(event.data, 'reason', '')}")
         log.info("Published %s event %s", kind, event.id, extra={"eventId": event.id})
         return Outcome(kind, event)
 
 
-async def handle_poison(body: bytes | str, deps: Dependencies) -> Outcome:
-    """A message that failed every delivery: publish `failed` / retries_exhausted (retryable)."""
-    parsed = parse_message(body)
-    failure = Failure(
-        reason=Reason.RETRIES_EXHAUSTED,
-        retryable=True,
-        message="The request could not be completed after repeated transient failures; send it again later.",
-    )
-    if isinstance(parsed, InvalidRequest):
-        identity = parsed.request_id or parsed.fingerprint
-        ids = (parsed.request_id, parsed.crm_account_id, parsed.correlation_id)
-    else:
-        identity = parsed.requestId
-        ids = (parsed.requestId, parsed.crmAccountId, parsed.correlationId)
-    with log_context(requestId=ids[0], crmAccountId=ids[1], correlationId=ids[2], outcome="failed:retries_exhausted"):
-        event = failed_event(
-            failure,
-            request_id=ids[0],
-            crm_account_id=ids[1],
-            correlation_id=ids[2],
-            source=deps.config.events_source,
-            identity=identity,
-        )
-        await deps.events.publish([event.to_json()])
-        log.error("Request poisoned after repeated failures; published %s", event.id, extra={"eventId": event.id})
-        return Outcome("failed", event)
-
-
-async def _onboard(request: CustomerRequest, deps: Dependencies) -> CloudEvent:
+async def _decide(request: CustomerRequest, entry: LedgerEntry, deps: Dependencies) -> tuple[LedgerEntry, CloudEvent]:
+    """Run pre-flight and the create (as far as the ledger says is still to do); store the outcome event."""
     config = deps.config
-    customer = await create_customer(
-        request,
-        deps.partner_center,
-        domain_suffix=config.domain_suffix,
-        enable_gdap_default=config.enable_gdap_default,
-    )
-    domain = customer.companyProfile.domain or domain_for(request, config.domain_suffix)
+    domain = domain_for(request, config.domain_suffix)
+    try:
+        if entry.state == "received":
+            await run_preflight(
+                request,
+                deps.partner_center,
+                deps.rules_cache,
+                domain=domain,
+                ms_request_id=entry.ms_request_id,
+                validate_address=config.validate_address,
+            )
+            entry = await deps.ledger.advance(entry, "creating", domain=domain)
+        else:
+            log.warning("An earlier delivery was interrupted while creating: creating again with the same MS-RequestId")
+        customer = await create_customer(
+            request,
+            deps.partner_center,
+            domain_suffix=config.domain_suffix,
+            enable_gdap_default=config.enable_gdap_default,
+            may_exist=entry.attempts > 1,
+        )
+    except OnboardingError as error:
+        if error.kind is ErrorKind.TRANSIENT:
+            await deps.ledger.release(entry)  # this delivery is over: the next one may start at once
+            raise
+        event = _failed(request, failure_from_error(error), deps)
+        entry = await deps.ledger.advance(entry, "failed", event_id=event.id, event_json=event.model_dump_json())
+        return entry, event
+    domain = customer.companyProfile.domain or domain
     user_name = customer.userCredentials.userName if customer.userCredentials else None
     if user_name and "@" not in user_name:
         user_name = f"{user_name}@{domain}"
@@ -125,7 +137,60 @@ async def _onboard(request: CustomerRequest, deps: Dependencies) -> CloudEvent:
         adminCredentialsSecretId=None,
     )
     log.info("Customer %s created for %s", customer.id, domain, extra={"customerId": customer.id})
-    return created_event(data, source=config.events_source, correlation_id=request.correlationId)
+    event = created_event(data, source=config.events_source, correlation_id=request.correlationId)
+    entry = await deps.ledger.advance(
+        entry,
+        "created",
+        customer_id=customer.id,
+        tenant_id=data.tenantId,
+        commerce_id=customer.commerceId,
+        domain=domain,
+        event_id=event.id,
+        event_json=event.model_dump_json(),
+    )
+    return entry, event
+
+
+async def handle_poison(body: bytes | str, deps: Dependencies) -> Outcome:
+    """A message that failed every delivery: publish `failed` / retries_exhausted (retryable) — unless the
+    ledger already knows its outcome (e.g. created, but every publish failed), which is published instead."""
+    parsed = parse_message(body)
+    if isinstance(parsed, InvalidRequest):
+        identity, ids = (
+            parsed.request_id or parsed.fingerprint,
+            (parsed.request_id, parsed.crm_account_id, parsed.correlation_id),
+        )
+    else:
+        identity, ids = parsed.requestId, (parsed.requestId, parsed.crmAccountId, parsed.correlationId)
+    with log_context(requestId=ids[0], crmAccountId=ids[1], correlationId=ids[2]):
+        entry = await deps.ledger.read(parsed.requestId) if isinstance(parsed, CustomerRequest) else None
+        if entry is not None and entry.outcome_known and entry.event_json is not None:
+            event = CloudEvent.model_validate_json(entry.event_json)
+            await deps.events.publish([event.to_json()])
+            await deps.ledger.advance(entry, "published")
+            log.warning("Poisoned request had a decided outcome; published it", extra={"eventId": event.id})
+            return Outcome(_kind(event), event)
+        failure = Failure(
+            reason=Reason.RETRIES_EXHAUSTED,
+            retryable=True,
+            message="The request could not be completed after repeated transient failures; send it again later.",
+        )
+        event = failed_event(
+            failure,
+            request_id=ids[0],
+            crm_account_id=ids[1],
+            correlation_id=ids[2],
+            source=deps.config.events_source,
+            identity=identity,
+        )
+        if isinstance(parsed, CustomerRequest):
+            await deps.ledger.record_exhausted(
+                parsed.requestId, ms_request_id_for(parsed.requestId), event.id, event.model_dump_json()
+            )
+        await deps.events.publish([event.to_json()])
+        bind(outcome="failed:retries_exhausted")
+        log.error("Request poisoned after repeated failures; published %s", event.id, extra={"eventId": event.id})
+        return Outcome("failed", event)
 
 
 def _failed(request: CustomerRequest, failure: Failure, deps: Dependencies) -> CloudEvent:

@@ -69,9 +69,27 @@ class Settings(BaseSettings):
     ADMIN_CREDENTIALS_VAULT_URL: str | None = None
     ENABLE_GDAP_BY_DEFAULT: bool = True
 
-    # Added by this project (documented in the README): time budgets for outbound calls.
+    # Added by this project (documented in the README).
     PARTNER_CENTER_TIMEOUT_SECONDS: float = Field(default=30.0, gt=0)
     ONBOARDING_DEADLINE_SECONDS: float = Field(default=120.0, gt=0)
+    ADDRESS_VALIDATION_ENABLED: bool = True
+    ONBOARDING_LEDGER_TABLE: str = Field(default="onboardingledger", pattern=r"^[A-Za-z][A-Za-z0-9]{2,62}$")
+    # The Functions host's storage connection (the ledger lives there), else the queue's.
+    AzureWebJobsStorage: SecretStr | None = None
+    CrmQueue: SecretStr | None = None
+
+    @property
+    def ledger_connection(self) -> str | None:
+        """The connection string of the ledger's storage account, if one is configured."""
+        for value in (self.AzureWebJobsStorage, self.CrmQueue):
+            text = value.get_secret_value() if value is not None else ""
+            if (
+                "AccountKey=" in text
+                or "SharedAccessSignature=" in text
+                or text.lower() == "usedevelopmentstorage=true"
+            ):
+                return text
+        return None
 
     @model_validator(mode="after")
     def _exactly_one_credential(self) -> Settings:

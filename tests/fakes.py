@@ -6,9 +6,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from handlers.adapters.ledger import InMemoryLedger
 from handlers.adapters.payloads import AddressValidation, CountryRules, CustomerPayload
 from handlers.failures import OnboardingError
 from handlers.pipeline import Dependencies, PipelineConfig
+from handlers.preflight import CountryRulesCache
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples" / "requests"
 ADMIN_PASSWORD = "Pa55-word-never-to-be-seen!"
@@ -45,10 +47,15 @@ class FakePartnerCenter:
     def __init__(self, *answers: CustomerPayload | OnboardingError) -> None:
         self.answers = list(answers) or [customer_payload()]
         self.created: list[tuple[dict[str, Any], str]] = []
+        self.calls: list[tuple[str, str]] = []  # (what, MS-RequestId) of every call
         self.taken_domains: set[str] = set()
-        self.address_status = "VerifiedShippable"
+        self.address = AddressValidation(status="VerifiedShippable")
+        self.rules: dict[str, CountryRules | OnboardingError] = {}
+        self.existing: CustomerPayload | None = None
+        self.preflight_error: OnboardingError | None = None
 
     async def create_customer(self, body: dict[str, Any], *, ms_request_id: str) -> CustomerPayload:
+        self.calls.append(("create", ms_request_id))
         self.created.append((body, ms_request_id))
         answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
         if isinstance(answer, OnboardingError):
@@ -56,13 +63,25 @@ class FakePartnerCenter:
         return answer
 
     async def domain_exists(self, domain: str, *, ms_request_id: str) -> bool:
+        self.calls.append(("domain", ms_request_id))
+        if self.preflight_error is not None:
+            raise self.preflight_error
         return domain in self.taken_domains
 
     async def validate_address(self, address: dict[str, Any], *, ms_request_id: str) -> AddressValidation:
-        return AddressValidation(status=self.address_status)
+        self.calls.append(("address", ms_request_id))
+        return self.address
 
     async def get_country_rules(self, country: str, *, ms_request_id: str) -> CountryRules:
-        return CountryRules(iso2Code=country)
+        self.calls.append(("rules", ms_request_id))
+        rules = self.rules.get(country, CountryRules(iso2Code=country))
+        if isinstance(rules, OnboardingError):
+            raise rules
+        return rules
+
+    async def find_customer_by_domain(self, domain: str, *, ms_request_id: str) -> CustomerPayload | None:
+        self.calls.append(("find", ms_request_id))
+        return self.existing
 
 
 class FakeEventSink:
@@ -82,9 +101,23 @@ class FakeEventSink:
         return [event for batch in self.batches for event in batch]
 
 
-def dependencies(partner_center: FakePartnerCenter | None = None, sink: FakeEventSink | None = None) -> Dependencies:
+def dependencies(
+    partner_center: FakePartnerCenter | None = None,
+    sink: FakeEventSink | None = None,
+    ledger: InMemoryLedger | None = None,
+    *,
+    validate_address: bool = True,
+) -> Dependencies:
+    """The pipeline's dependencies over fakes; the ledger is the real in-memory one."""
     return Dependencies(
         partner_center=partner_center or FakePartnerCenter(),
         events=sink or FakeEventSink(),
-        config=PipelineConfig(events_source="/tests", domain_suffix=".onmicrosoft.com", enable_gdap_default=True),
+        ledger=ledger if ledger is not None else InMemoryLedger(),
+        config=PipelineConfig(
+            events_source="/tests",
+            domain_suffix=".onmicrosoft.com",
+            enable_gdap_default=True,
+            validate_address=validate_address,
+        ),
+        rules_cache=CountryRulesCache(),
     )

@@ -139,13 +139,13 @@ async def test_a_publish_failure_fails_the_invocation() -> None:
         await handle_message(message(sample()), dependencies(sink=sink))
 
 
-async def test_redelivery_publishes_the_same_event_id() -> None:
-    sink = FakeEventSink()
-    deps = dependencies(sink=sink)
+async def test_redelivery_publishes_the_same_event_and_creates_nothing() -> None:
+    pc, sink = FakePartnerCenter(), FakeEventSink()
+    deps = dependencies(pc, sink)
     await handle_message(message(sample()), deps)
     await handle_message(message(sample()), deps)
-    assert sink.events[0]["id"] == sink.events[1]["id"]
-    assert sink.events[0]["data"] == sink.events[1]["data"]
+    assert sink.events[0] == sink.events[1]  # same id, same time, same data
+    assert len(pc.created) == 1
 
 
 async def test_poison_publishes_retries_exhausted() -> None:

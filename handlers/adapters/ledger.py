@@ -1,0 +1,224 @@
+"""The ledger: one row per requestId in Table storage, so every delivery knows how far the request got.
+
+States: received → creating → created → published, or failed (its event stored) → published.
+Every write is conditional on the row's ETag: two instances holding the same request cannot both move it on;
+the loser raises a transient error and the queue redelivers later. A row never holds the admin password.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+)
+from azure.data.tables import UpdateMode
+from azure.data.tables.aio import TableClient
+
+from handlers.failures import ErrorKind, OnboardingError
+
+State = Literal["received", "creating", "created", "failed", "published"]
+PARTITION = "onboarding"
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """What the ledger knows about one request."""
+
+    request_id: str
+    ms_request_id: str
+    state: State = "received"
+    attempts: int = 1
+    lease_until: float = 0.0
+    customer_id: str | None = None
+    tenant_id: str | None = None
+    commerce_id: str | None = None
+    domain: str | None = None
+    event_id: str | None = None
+    event_json: str | None = None  # the outcome event, to publish again on redelivery
+    exhausted_from: State | None = None  # set by the poison path: where a replay resumes
+    created_at: float = field(default_factory=time.time)
+    updated_at: float = field(default_factory=time.time)
+    etag: str | None = None
+
+    @property
+    def outcome_known(self) -> bool:
+        """The outcome is decided and stored: a redelivery only publishes it again."""
+        return (
+            self.event_json is not None
+            and self.state in ("created", "failed", "published")
+            and not (self.exhausted_from)
+        )
+
+
+def busy(request_id: str) -> OnboardingError:
+    return OnboardingError(
+        ErrorKind.TRANSIENT, f"request {request_id} is being handled by another delivery; the queue will retry"
+    )
+
+
+class LedgerBase(ABC):
+    """The claim logic, over a row store that subclasses implement (read, insert, replace-if-unchanged)."""
+
+    @abstractmethod
+    async def _read(self, request_id: str) -> LedgerEntry | None: ...
+
+    @abstractmethod
+    async def _insert(self, entry: LedgerEntry) -> LedgerEntry: ...
+
+    @abstractmethod
+    async def _replace(self, entry: LedgerEntry) -> LedgerEntry: ...
+
+    async def claim(self, request_id: str, ms_request_id: str, *, lease_seconds: float) -> LedgerEntry:
+        """Take the request for this delivery; raises OnboardingError(TRANSIENT) while another delivery holds it."""
+        now = time.time()
+        entry = await self._read(request_id)
+        if entry is None:
+            return await self._insert(LedgerEntry(request_id, ms_request_id, lease_until=now + lease_seconds))
+        if entry.outcome_known:
+            return entry
+        if entry.lease_until > now:
+            raise busy(request_id)
+        claimed = replace(entry, attempts=entry.attempts + 1, lease_until=now + lease_seconds, updated_at=now)
+        if entry.exhausted_from is not None:  # a replay of a poisoned request: resume where it stopped
+            claimed = replace(claimed, state=entry.exhausted_from, exhausted_from=None, event_id=None, event_json=None)
+        return await self._replace(claimed)
+
+    async def release(self, entry: LedgerEntry) -> None:
+        """End this delivery's hold on the request (after a transient failure), so the next one need not wait."""
+        with contextlib.suppress(OnboardingError):
+            await self._replace(replace(entry, lease_until=0.0, updated_at=time.time()))
+
+    async def read(self, request_id: str) -> LedgerEntry | None:
+        """The row of a request, if any; raises OnboardingError(TRANSIENT) when storage fails."""
+        return await self._read(request_id)
+
+    async def record_exhausted(self, request_id: str, ms_request_id: str, event_id: str, event_json: str) -> None:
+        """Mark a poisoned request failed (retries_exhausted), remembering where a replay should resume."""
+        entry = await self._read(request_id)
+        if entry is None:
+            await self._insert(
+                LedgerEntry(request_id, ms_request_id, state="failed", exhausted_from="received",
+                            event_id=event_id, event_json=event_json)
+            )  # fmt: skip
+            return
+        resume = entry.exhausted_from or entry.state
+        await self._replace(
+            replace(entry, state="failed", exhausted_from=resume, event_id=event_id, event_json=event_json,
+                    lease_until=0.0, updated_at=time.time())
+        )  # fmt: skip
+
+    async def advance(self, entry: LedgerEntry, state: State, **changes: Any) -> LedgerEntry:
+        """Move the request to `state` (and record `changes`) if nobody else moved it; raises OnboardingError."""
+        moved = replace(entry, state=state, updated_at=time.time(), **changes)
+        if state in ("created", "failed", "published"):  # decided: no delivery needs to hold it any more
+            moved = replace(moved, lease_until=0.0)
+        return await self._replace(moved)
+
+
+class InMemoryLedger(LedgerBase):
+    """A ledger in this process's memory: for tests and for running without a storage account (one worker)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, LedgerEntry] = {}
+        self._version = 0
+
+    def _stamp(self, entry: LedgerEntry) -> LedgerEntry:
+        self._version += 1
+        stamped = replace(entry, etag=str(self._version))
+        self.rows[entry.request_id] = stamped
+        return stamped
+
+    async def _read(self, request_id: str) -> LedgerEntry | None:
+        return self.rows.get(request_id)
+
+    async def _insert(self, entry: LedgerEntry) -> LedgerEntry:
+        if entry.request_id in self.rows:
+            raise busy(entry.request_id)
+        return self._stamp(entry)
+
+    async def _replace(self, entry: LedgerEntry) -> LedgerEntry:
+        current = self.rows.get(entry.request_id)
+        if current is None or current.etag != entry.etag:
+            raise busy(entry.request_id)
+        return self._stamp(entry)
+
+
+_COLUMNS = (
+    "ms_request_id", "state", "attempts", "lease_until", "customer_id", "tenant_id", "commerce_id", "domain",
+    "event_id", "event_json", "exhausted_from", "created_at", "updated_at",
+)  # fmt: skip
+
+
+def _storage_error(what: str, exc: Exception) -> OnboardingError:
+    return OnboardingError(ErrorKind.TRANSIENT, f"ledger {what} failed: {type(exc).__name__}")
+
+
+class TableLedger(LedgerBase):
+    """The ledger in an Azure Table (Azurite locally), rows keyed by requestId."""
+
+    def __init__(self, table: TableClient) -> None:
+        self._table = table
+        self._created = False
+
+    async def _ensure_table(self) -> None:
+        if not self._created:
+            with contextlib.suppress(ResourceExistsError):
+                await self._table.create_table()
+            self._created = True
+
+    @staticmethod
+    def _entry(entity: Any) -> LedgerEntry:
+        values = {k: entity.get(k) for k in _COLUMNS if entity.get(k) is not None}
+        return LedgerEntry(request_id=entity["RowKey"], etag=entity.metadata.get("etag"), **values)
+
+    @staticmethod
+    def _entity(entry: LedgerEntry) -> dict[str, Any]:
+        entity: dict[str, Any] = {"PartitionKey": PARTITION, "RowKey": entry.request_id}
+        entity.update({k: getattr(entry, k) for k in _COLUMNS if getattr(entry, k) is not None})
+        return entity
+
+    async def _read(self, request_id: str) -> LedgerEntry | None:
+        try:
+            await self._ensure_table()
+            return self._entry(await self._table.get_entity(PARTITION, request_id))
+        except ResourceNotFoundError:
+            return None
+        except (HttpResponseError, ServiceRequestError) as exc:
+            raise _storage_error("read", exc) from None
+
+    async def _insert(self, entry: LedgerEntry) -> LedgerEntry:
+        try:
+            metadata = await self._table.create_entity(self._entity(entry))
+        except ResourceExistsError:
+            raise busy(entry.request_id) from None
+        except (HttpResponseError, ServiceRequestError) as exc:
+            raise _storage_error("insert", exc) from None
+        return replace(entry, etag=metadata.get("etag"))
+
+    async def _replace(self, entry: LedgerEntry) -> LedgerEntry:
+        try:
+            metadata = await self._table.update_entity(
+                self._entity(entry),
+                mode=UpdateMode.REPLACE,
+                etag=entry.etag,
+                match_condition=MatchConditions.IfNotModified,
+            )
+        except (ResourceModifiedError, ResourceNotFoundError):
+            raise busy(entry.request_id) from None
+        except HttpResponseError as exc:
+            if exc.status_code == 412:
+                raise busy(entry.request_id) from None
+            raise _storage_error("update", exc) from None
+        except ServiceRequestError as exc:
+            raise _storage_error("update", exc) from None
+        return replace(entry, etag=metadata.get("etag"))

@@ -1,0 +1,102 @@
+"""The pipeline with its ledger: redelivery, publish failures, interrupted creates, poison and replay."""
+
+from __future__ import annotations
+
+import pytest
+
+from handlers.adapters.ledger import InMemoryLedger
+from handlers.create import ms_request_id_for
+from handlers.failures import ErrorKind, OnboardingError
+from handlers.pipeline import handle_message, handle_poison
+from tests.fakes import FakeEventSink, FakePartnerCenter, customer_payload, dependencies, message, sample
+
+TAKEN = OnboardingError(ErrorKind.BUSINESS, "taken", http_status=400, code="27100", description="domain already used")
+TIMEOUT = OnboardingError(ErrorKind.TRANSIENT, "timed out")
+
+
+async def test_a_failed_publish_is_retried_without_creating_again() -> None:
+    pc, sink, ledger = FakePartnerCenter(), FakeEventSink(), InMemoryLedger()
+    deps = dependencies(pc, sink, ledger)
+    sink.fail_with = OnboardingError(ErrorKind.TRANSIENT, "Event Grid down")
+    with pytest.raises(OnboardingError):
+        await handle_message(message(sample()), deps)
+    state_after_failed_publish = ledger.rows["crm-se-0001"].state
+    assert state_after_failed_publish == "created"
+    sink.fail_with = None
+    outcome = await handle_message(message(sample()), deps)
+    assert outcome.kind == "created"
+    assert len(pc.created) == 1
+    assert ledger.rows["crm-se-0001"].state == "published"
+
+
+async def test_the_ledger_never_holds_the_password() -> None:
+    ledger = InMemoryLedger()
+    await handle_message(message(sample()), dependencies(ledger=ledger))
+    assert "Pa55-word" not in repr(ledger.rows)
+
+
+async def test_an_interrupted_create_is_adopted_when_partner_center_says_the_domain_is_taken() -> None:
+    ledger, sink = InMemoryLedger(), FakeEventSink()
+    first = FakePartnerCenter(TIMEOUT)
+    with pytest.raises(OnboardingError):
+        await handle_message(message(sample()), dependencies(first, sink, ledger))
+    second = FakePartnerCenter(TAKEN)
+    second.taken_domains.add("wingtiptoysab.onmicrosoft.com")  # the ghost of the first delivery
+    second.existing = customer_payload()
+    outcome = await handle_message(message(sample()), dependencies(second, sink, ledger))
+    assert outcome.kind == "created"
+    assert [what for what, _ in second.calls] == ["create", "find"]  # no pre-flight the second time
+    assert {rid for _, rid in second.calls} == {ms_request_id_for("crm-se-0001")}
+
+
+async def test_a_domain_taken_on_a_first_delivery_is_not_adopted() -> None:
+    pc = FakePartnerCenter(TAKEN)
+    pc.existing = customer_payload()
+    outcome = await handle_message(message(sample()), dependencies(pc))
+    assert outcome.event.data.reason == "domain_unavailable"  # type: ignore[union-attr]
+    assert ("find", ms_request_id_for("crm-se-0001")) not in pc.calls
+
+
+async def test_a_second_delivery_while_the_first_holds_the_lease_backs_off() -> None:
+    ledger = InMemoryLedger()
+    await ledger.claim("crm-se-0001", "x", lease_seconds=60)
+    pc = FakePartnerCenter()
+    with pytest.raises(OnboardingError) as raised:
+        await handle_message(message(sample()), dependencies(pc, ledger=ledger))
+    assert raised.value.kind is ErrorKind.TRANSIENT
+    assert pc.calls == []
+
+
+async def test_poison_then_replay_resumes_and_succeeds() -> None:
+    ledger, sink = InMemoryLedger(), FakeEventSink()
+    with pytest.raises(OnboardingError):
+        await handle_message(message(sample()), dependencies(FakePartnerCenter(TIMEOUT), sink, ledger))
+    await handle_poison(message(sample()), dependencies(FakePartnerCenter(), sink, ledger))
+    assert sink.events[-1]["data"]["reason"] == "retries_exhausted"
+    row = ledger.rows["crm-se-0001"]
+    assert (row.state, row.exhausted_from) == ("failed", "creating")
+    # the outage is over and the operator replays the poisoned message
+    pc = FakePartnerCenter()
+    outcome = await handle_message(message(sample()), dependencies(pc, sink, ledger))
+    assert outcome.kind == "created"
+    assert [what for what, _ in pc.calls] == ["create"]  # resumed at the create, with the same MS-RequestId
+
+
+async def test_poison_of_a_created_request_publishes_created() -> None:
+    ledger, sink = InMemoryLedger(), FakeEventSink()
+    sink.fail_with = OnboardingError(ErrorKind.TRANSIENT, "Event Grid down")
+    with pytest.raises(OnboardingError):
+        await handle_message(message(sample()), dependencies(sink=sink, ledger=ledger))
+    sink.fail_with = None
+    outcome = await handle_poison(message(sample()), dependencies(sink=sink, ledger=ledger))
+    assert outcome.kind == "created"
+    assert sink.events[0]["type"] == "csp.onboarding.customer.created"
+
+
+async def test_a_transient_failure_releases_the_lease_for_the_next_delivery() -> None:
+    ledger = InMemoryLedger()
+    with pytest.raises(OnboardingError):
+        await handle_message(message(sample()), dependencies(FakePartnerCenter(TIMEOUT), ledger=ledger))
+    assert ledger.rows["crm-se-0001"].lease_until == 0.0
+    outcome = await handle_message(message(sample()), dependencies(ledger=ledger))
+    assert outcome.kind == "created"
