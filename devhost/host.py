@@ -34,6 +34,20 @@ class QueueFunction:
     connection: str
     user_function: Callable[..., Any]
     arg_name: str
+    outputs: tuple[tuple[str, str], ...] = ()  # (argument name, queue name) of queue output bindings
+
+
+class Out:
+    """The value holder the worker passes for an output binding (func.Out)."""
+
+    def __init__(self) -> None:
+        self._value: Any = None
+
+    def set(self, value: Any) -> None:
+        self._value = value
+
+    def get(self) -> Any:
+        return self._value
 
 
 def resolve_app_settings(expression: str, env: dict[str, str]) -> str:
@@ -51,6 +65,11 @@ def index_functions(module_name: str, env: dict[str, str]) -> list[QueueFunction
         if not triggers:
             raise ValueError(f"{function.get_function_name()}: the local host only runs queue triggers")
         binding = triggers[0].get_dict_repr()
+        outputs = tuple(
+            (b.get_dict_repr()["name"], resolve_app_settings(b.get_dict_repr()["queueName"], env))
+            for b in function.get_bindings()
+            if b.type == "queue"
+        )
         functions.append(
             QueueFunction(
                 name=function.get_function_name(),
@@ -58,6 +77,7 @@ def index_functions(module_name: str, env: dict[str, str]) -> list[QueueFunction
                 connection=binding["connection"],
                 user_function=function.get_user_function(),
                 arg_name=binding["name"],
+                outputs=outputs,
             )
         )
     return functions
@@ -80,13 +100,14 @@ class QueueListener:
         self.options = options
         self.queue = _queue_client(function.connection, function.queue_name, env)
         self.poison = _queue_client(function.connection, f"{function.queue_name}-poison", env)
+        self.outputs = {name: _queue_client(function.connection, queue, env) for name, queue in function.outputs}
         self.lease_seconds = lease_seconds
         self.in_flight: set[asyncio.Task[None]] = set()
         self.processed = 0
         self.failed = 0
 
     async def run(self, stop: asyncio.Event) -> None:
-        for client in (self.queue, self.poison):
+        for client in (self.queue, self.poison, *self.outputs.values()):
             with contextlib.suppress(ResourceExistsError):
                 await client.create_queue()
         limit = self.options.batch_size + self.options.new_batch_threshold
@@ -118,8 +139,14 @@ class QueueListener:
             delay = min(delay * 2, self.options.max_polling_interval)
         if self.in_flight:
             await asyncio.wait(self.in_flight)
-        await self.queue.close()
-        await self.poison.close()
+        for client in (self.queue, self.poison, *self.outputs.values()):
+            await client.close()
+
+    def _encode(self, value: str | bytes) -> str:
+        data = value.encode("utf-8") if isinstance(value, str) else value
+        if self.options.message_encoding == "base64":
+            return base64.b64encode(data).decode("ascii")
+        return data.decode("utf-8")
 
     def _body(self, message: StorageMessage) -> bytes:
         content = message.content if isinstance(message.content, str) else str(message.content)
@@ -140,9 +167,13 @@ class QueueListener:
                 time_next_visible=message.next_visible_on,
                 pop_receipt=message.pop_receipt,
             )
-            result = self.function.user_function(**{self.function.arg_name: argument})
+            outs = {name: Out() for name in self.outputs}
+            result = self.function.user_function(**{self.function.arg_name: argument}, **outs)
             if inspect.isawaitable(result):
                 await asyncio.wait_for(result, timeout=self.options.function_timeout)
+            for name, out in outs.items():  # output bindings are written when the function succeeds
+                if out.get() is not None:
+                    await self.outputs[name].send_message(self._encode(out.get()))
         except (TimeoutError, Exception, binascii.Error) as exc:
             self.failed += 1
             log.warning("%s failed for message %s (delivery %s): %s", name, message.id, message.dequeue_count, exc)

@@ -7,7 +7,6 @@ python -m devhost.run --serve    # then keep running; enqueue more with the prin
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import signal
 import sys
@@ -15,10 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from azure.core.exceptions import ResourceExistsError
-from azure.storage.queue import QueueClient
-
-from devhost.stack import QUEUE, ROOT, Stack
+from devhost.stack import ROOT, Stack
 
 
 def describe(event: dict[str, Any]) -> str:
@@ -53,9 +49,7 @@ def main() -> int:
     print(f"Starting Azurite, the emulator and the local Functions host (logs in {stack.log_dir}) ...", flush=True)
     try:
         stack.start()
-        queue = QueueClient.from_connection_string(stack.env["CrmQueue"], QUEUE)
-        with contextlib.suppress(ResourceExistsError):
-            queue.create_queue()
+        queue = stack.queue()
         for path in files:
             queue.send_message(path.read_text(encoding="utf-8"))  # host.json messageEncoding: none
             print(f"enqueued {path.parent.name}/{path.name}", flush=True)

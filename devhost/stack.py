@@ -7,6 +7,7 @@ environments: nothing secret is written to the repository.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import secrets
@@ -20,6 +21,9 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from azure.core.exceptions import ResourceExistsError
+from azure.storage.queue import QueueClient
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL = ROOT / ".local"
@@ -161,6 +165,13 @@ class Stack:
         with urllib.request.urlopen(request, context=context, timeout=30) as response:  # noqa: S310 — https only
             raw = response.read()
         return json.loads(raw) if raw else None
+
+    def queue(self, name: str = QUEUE) -> QueueClient:
+        """A client of one of the stack's queues, created if the host has not created it yet."""
+        client = QueueClient.from_connection_string(self.env["CrmQueue"], name)
+        with contextlib.suppress(ResourceExistsError):
+            client.create_queue()
+        return client
 
     def events(self) -> list[dict[str, Any]]:
         return list(self.admin("GET", "events"))

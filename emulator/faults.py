@@ -15,7 +15,7 @@ FaultKind = Literal["status", "throttle", "latency", "hang", "drop", "commit_dro
 
 @dataclass
 class FaultRule:
-    """Applies to `target` (an endpoint name, or "*" for every service endpoint).
+    """Applies to `target` (endpoint names, comma-separated, or "*" for every service endpoint).
 
     kinds: status (answer `status` without doing the work), throttle (429 with Retry-After), latency (delay,
     then do the work), hang (never answer in time), drop (close the connection without doing the work),
@@ -33,7 +33,8 @@ class FaultRule:
     fired: int = 0
 
     def matches(self, endpoint: str) -> bool:
-        return (self.target == "*" or self.target == endpoint) and (self.times is None or self.fired < self.times)
+        targets = self.target.split(",")
+        return ("*" in targets or endpoint in targets) and (self.times is None or self.fired < self.times)
 
 
 @dataclass

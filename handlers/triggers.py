@@ -19,6 +19,9 @@ async def onboard_customer(msg: func.QueueMessage) -> None:
 
 @bp.function_name("report_exhausted_request")
 @bp.queue_trigger(arg_name="msg", queue_name="%CUSTOMER_REQUESTS_QUEUE%-poison", connection="CrmQueue")
-async def report_exhausted_request(msg: func.QueueMessage) -> None:
-    """A request that failed every delivery → a `failed` event with reason retries_exhausted."""
+@bp.queue_output(arg_name="parked", queue_name="%CUSTOMER_REQUESTS_QUEUE%-exhausted", connection="CrmQueue")
+async def report_exhausted_request(msg: func.QueueMessage, parked: func.Out[str]) -> None:
+    """A request that failed every delivery → a `failed` event (retries_exhausted); the message is parked in
+    `{queue}-exhausted`, from where `python -m ops.replay_poison` sends it back after an outage."""
     await handle_poison(msg.get_body(), get_dependencies())
+    parked.set(msg.get_body().decode("utf-8", errors="replace"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -10,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from azure.core.exceptions import ResourceExistsError
 from azure.storage.queue import QueueClient
 
 from devhost.stack import QUEUE, Stack
@@ -21,11 +19,8 @@ class Harness:
 
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
-        self.queue = QueueClient.from_connection_string(stack.env["CrmQueue"], QUEUE)
-        self.poison = QueueClient.from_connection_string(stack.env["CrmQueue"], f"{QUEUE}-poison")
-        for client in (self.queue, self.poison):
-            with contextlib.suppress(ResourceExistsError):
-                client.create_queue()
+        self.queue = stack.queue()
+        self.poison = stack.queue(f"{QUEUE}-poison")
 
     def enqueue(self, body: str | dict[str, Any]) -> None:
         self.queue.send_message(body if isinstance(body, str) else json.dumps(body))
@@ -60,7 +55,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     stack = Stack(
         log_dir=log_dir,
         host_args=["--visibility-timeout", "0.5", "--max-polling-interval", "0.2", "--lease-seconds", "30"],
-        extra_env={"ONBOARDING_DEADLINE_SECONDS": "6"},
+        extra_env={"ONBOARDING_DEADLINE_SECONDS": "6", "PARTNER_CENTER_MAX_REQUESTS_PER_MINUTE": "12000"},
     )
     stack.start()
     yield stack

@@ -26,7 +26,7 @@ def test_the_host_finds_both_queue_functions(indexed: list[Any]) -> None:
     functions = {f.get_function_name(): json.loads(f.get_function_json()) for f in indexed}
     assert set(functions) == {"onboard_customer", "report_exhausted_request"}
     main = functions["onboard_customer"]["bindings"]
-    poison = functions["report_exhausted_request"]["bindings"]
+    poison = sorted(functions["report_exhausted_request"]["bindings"], key=lambda b: b["direction"])  # IN first
     assert main == [
         {
             "direction": "IN",
@@ -38,6 +38,13 @@ def test_the_host_finds_both_queue_functions(indexed: list[Any]) -> None:
     ]
     assert poison[0]["queueName"] == "%CUSTOMER_REQUESTS_QUEUE%-poison"
     assert poison[0]["connection"] == "CrmQueue"
+    assert poison[1] == {
+        "direction": "OUT",
+        "type": "queue",
+        "name": "parked",
+        "queueName": "%CUSTOMER_REQUESTS_QUEUE%-exhausted",
+        "connection": "CrmQueue",
+    }
 
 
 def test_the_functions_are_async(indexed: list[Any]) -> None:

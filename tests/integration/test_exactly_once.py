@@ -1,0 +1,40 @@
+"""Exactly once under faults: a small chaos soak, and a replay of poisoned requests after an outage."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.soak import request, run_soak
+from devhost.stack import QUEUE
+from ops.replay_poison import replay
+from tests.integration.conftest import Harness
+
+pytestmark = pytest.mark.integration
+
+
+def test_a_chaos_soak_of_100_requests_gives_exactly_one_customer_and_outcome_each(harness: Harness) -> None:
+    report = run_soak(100, kills=0, seed=11, timeout=240, stack=harness.stack)
+    assert sum(report.faults_fired.values()) > 0, "the soak injected faults"
+    figures = (report.customers_created, report.created_requests, report.duplicate_domains, report.lost)
+    assert figures == (100, 100, 0, 0), report
+    assert (report.poisoned, report.failed_events) == (0, 0), report
+
+
+def test_poisoned_requests_replayed_after_an_outage_are_created_once(harness: Harness) -> None:
+    harness.stack.admin(
+        "POST", "faults", {"target": "customers.create", "kind": "status", "status": 503, "times": None}
+    )
+    requests = [request(i, "rp") for i in range(3)]
+    for body in requests:
+        harness.enqueue(body)
+    exhausted = harness.wait_for_events(3, timeout=120)
+    assert {e["data"]["reason"] for e in exhausted} == {"retries_exhausted"}
+    harness.stack.admin("DELETE", "faults")  # the outage is over
+    harness.settle(1.0)
+    assert harness.queue_length(harness.poison) == 0, "the poison function consumed them"
+    parked = harness.stack.queue(f"{QUEUE}-exhausted")
+    assert harness.queue_length(parked) == 3, "and parked them for a replay"
+    assert replay(parked, harness.queue, limit=100) == 3
+    created = harness.wait_for_events(3, where=lambda e: e["type"].endswith(".created"), timeout=60)
+    assert sorted(e["data"]["requestId"] for e in created) == sorted(r["requestId"] for r in requests)
+    assert len(harness.stack.admin("GET", "customers")) == 3
