@@ -20,8 +20,9 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+import trustme
 from azure.core.exceptions import ResourceExistsError
 from azure.storage.queue import QueueClient
 
@@ -30,6 +31,7 @@ LOCAL = ROOT / ".local"
 AZURITE = ROOT / "tools" / "azurite" / "node_modules" / ".bin" / "azurite"
 TENANT_ID = "00000000-0000-4000-8000-00000000c5b0"
 CLIENT_ID = "11111111-1111-4111-8111-111111111111"
+MANAGED_IDENTITY_CLIENT_ID = "22222222-2222-4222-8222-222222222222"
 QUEUE = "customer-requests"
 
 
@@ -58,6 +60,9 @@ class Stack:
     log_dir: Path = field(default_factory=lambda: LOCAL / "logs")
     host_args: list[str] = field(default_factory=list)
     extra_env: dict[str, str] = field(default_factory=dict)
+    credential: Literal["secret", "certificate", "federated"] = "secret"
+    events_auth: Literal["key", "entra"] = "key"
+    vault: bool = False
     processes: dict[str, subprocess.Popen[Any]] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
@@ -70,8 +75,10 @@ class Stack:
         account_key = base64.b64encode(secrets.token_bytes(32)).decode()
         client_secret = secrets.token_urlsafe(24)
         topic_key = secrets.token_urlsafe(24)
+        identity_header = secrets.token_urlsafe(16)
+        app_certificate = self._app_certificate() if self.credential == "certificate" else None
         self._start_azurite(account_key)
-        self._start_emulator(client_secret, topic_key)
+        self._start_emulator(client_secret, topic_key, identity_header, app_certificate)
         storage = (
             "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
             f"AccountKey={account_key};"
@@ -88,13 +95,25 @@ class Stack:
             "PARTNER_CENTER_AUTHORITY_HOST": self.emulator_url,
             "PARTNER_CENTER_TENANT_ID": TENANT_ID,
             "PARTNER_CENTER_CLIENT_ID": CLIENT_ID,
-            "PARTNER_CENTER_CLIENT_SECRET": client_secret,
             "EVENTS_TOPIC_ENDPOINT": f"{self.emulator_url}/api/events",
-            "EVENTS_TOPIC_KEY": topic_key,
             "EVENTS_SOURCE": "/csp-onboarding/local",
             "SSL_CERT_FILE": str(self.ca_file),
-            **self.extra_env,
+            # The App Service managed-identity protocol, served by the emulator.
+            "IDENTITY_ENDPOINT": f"{self.emulator_url}/msi/token",
+            "IDENTITY_HEADER": identity_header,
+            "AZURE_CLIENT_ID": MANAGED_IDENTITY_CLIENT_ID,
         }
+        if self.credential == "secret":
+            self.env["PARTNER_CENTER_CLIENT_SECRET"] = client_secret
+        elif self.credential == "certificate":
+            self.env["PARTNER_CENTER_CLIENT_CERTIFICATE_PATH"] = str(app_certificate)
+        else:
+            self.env["PARTNER_CENTER_FEDERATED_CLIENT_ID"] = MANAGED_IDENTITY_CLIENT_ID
+        if self.events_auth == "key":
+            self.env["EVENTS_TOPIC_KEY"] = topic_key
+        if self.vault:
+            self.env["ADMIN_CREDENTIALS_VAULT_URL"] = self.emulator_url
+        self.env.update(self.extra_env)
         if host:
             self.start_host()
         return self
@@ -114,9 +133,28 @@ class Stack:
         for name in ("queue", "table"):
             _wait_port(self.ports[name], self.processes["azurite"], "Azurite")
 
-    def _start_emulator(self, client_secret: str, topic_key: str) -> None:
-        env = {**os.environ, "EMULATOR_CLIENT_SECRET": client_secret, "EMULATOR_TOPIC_KEY": topic_key}
+    def _app_certificate(self) -> Path:
+        """A fresh key + certificate for the app registration (PEM, mode 600, under .local/, never committed)."""
+        path = self.log_dir / "app-credential.pem"
+        ca = trustme.CA(organization_name="app registration", key_type=trustme.KeyType.RSA)  # Entra needs RSA
+        ca.issue_cert("csp-onboarding-app", key_type=trustme.KeyType.RSA).private_key_and_cert_chain_pem.write_to_path(
+            str(path)
+        )
+        path.chmod(0o600)
+        return path
+
+    def _start_emulator(
+        self, client_secret: str, topic_key: str, identity_header: str, app_certificate: Path | None
+    ) -> None:
+        env = {
+            **os.environ,
+            "EMULATOR_CLIENT_SECRET": client_secret,
+            "EMULATOR_TOPIC_KEY": topic_key,
+            "EMULATOR_IDENTITY_HEADER": identity_header,
+        }
         command = [sys.executable, "-m", "emulator", "--port", "0", "--cert-dir", str(LOCAL / "emulator")]
+        if app_certificate is not None:
+            command += ["--app-certificate", str(app_certificate)]
         process = subprocess.Popen(
             command,
             cwd=ROOT,

@@ -13,10 +13,17 @@ import sys
 from pathlib import Path
 
 from aiohttp import web
+from cryptography import x509
 
 from emulator.app import build_app
 from emulator.state import State
 from emulator.tls import make_server_context
+
+
+def _load_certificate(path: str | None) -> x509.Certificate | None:
+    if not path:
+        return None
+    return x509.load_pem_x509_certificate(Path(path).read_bytes())
 
 
 async def serve(args: argparse.Namespace) -> None:
@@ -27,6 +34,8 @@ async def serve(args: argparse.Namespace) -> None:
         client_secret=os.environ.get("EMULATOR_CLIENT_SECRET") or secrets.token_urlsafe(24),
         topic_key=os.environ.get("EMULATOR_TOPIC_KEY") or secrets.token_urlsafe(24),
         token_lifetime=args.token_lifetime,
+        identity_header=os.environ.get("EMULATOR_IDENTITY_HEADER") or secrets.token_urlsafe(16),
+        app_certificate=_load_certificate(args.app_certificate),
     )
     runner = web.AppRunner(build_app(state), access_log=None, handle_signals=False)
     await runner.setup()
@@ -54,6 +63,7 @@ def main() -> None:
     parser.add_argument("--tenant-id", default="00000000-0000-4000-8000-00000000c5b0")
     parser.add_argument("--client-id", default="11111111-1111-4111-8111-111111111111")
     parser.add_argument("--token-lifetime", type=int, default=3600)
+    parser.add_argument("--app-certificate", help="PEM certificate registered as the app's credential")
     args = parser.parse_args()
     try:
         asyncio.run(serve(args))

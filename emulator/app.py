@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from emulator import entra, event_grid, partner_center
+from emulator import entra, event_grid, identity, key_vault, partner_center
 from emulator.faults import Faults, drop_connection, error_response
 from emulator.partner_center import STATE_KEY
 from emulator.state import Call, State
@@ -90,9 +90,23 @@ async def admin_calls(request: web.Request) -> web.Response:
 
 
 async def admin_secrets(request: web.Request) -> web.Response:
-    """What must never leak (for leak-scan tests): generated admin passwords and issued tokens."""
+    """What must never leak (for leak-scan tests): passwords, tokens, assertions, the client secret, the key."""
     state = request.app[STATE_KEY]
-    return _json({"passwords": state.passwords, "tokens": list(state.tokens), "clientSecret": state.client_secret})
+    return _json(
+        {
+            "passwords": state.passwords,
+            "tokens": list(state.tokens),
+            "assertions": state.assertions,
+            "clientSecret": state.client_secret,
+            "topicKey": state.topic_key,
+            "identityHeader": state.identity_header,
+        }
+    )
+
+
+async def admin_vault(request: web.Request) -> web.Response:
+    """The vault's secrets with every version (values included: this is a test tool)."""
+    return _json(request.app[STATE_KEY].vault)
 
 
 async def admin_add_faults(request: web.Request) -> web.Response:
@@ -140,6 +154,10 @@ def build_app(state: State) -> web.Application:
     r.add_post("/v1/validations/address", partner_center.validate_address, name="address.validate")
     r.add_get("/v1/countryvalidationrules/{country}", partner_center.country_rules, name="rules.get")
     r.add_post("/api/events", event_grid.publish, name="events.publish")
+    r.add_get("/msi/token", identity.managed_identity_token, name="identity.token")
+    r.add_put("/secrets/{name}", key_vault.set_secret, name="vault.set")
+    r.add_get("/secrets/{name}", key_vault.get_secret, name="vault.get")
+    r.add_get("/_emulator/vault", admin_vault, name="admin.vault")
     r.add_get("/_emulator/health", admin_health, name="admin.health")
     r.add_get("/_emulator/state", admin_state, name="admin.state")
     r.add_get("/_emulator/events", admin_events, name="admin.events")

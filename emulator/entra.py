@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from emulator import identity
 from emulator.partner_center import STATE_KEY
 from emulator.state import EVENT_GRID_AUDIENCE, PARTNER_CENTER_AUDIENCE
 
@@ -18,7 +19,11 @@ def _base(request: web.Request) -> str:
 
 
 def aad_error(status: int, error: str, code: str, description: str) -> web.Response:
-    body = {"error": error, "error_description": f"{code}: {description}", "error_codes": [int(code[5:])]}
+    body = {
+        "error": error,
+        "error_description": f"{code}: {description}",
+        "error_codes": [int(code.removeprefix("AADSTS"))],
+    }
     return web.json_response(body, status=status)
 
 
@@ -53,7 +58,17 @@ async def token(request: web.Request) -> web.Response:
         return aad_error(400, "unsupported_grant_type", "AADSTS70003", "Only client_credentials is supported here.")
     if form.get("client_id") != state.client_id:
         return aad_error(400, "unauthorized_client", "AADSTS700016", "Application not found in the directory.")
-    if form.get("client_secret") != state.client_secret:
+    assertion = form.get("client_assertion")
+    if isinstance(assertion, str) and assertion:
+        if form.get("client_assertion_type") != identity.JWT_BEARER:
+            return aad_error(400, "invalid_request", "AADSTS50027", "client_assertion_type must be jwt-bearer.")
+        token_url = f"{_base(request)}/{tenant}/oauth2/v2.0/token"
+        refusal = identity.check_assertion(request, state, assertion, token_url)
+        if refusal is not None:
+            state.count("token_refusals")
+            code, _, description = refusal.partition(": ")
+            return aad_error(401, "invalid_client", code, description)
+    elif form.get("client_secret") != state.client_secret or not form.get("client_secret"):
         state.count("token_refusals")
         return aad_error(401, "invalid_client", "AADSTS7000215", "Invalid client secret provided.")
     scope = str(form.get("scope", ""))

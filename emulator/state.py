@@ -7,8 +7,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
+
 PARTNER_CENTER_AUDIENCE = "https://api.partnercenter.microsoft.com"
 EVENT_GRID_AUDIENCE = "https://eventgrid.azure.net"
+KEY_VAULT_AUDIENCE = "https://vault.azure.net"
+FEDERATED_AUDIENCE = "api://AzureADTokenExchange"
 
 
 @dataclass
@@ -39,6 +44,12 @@ class State:
     client_secret: str
     topic_key: str | None
     token_lifetime: int = 3600
+    app_certificate: x509.Certificate | None = None  # the app registration's certificate credential
+    mi_client_id: str = "22222222-2222-4222-8222-222222222222"  # the user-assigned managed identity
+    identity_header: str | None = None  # App Service's X-IDENTITY-HEADER secret
+    signing_key: rsa.RSAPrivateKey = field(default_factory=lambda: rsa.generate_private_key(65537, 2048))
+    vault: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # secret name → versions
+    assertions: list[str] = field(default_factory=list)
     tokens: dict[str, Token] = field(default_factory=dict)
     customers: dict[str, dict[str, Any]] = field(default_factory=dict)
     by_request_id: dict[str, str] = field(default_factory=dict)
@@ -71,6 +82,7 @@ class State:
         return None
 
     def reset(self) -> None:
+        self.vault.clear()
         self.customers.clear()
         self.by_request_id.clear()
         self.events.clear()

@@ -7,9 +7,10 @@ import logging
 
 from azure.data.tables.aio import TableClient
 
-from handlers.adapters.entra import MsalTokenProvider, build_msal_app, client_credential
+from handlers.adapters.entra import managed_identity_tokens, partner_center_tokens
 from handlers.adapters.event_grid import EventGridPublisher
 from handlers.adapters.http import build_http_client
+from handlers.adapters.key_vault import KeyVaultSecrets
 from handlers.adapters.ledger import InMemoryLedger, LedgerBase, TableLedger
 from handlers.adapters.pacing import Pacer
 from handlers.adapters.partner_center import PartnerCenterClient
@@ -17,40 +18,55 @@ from handlers.adapters.retry import RetryPolicy
 from handlers.logs import install_context_filter
 from handlers.pipeline import Dependencies, PipelineConfig
 from handlers.preflight import CountryRulesCache
-from handlers.settings import PARTNER_CENTER_SCOPE, Settings, get_settings
+from handlers.redaction import install_redaction, remember_secret
+from handlers.settings import Settings, get_settings
 
 log = logging.getLogger("csp_onboarding")
 
+EVENT_GRID_RESOURCE = "https://eventgrid.azure.net"
+KEY_VAULT_RESOURCE = "https://vault.azure.net"
+
 
 def build_dependencies(settings: Settings) -> Dependencies:
-    """The real adapters for these settings: one httpx client, one MSAL app, one pacer."""
+    """The real adapters for these settings: one httpx client, one MSAL client per identity, one pacer."""
+    install_redaction()
     install_context_filter()
+    for secret in (settings.PARTNER_CENTER_CLIENT_SECRET, settings.EVENTS_TOPIC_KEY):
+        remember_secret(secret.get_secret_value() if secret else None)
     http = build_http_client(settings.PARTNER_CENTER_TIMEOUT_SECONDS)
     # An invocation makes up to three rounds of calls (pre-flight, create, publish): a quarter of the deadline
     # each keeps the whole invocation inside it, and inside the ledger lease of 1.5 deadlines.
     policy = RetryPolicy(budget_seconds=settings.ONBOARDING_DEADLINE_SECONDS / 4)
-    credential = client_credential(settings)
-    tokens = MsalTokenProvider(lambda: build_msal_app(settings, credential), PARTNER_CENTER_SCOPE)
     partner_center = PartnerCenterClient(
         http,
-        tokens,
+        partner_center_tokens(settings),
         base_url=settings.cloud.api_url,
         pacer=Pacer(settings.PARTNER_CENTER_MAX_REQUESTS_PER_MINUTE),
         retry_policy=policy,
     )
+    identity = settings.managed_identity_client_id
     events = EventGridPublisher(
         http,
         settings.EVENTS_TOPIC_ENDPOINT,
         key=settings.EVENTS_TOPIC_KEY,
-        tokens=None,
+        tokens=None if settings.EVENTS_TOPIC_KEY else managed_identity_tokens(identity, EVENT_GRID_RESOURCE),
         retry_policy=RetryPolicy(max_attempts=3, budget_seconds=settings.ONBOARDING_DEADLINE_SECONDS / 4),
     )
+    vault = None
+    if settings.ADMIN_CREDENTIALS_VAULT_URL:
+        vault = KeyVaultSecrets(
+            http,
+            settings.ADMIN_CREDENTIALS_VAULT_URL,
+            managed_identity_tokens(identity, KEY_VAULT_RESOURCE),
+            retry_policy=RetryPolicy(max_attempts=3, budget_seconds=settings.ONBOARDING_DEADLINE_SECONDS / 4),
+        )
     config = PipelineConfig(
         events_source=settings.EVENTS_SOURCE,
         domain_suffix=settings.cloud.domain_suffix,
         enable_gdap_default=settings.ENABLE_GDAP_BY_DEFAULT,
         validate_address=settings.ADDRESS_VALIDATION_ENABLED,
         lease_seconds=settings.ONBOARDING_DEADLINE_SECONDS * 1.5,
+        admin_password_expiry_days=settings.ADMIN_CREDENTIALS_EXPIRY_DAYS,
     )
     return Dependencies(
         partner_center=partner_center,
@@ -58,6 +74,7 @@ def build_dependencies(settings: Settings) -> Dependencies:
         ledger=build_ledger(settings),
         config=config,
         rules_cache=CountryRulesCache(),
+        vault=vault,
     )
 
 

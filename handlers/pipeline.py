@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from handlers.adapters.ledger import LedgerEntry
-from handlers.adapters.ports import EventSink, Ledger, PartnerCenter
+from handlers.adapters.ports import EventSink, Ledger, PartnerCenter, SecretStore
+from handlers.admin_password import keep_admin_password
 from handlers.create import create_customer, domain_for, ms_request_id_for
 from handlers.events import FAILED, CloudEvent, CreatedData, created_event, failed_event
 from handlers.failures import ErrorKind, Failure, OnboardingError, Reason, failure_from_error
@@ -27,6 +28,7 @@ class PipelineConfig:
     enable_gdap_default: bool
     validate_address: bool = True
     lease_seconds: float = 180.0
+    admin_password_expiry_days: int = 30
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class Dependencies:
     ledger: Ledger
     config: PipelineConfig
     rules_cache: CountryRulesCache
+    vault: SecretStore | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,10 @@ async def handle_message(body: bytes | str, deps: Dependencies) -> Outcome:
             except OnboardingError as error:
                 if error.kind is ErrorKind.TRANSIENT:
                     log.warning("Onboarding will be retried by the queue: %s", error, extra={"outcome": "retry"})
+                raise
+            except Exception:
+                # Not one of ours (a library's surprise): this delivery is over all the same; free the request.
+                await deps.ledger.release(await deps.ledger.read(request.requestId) or entry)
                 raise
         await deps.events.publish([event.to_json()])
         if entry.state != "published":
@@ -123,7 +130,19 @@ async def _decide(request: CustomerRequest, entry: LedgerEntry, deps: Dependenci
     user_name = customer.userCredentials.userName if customer.userCredentials else None
     if user_name and "@" not in user_name:
         user_name = f"{user_name}@{domain}"
-    # The admin password (customer.userCredentials.password) is dropped here: no vault is configured.
+    try:
+        secret_id = await keep_admin_password(
+            customer,
+            request_id=request.requestId,
+            user_principal_name=user_name,
+            vault=deps.vault,
+            expires_in_days=config.admin_password_expiry_days,
+        )
+    except OnboardingError as error:
+        # The customer exists: never publish `failed` for it. Retry (the create replays idempotently) until
+        # the vault takes the password; an operator fixes a refused role in the meantime.
+        await deps.ledger.release(entry)
+        raise OnboardingError(ErrorKind.TRANSIENT, f"the admin password could not be stored: {error}") from None
     data = CreatedData(
         requestId=request.requestId,
         crmAccountId=request.crmAccountId,
@@ -134,7 +153,7 @@ async def _decide(request: CustomerRequest, entry: LedgerEntry, deps: Dependenci
         companyName=customer.companyProfile.companyName or request.customer.companyName,
         relationshipToPartner=customer.relationshipToPartner,
         adminUserPrincipalName=user_name,
-        adminCredentialsSecretId=None,
+        adminCredentialsSecretId=secret_id,
     )
     log.info("Customer %s created for %s", customer.id, domain, extra={"customerId": customer.id})
     event = created_event(data, source=config.events_source, correlation_id=request.correlationId)

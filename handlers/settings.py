@@ -73,10 +73,18 @@ class Settings(BaseSettings):
     PARTNER_CENTER_TIMEOUT_SECONDS: float = Field(default=30.0, gt=0)
     ONBOARDING_DEADLINE_SECONDS: float = Field(default=120.0, gt=0)
     ADDRESS_VALIDATION_ENABLED: bool = True
+    ADMIN_CREDENTIALS_EXPIRY_DAYS: int = Field(default=30, gt=0)
+    # The function's user-assigned managed identity (Event Grid and Key Vault tokens); system-assigned if unset.
+    AZURE_CLIENT_ID: str | None = None
     ONBOARDING_LEDGER_TABLE: str = Field(default="onboardingledger", pattern=r"^[A-Za-z][A-Za-z0-9]{2,62}$")
     # The Functions host's storage connection (the ledger lives there), else the queue's.
     AzureWebJobsStorage: SecretStr | None = None
     CrmQueue: SecretStr | None = None
+
+    @property
+    def managed_identity_client_id(self) -> str | None:
+        """The managed identity for Event Grid and Key Vault: AZURE_CLIENT_ID, else the federated one."""
+        return self.AZURE_CLIENT_ID or self.PARTNER_CENTER_FEDERATED_CLIENT_ID
 
     @property
     def ledger_connection(self) -> str | None:

@@ -1,4 +1,5 @@
-"""Entra ID app tokens through MSAL: one ConfidentialClientApplication per worker, its cache reused."""
+"""Entra ID tokens through MSAL: the Partner Center app (secret, certificate or secretless federated
+credential) and the function's managed identity (Event Grid, Key Vault). One MSAL client each per worker."""
 
 from __future__ import annotations
 
@@ -6,20 +7,27 @@ import asyncio
 import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 import msal
 import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from handlers.failures import ErrorKind, OnboardingError
-from handlers.settings import CLOUDS, Settings
+from handlers.redaction import remember_secret
+from handlers.settings import CLOUDS, PARTNER_CENTER_SCOPE, Settings
 
 # MSAL errors that mean our credential or configuration is refused: retrying will not help.
 _AUTH_ERRORS = frozenset(
     {"invalid_client", "unauthorized_client", "invalid_scope", "invalid_grant", "invalid_request", "invalid_resource"}
 )
 _KNOWN_AUTHORITY_HOSTS = frozenset(urlparse(cloud.authority_host).hostname for cloud in CLOUDS.values())
+
+MsalResult = dict[str, Any]
 
 
 class _PinnedCaSession(requests.Session):
@@ -44,23 +52,89 @@ def msal_http_session() -> requests.Session:
     return session
 
 
+def _refused(what: str, result: MsalResult | None) -> OnboardingError:
+    error = str((result or {}).get("error", "unknown_error"))
+    description = str((result or {}).get("error_description", "")).split("\n")[0][:300]
+    kind = ErrorKind.AUTH if error in _AUTH_ERRORS else ErrorKind.TRANSIENT
+    return OnboardingError(kind, f"{what}: {error}: {description}", code=error)
+
+
+def certificate_credential(path: str) -> dict[str, str]:
+    """MSAL's certificate credential from a PEM file holding the private key and the certificate.
+
+    Raises OnboardingError(AUTH) when the file cannot be used (its text never carries the key).
+    """
+    try:
+        pem = Path(path).read_bytes()
+        key = serialization.load_pem_private_key(pem, password=None)
+        certificate = x509.load_pem_x509_certificate(pem)
+    except (OSError, ValueError, TypeError) as exc:
+        raise OnboardingError(
+            ErrorKind.AUTH,
+            f"PARTNER_CENTER_CLIENT_CERTIFICATE_PATH is unusable ({type(exc).__name__}): "
+            "it must be a PEM file with an unencrypted private key and its certificate",
+        ) from None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise OnboardingError(
+            ErrorKind.AUTH,
+            "PARTNER_CENTER_CLIENT_CERTIFICATE_PATH holds a non-RSA key: Entra ID needs RSA",
+        )
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode("ascii")
+    return {
+        "private_key": private_pem,
+        "thumbprint": certificate.fingerprint(hashes.SHA1()).hex(),  # noqa: S303 — x5t is SHA-1 by definition
+        "public_certificate": certificate.public_bytes(serialization.Encoding.PEM).decode("ascii"),
+    }
+
+
+def managed_identity_client(client_id: str | None) -> msal.ManagedIdentityClient:
+    """MSAL's managed-identity client (user-assigned when a client id is given, else system-assigned)."""
+    identity = (
+        msal.UserAssignedManagedIdentity(client_id=client_id) if client_id else msal.SystemAssignedManagedIdentity()
+    )
+    return msal.ManagedIdentityClient(identity, http_client=msal_http_session())
+
+
+def federated_assertion(client_id: str, audience: str) -> Callable[[], str]:
+    """A client_assertion callable: a managed-identity token for the federated audience (secretless)."""
+    client = managed_identity_client(client_id)
+
+    def assertion() -> str:
+        result = client.acquire_token_for_client(resource=audience)
+        if not result or "access_token" not in result:
+            raise _refused("the managed identity gave no federated assertion", result)
+        token = str(result["access_token"])
+        remember_secret(token)
+        return token
+
+    return assertion
+
+
 def client_credential(settings: Settings) -> Any:
     """The MSAL client_credential for the configured option; raises OnboardingError(AUTH) when unusable."""
-    kind = settings.credential_kind
-    if kind == "secret" and settings.PARTNER_CENTER_CLIENT_SECRET is not None:
+    if settings.PARTNER_CENTER_CLIENT_SECRET is not None:
         return settings.PARTNER_CENTER_CLIENT_SECRET.get_secret_value()
-    raise OnboardingError(ErrorKind.AUTH, f"the {kind} credential option is not supported by this build yet")
+    if settings.PARTNER_CENTER_CLIENT_CERTIFICATE_PATH:
+        return certificate_credential(settings.PARTNER_CENTER_CLIENT_CERTIFICATE_PATH)
+    assert settings.PARTNER_CENTER_FEDERATED_CLIENT_ID is not None
+    return {
+        "client_assertion": federated_assertion(
+            settings.PARTNER_CENTER_FEDERATED_CLIENT_ID, settings.cloud.federated_audience
+        )
+    }
 
 
-def build_msal_app(settings: Settings, credential: Any) -> msal.ConfidentialClientApplication:
+def build_msal_app(settings: Settings) -> msal.ConfidentialClientApplication:
     """The worker's MSAL app for the partner tenant, at the configured cloud's (or overridden) authority."""
     authority_host = settings.cloud.authority_host
     if not authority_host.startswith("https://"):
-        raise ValueError("PARTNER_CENTER_AUTHORITY_HOST must be an https:// URL (MSAL refuses http authorities)")
+        raise OnboardingError(ErrorKind.AUTH, "PARTNER_CENTER_AUTHORITY_HOST must be https:// (MSAL refuses http)")
     known = urlparse(authority_host).hostname in _KNOWN_AUTHORITY_HOSTS
     return msal.ConfidentialClientApplication(
         client_id=settings.PARTNER_CENTER_CLIENT_ID,
-        client_credential=credential,
+        client_credential=client_credential(settings),
         authority=f"{authority_host}/{settings.PARTNER_CENTER_TENANT_ID}",
         http_client=msal_http_session(),
         timeout=settings.PARTNER_CENTER_TIMEOUT_SECONDS,
@@ -70,27 +144,49 @@ def build_msal_app(settings: Settings, credential: Any) -> msal.ConfidentialClie
     )
 
 
-class MsalTokenProvider:
-    """App-only tokens for one scope. Serves from memory until 5 minutes before expiry; MSAL (blocking) runs
-    in a thread, and only one refresh runs at a time however many invocations wait."""
+def partner_center_tokens(settings: Settings) -> MsalTokenProvider:
+    """App-only Partner Center tokens; the MSAL app (and its credential) is built on first use."""
+    apps: list[msal.ConfidentialClientApplication] = []
 
-    def __init__(
-        self,
-        app_factory: Callable[[], msal.ConfidentialClientApplication],
-        scope: str,
-        *,
-        refresh_margin: float = 300.0,
-    ) -> None:
-        # MSAL's constructor fetches the authority's discovery document (blocking I/O): build it in the
-        # worker thread on first use, where its failures are classified like any token failure.
-        self._app_factory = app_factory
-        self._app: msal.ConfidentialClientApplication | None = None
-        self._scope = scope
+    def acquire() -> MsalResult:
+        if not apps:
+            apps.append(build_msal_app(settings))
+        return dict(apps[0].acquire_token_for_client(scopes=[PARTNER_CENTER_SCOPE]) or {})
+
+    return MsalTokenProvider(acquire, what="Entra ID refused the Partner Center token request")
+
+
+def managed_identity_tokens(client_id: str | None, resource: str) -> MsalTokenProvider:
+    """Tokens of the function's managed identity for one resource (Event Grid, Key Vault)."""
+    clients: list[msal.ManagedIdentityClient] = []
+
+    def acquire() -> MsalResult:
+        if not clients:
+            clients.append(managed_identity_client(client_id))
+        return dict(clients[0].acquire_token_for_client(resource=resource) or {})
+
+    return MsalTokenProvider(acquire, what=f"the managed identity got no token for {resource}")
+
+
+class MsalTokenProvider:
+    """Bearer tokens from a blocking MSAL call, served from memory until 5 minutes before expiry. MSAL runs in
+    a thread, and only one refresh runs at a time however many invocations wait."""
+
+    def __init__(self, acquire: Callable[[], MsalResult], *, what: str = "token request refused",
+                 refresh_margin: float = 300.0, refusal_memory: float = 30.0) -> None:  # fmt: skip
+        self._acquire_blocking = acquire
+        self._refusal: tuple[OnboardingError, float] | None = None  # a recent AUTH refusal, answered from memory
+        self._refusal_memory = refusal_memory
+        self._what = what
         self._refresh_margin = refresh_margin
         self._token: str | None = None
         self._expires_at = 0.0
         self._lock = asyncio.Lock()
         self.requests_made = 0
+
+    def invalidate(self) -> None:
+        """Forget the cached token (after the resource refused it)."""
+        self._token = None
 
     async def get_token(self) -> str:
         """A valid bearer token; raises OnboardingError (AUTH when refused, TRANSIENT when unreachable)."""
@@ -99,24 +195,28 @@ class MsalTokenProvider:
         async with self._lock:
             if self._token is not None and time.monotonic() < self._expires_at - self._refresh_margin:
                 return self._token
-            result = await asyncio.to_thread(self._acquire)
-            self._token = result["access_token"]
+            if self._refusal is not None and time.monotonic() < self._refusal[1]:
+                raise self._refusal[0]  # a wrong credential stays wrong: do not storm Entra with it
+            try:
+                result = await asyncio.to_thread(self._acquire)
+            except OnboardingError as error:
+                if error.kind is ErrorKind.AUTH:
+                    self._refusal = (error, time.monotonic() + self._refusal_memory)
+                raise
+            self._refusal = None
+            self._token = str(result["access_token"])
+            remember_secret(self._token)
             self._expires_at = time.monotonic() + float(result.get("expires_in", 3600))
             return self._token
 
-    def _acquire(self) -> dict[str, Any]:
+    def _acquire(self) -> MsalResult:
         self.requests_made += 1
         try:
-            if self._app is None:
-                self._app = self._app_factory()
-            result = self._app.acquire_token_for_client(scopes=[self._scope])
+            result = self._acquire_blocking()
         except (requests.RequestException, OSError) as exc:
             raise OnboardingError(ErrorKind.TRANSIENT, f"Entra ID could not be reached: {type(exc).__name__}") from None
         except ValueError as exc:  # MSAL: unknown tenant or authority, unreadable discovery document
             raise OnboardingError(ErrorKind.AUTH, f"Entra ID authority is unusable: {exc}") from None
         if not result or "access_token" not in result:
-            error = str((result or {}).get("error", "unknown_error"))
-            description = str((result or {}).get("error_description", "")).split("\n")[0][:300]
-            kind = ErrorKind.AUTH if error in _AUTH_ERRORS else ErrorKind.TRANSIENT
-            raise OnboardingError(kind, f"Entra ID refused the token request: {error}: {description}", code=error)
-        return dict(result)
+            raise _refused(self._what, result)
+        return result

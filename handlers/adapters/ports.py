@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from pydantic import SecretStr
+
 from handlers.adapters.ledger import LedgerEntry, State
 from handlers.adapters.payloads import AddressValidation, CountryRules, CustomerPayload
 
@@ -40,6 +42,14 @@ class Ledger(Protocol):
     async def read(self, request_id: str) -> LedgerEntry | None: ...
 
     async def record_exhausted(self, request_id: str, ms_request_id: str, event_id: str, event_json: str) -> None: ...
+
+
+class SecretStore(Protocol):
+    """Stores secrets (Key Vault); returns the secret's id; raises OnboardingError."""
+
+    async def set_secret(
+        self, name: str, value: SecretStr, *, tags: dict[str, str], expires_in_days: int, content_type: str
+    ) -> str: ...
 
 
 class EventSink(Protocol):

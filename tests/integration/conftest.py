@@ -12,6 +12,7 @@ import pytest
 from azure.storage.queue import QueueClient
 
 from devhost.stack import QUEUE, Stack
+from tests.leak_scan import scan_stack
 
 
 class Harness:
@@ -59,20 +60,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     )
     stack.start()
     yield stack
-    stack.stop()
+    try:
+        assert scan_stack(stack) == [], "a secret leaked into a log or an event"
+    finally:
+        stack.stop()
 
 
 @pytest.fixture
 def harness(stack: Stack) -> Harness:
     stack.admin("POST", "reset")
     return Harness(stack)
-
-
-@pytest.fixture
-def stack_logs(stack: Stack) -> Callable[[], str]:
-    """Everything the stack's processes have logged so far."""
-
-    def read() -> str:
-        return "".join(p.read_text(errors="replace") for p in stack.log_dir.glob("*.log"))
-
-    return read

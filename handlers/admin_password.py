@@ -1,0 +1,55 @@
+"""The first admin's password: into Key Vault when one is configured, otherwise dropped — never anywhere else."""
+
+from __future__ import annotations
+
+import logging
+
+from handlers.adapters.payloads import CustomerPayload
+from handlers.adapters.ports import SecretStore
+from handlers.redaction import remember_secret
+
+log = logging.getLogger("csp_onboarding")
+
+CONTENT_TYPE = "application/vnd.csp-onboarding.customer-admin-password"
+
+
+def secret_name(customer_id: str) -> str:
+    """The vault secret of a customer's admin password: one name per customer, so stores are idempotent."""
+    return f"csp-admin-{customer_id}"
+
+
+async def keep_admin_password(
+    customer: CustomerPayload,
+    *,
+    request_id: str,
+    user_principal_name: str | None,
+    vault: SecretStore | None,
+    expires_in_days: int,
+) -> str | None:
+    """Store the password Partner Center generated; returns the secret id, or None when there is no vault (or no
+    password). Raises OnboardingError when the vault refuses, so the queue retries (the create is idempotent)."""
+    credentials = customer.userCredentials
+    if credentials is None or credentials.password is None:
+        return None
+    remember_secret(credentials.password.get_secret_value())
+    if vault is None:
+        log.info("No ADMIN_CREDENTIALS_VAULT_URL: the customer's admin password was dropped")
+        return None
+    tags = {
+        "purpose": "csp-customer-first-admin-password",
+        "customerId": customer.id,
+        "tenantId": customer.companyProfile.tenantId or customer.id,
+        "domain": customer.companyProfile.domain or "",
+        "userPrincipalName": user_principal_name or "",
+        "requestId": request_id,
+        "rotate": "change at first sign-in, then delete this secret",
+    }
+    secret_id = await vault.set_secret(
+        secret_name(customer.id),
+        credentials.password,
+        tags=tags,
+        expires_in_days=expires_in_days,
+        content_type=CONTENT_TYPE,
+    )
+    log.info("Admin password stored in Key Vault as %s", secret_id)
+    return secret_id
