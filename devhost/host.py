@@ -11,8 +11,10 @@ import inspect
 import logging
 import os
 import re
+import secrets
+import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from azure.core.exceptions import ResourceExistsError
@@ -35,6 +37,24 @@ class QueueFunction:
     user_function: Callable[..., Any]
     arg_name: str
     outputs: tuple[tuple[str, str], ...] = ()  # (argument name, queue name) of queue output bindings
+
+
+@dataclass(frozen=True)
+class TraceContext:
+    trace_parent: str
+    trace_state: str = ""
+    attributes: dict[str, str] = field(default_factory=dict)
+
+
+class InvocationContext:
+    """The `context` argument the worker passes: invocation id, function name, the host's trace context."""
+
+    def __init__(self, function_name: str) -> None:
+        self.invocation_id = str(uuid.uuid4())
+        self.function_name = function_name
+        self.function_directory = os.getcwd()
+        self.trace_context = TraceContext(f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01")
+        self.retry_context = None
 
 
 class Out:
@@ -158,7 +178,7 @@ class QueueListener:
         name = self.function.name
         try:
             body = self._body(message)
-            argument = FunctionQueueMessage(  # type: ignore[no-untyped-call]  # the class the Python worker builds
+            argument = FunctionQueueMessage(  # the class the Python worker builds
                 id=message.id,
                 body=body,
                 dequeue_count=message.dequeue_count,
@@ -168,7 +188,10 @@ class QueueListener:
                 pop_receipt=message.pop_receipt,
             )
             outs = {name: Out() for name in self.outputs}
-            result = self.function.user_function(**{self.function.arg_name: argument}, **outs)
+            extra: dict[str, Any] = dict(outs)
+            if "context" in inspect.signature(self.function.user_function).parameters:
+                extra["context"] = InvocationContext(self.function.name)
+            result = self.function.user_function(**{self.function.arg_name: argument}, **extra)
             if inspect.isawaitable(result):
                 await asyncio.wait_for(result, timeout=self.options.function_timeout)
             for name, out in outs.items():  # output bindings are written when the function succeeds

@@ -20,6 +20,7 @@ from handlers.pipeline import Dependencies, PipelineConfig
 from handlers.preflight import CountryRulesCache
 from handlers.redaction import install_redaction, remember_secret
 from handlers.settings import Settings, get_settings
+from handlers.telemetry import configure_telemetry
 
 log = logging.getLogger("csp_onboarding")
 
@@ -31,6 +32,7 @@ def build_dependencies(settings: Settings) -> Dependencies:
     """The real adapters for these settings: one httpx client, one MSAL client per identity, one pacer."""
     install_redaction()
     install_context_filter()
+    configure_telemetry(settings.managed_identity_client_id)
     for secret in (settings.PARTNER_CENTER_CLIENT_SECRET, settings.EVENTS_TOPIC_KEY):
         remember_secret(secret.get_secret_value() if secret else None)
     http = build_http_client(settings.PARTNER_CENTER_TIMEOUT_SECONDS)
@@ -80,11 +82,19 @@ def build_dependencies(settings: Settings) -> Dependencies:
 
 def build_ledger(settings: Settings) -> LedgerBase:
     """The Table-storage ledger in the function's storage account; in memory (with a warning) when none is set."""
+    table = settings.ONBOARDING_LEDGER_TABLE
     connection = settings.ledger_connection
-    if connection is None:
-        log.warning("No storage connection string for the ledger: keeping it in memory (one worker only)")
-        return InMemoryLedger()
-    return TableLedger(TableClient.from_connection_string(connection, table_name=settings.ONBOARDING_LEDGER_TABLE))
+    if connection is not None:
+        return TableLedger(TableClient.from_connection_string(connection, table_name=table))
+    endpoint = settings.ledger_table_endpoint
+    if endpoint is not None:
+        from azure.identity.aio import ManagedIdentityCredential
+
+        client_id = settings.AzureWebJobsStorage__clientId or settings.managed_identity_client_id
+        credential = ManagedIdentityCredential(client_id=client_id) if client_id else ManagedIdentityCredential()
+        return TableLedger(TableClient(endpoint, table_name=table, credential=credential))
+    log.warning("No storage for the ledger (AzureWebJobsStorage): keeping it in memory, for one worker only")
+    return InMemoryLedger()
 
 
 _built: tuple[asyncio.AbstractEventLoop, Dependencies] | None = None

@@ -58,13 +58,15 @@ class CloudEvent(BaseModel):
     time: str
     datacontenttype: Literal["application/json"] = "application/json"
     correlationid: str | None = None
+    traceparent: str | None = Field(default=None, description="W3C trace context (distributed tracing extension)")
     data: CreatedData | FailedData
 
     def to_json(self) -> dict[str, Any]:
         """The wire form: optional attributes left out when unset, `data` fields kept even when null."""
         wire = self.model_dump(mode="json")
-        if wire["correlationid"] is None:
-            del wire["correlationid"]
+        for optional in ("correlationid", "traceparent"):
+            if wire[optional] is None:
+                del wire[optional]
         if wire["type"] == FAILED and wire["data"].get("suggestedAddresses") is None:
             del wire["data"]["suggestedAddresses"]
         return wire
@@ -79,7 +81,14 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def created_event(data: CreatedData, *, source: str, correlation_id: str | None, time: str | None = None) -> CloudEvent:
+def created_event(
+    data: CreatedData,
+    *,
+    source: str,
+    correlation_id: str | None,
+    time: str | None = None,
+    traceparent: str | None = None,
+) -> CloudEvent:
     """The `created` event; its id depends only on the requestId."""
     return CloudEvent(
         type=CREATED,
@@ -88,6 +97,7 @@ def created_event(data: CreatedData, *, source: str, correlation_id: str | None,
         subject=f"crmAccounts/{data.crmAccountId}",
         time=time or _now(),
         correlationid=correlation_id,
+        traceparent=traceparent,
         data=data,
     )
 
@@ -101,6 +111,7 @@ def failed_event(
     source: str,
     identity: str,
     time: str | None = None,
+    traceparent: str | None = None,
 ) -> CloudEvent:
     """The `failed` event; `identity` names the request (its requestId, or a hash of an unreadable message)."""
     data = FailedData(
@@ -122,5 +133,6 @@ def failed_event(
         subject=f"crmAccounts/{crm_account_id or 'unknown'}",
         time=time or _now(),
         correlationid=correlation_id,
+        traceparent=traceparent,
         data=data,
     )

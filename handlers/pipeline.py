@@ -15,6 +15,7 @@ from handlers.failures import ErrorKind, Failure, OnboardingError, Reason, failu
 from handlers.logs import bind, log_context
 from handlers.preflight import CountryRulesCache, run_preflight
 from handlers.request import CustomerRequest, InvalidRequest, parse_message
+from handlers.telemetry import current_traceparent, outcomes, parent_context, tracer
 
 log = logging.getLogger("csp_onboarding")
 
@@ -55,21 +56,26 @@ def _kind(event: CloudEvent) -> Literal["created", "failed"]:
     return "failed" if event.type == FAILED else "created"
 
 
-async def handle_message(body: bytes | str, deps: Dependencies) -> Outcome:
+async def handle_message(body: bytes | str, deps: Dependencies, *, traceparent: str | None = None) -> Outcome:
     """Onboard one queue message and publish its outcome.
 
     Raises OnboardingError(TRANSIENT) — and any publish failure — so the queue redelivers the message.
     """
-    parsed = parse_message(body)
-    if isinstance(parsed, InvalidRequest):
-        return await _publish_invalid(parsed, deps)
-    request = parsed
+    with tracer.start_as_current_span("onboard_customer", context=parent_context(traceparent)):
+        parsed = parse_message(body)
+        if isinstance(parsed, InvalidRequest):
+            return await _publish_invalid(parsed, deps)
+        return await _handle_request(parsed, deps)
+
+
+async def _handle_request(request: CustomerRequest, deps: Dependencies) -> Outcome:
     ms_request_id = ms_request_id_for(request.requestId)
     with log_context(
         requestId=request.requestId,
         crmAccountId=request.crmAccountId,
         correlationId=request.correlationId,
         msRequestId=ms_request_id,
+        outcome="pending",
     ):
         entry = await deps.ledger.claim(request.requestId, ms_request_id, lease_seconds=deps.config.lease_seconds)
         if entry.outcome_known and entry.event_json is not None:
@@ -86,13 +92,22 @@ async def handle_message(body: bytes | str, deps: Dependencies) -> Outcome:
                 # Not one of ours (a library's surprise): this delivery is over all the same; free the request.
                 await deps.ledger.release(await deps.ledger.read(request.requestId) or entry)
                 raise
-        await deps.events.publish([event.to_json()])
+        outcome = await _publish(event, deps)
         if entry.state != "published":
             await deps.ledger.advance(entry, "published")
-        kind = _kind(event)
-        bind(outcome=kind if kind == "created" else f"failed:{getattr(event.data, 'reason', '')}")
-        log.info("Published %s event %s", kind, event.id, extra={"eventId": event.id})
-        return Outcome(kind, event)
+        return outcome
+
+
+async def _publish(event: CloudEvent, deps: Dependencies) -> Outcome:
+    """Publish one outcome event (raises when Event Grid refuses), then count and log it."""
+    await deps.events.publish([event.to_json()])
+    kind = _kind(event)
+    reason = getattr(event.data, "reason", None)
+    outcome = kind if reason is None else f"failed:{reason}"
+    bind(outcome=outcome)
+    outcomes.add(1, {"type": kind, "reason": str(reason or "")})
+    log.info("Published %s event %s", outcome, event.id, extra={"eventId": event.id})
+    return Outcome(kind, event)
 
 
 async def _decide(request: CustomerRequest, entry: LedgerEntry, deps: Dependencies) -> tuple[LedgerEntry, CloudEvent]:
@@ -156,7 +171,9 @@ async def _decide(request: CustomerRequest, entry: LedgerEntry, deps: Dependenci
         adminCredentialsSecretId=secret_id,
     )
     log.info("Customer %s created for %s", customer.id, domain, extra={"customerId": customer.id})
-    event = created_event(data, source=config.events_source, correlation_id=request.correlationId)
+    event = created_event(
+        data, source=config.events_source, correlation_id=request.correlationId, traceparent=current_traceparent()
+    )
     entry = await deps.ledger.advance(
         entry,
         "created",
@@ -170,10 +187,14 @@ async def _decide(request: CustomerRequest, entry: LedgerEntry, deps: Dependenci
     return entry, event
 
 
-async def handle_poison(body: bytes | str, deps: Dependencies) -> Outcome:
+async def handle_poison(body: bytes | str, deps: Dependencies, *, traceparent: str | None = None) -> Outcome:
     """A message that failed every delivery: publish `failed` / retries_exhausted (retryable) — unless the
     ledger already knows its outcome (e.g. created, but every publish failed), which is published instead."""
-    parsed = parse_message(body)
+    with tracer.start_as_current_span("report_exhausted_request", context=parent_context(traceparent)):
+        return await _handle_poison(parse_message(body), deps)
+
+
+async def _handle_poison(parsed: CustomerRequest | InvalidRequest, deps: Dependencies) -> Outcome:
     if isinstance(parsed, InvalidRequest):
         identity, ids = (
             parsed.request_id or parsed.fingerprint,
@@ -181,14 +202,13 @@ async def handle_poison(body: bytes | str, deps: Dependencies) -> Outcome:
         )
     else:
         identity, ids = parsed.requestId, (parsed.requestId, parsed.crmAccountId, parsed.correlationId)
-    with log_context(requestId=ids[0], crmAccountId=ids[1], correlationId=ids[2]):
+    with log_context(requestId=ids[0], crmAccountId=ids[1], correlationId=ids[2], outcome="pending"):
         entry = await deps.ledger.read(parsed.requestId) if isinstance(parsed, CustomerRequest) else None
         if entry is not None and entry.outcome_known and entry.event_json is not None:
-            event = CloudEvent.model_validate_json(entry.event_json)
-            await deps.events.publish([event.to_json()])
+            log.warning("Poisoned request had a decided outcome: publishing it")
+            outcome = await _publish(CloudEvent.model_validate_json(entry.event_json), deps)
             await deps.ledger.advance(entry, "published")
-            log.warning("Poisoned request had a decided outcome; published it", extra={"eventId": event.id})
-            return Outcome(_kind(event), event)
+            return outcome
         failure = Failure(
             reason=Reason.RETRIES_EXHAUSTED,
             retryable=True,
@@ -201,15 +221,14 @@ async def handle_poison(body: bytes | str, deps: Dependencies) -> Outcome:
             correlation_id=ids[2],
             source=deps.config.events_source,
             identity=identity,
+            traceparent=current_traceparent(),
         )
         if isinstance(parsed, CustomerRequest):
             await deps.ledger.record_exhausted(
                 parsed.requestId, ms_request_id_for(parsed.requestId), event.id, event.model_dump_json()
             )
-        await deps.events.publish([event.to_json()])
-        bind(outcome="failed:retries_exhausted")
-        log.error("Request poisoned after repeated failures; published %s", event.id, extra={"eventId": event.id})
-        return Outcome("failed", event)
+        log.error("Request poisoned after repeated failures")
+        return await _publish(event, deps)
 
 
 def _failed(request: CustomerRequest, failure: Failure, deps: Dependencies) -> CloudEvent:
@@ -221,6 +240,7 @@ def _failed(request: CustomerRequest, failure: Failure, deps: Dependencies) -> C
         correlation_id=request.correlationId,
         source=deps.config.events_source,
         identity=request.requestId,
+        traceparent=current_traceparent(),
     )
 
 
@@ -235,7 +255,7 @@ async def _publish_invalid(parsed: InvalidRequest, deps: Dependencies) -> Outcom
         requestId=parsed.request_id,
         crmAccountId=parsed.crm_account_id,
         correlationId=parsed.correlation_id,
-        outcome="failed:invalid_request",
+        outcome="pending",
     ):
         event = failed_event(
             failure,
@@ -244,9 +264,7 @@ async def _publish_invalid(parsed: InvalidRequest, deps: Dependencies) -> Outcom
             correlation_id=parsed.correlation_id,
             source=deps.config.events_source,
             identity=parsed.fingerprint,
+            traceparent=current_traceparent(),
         )
-        await deps.events.publish([event.to_json()])
-        log.warning(
-            "Invalid request answered: %s", "; ".join(e.message for e in parsed.errors[:5]), extra={"eventId": event.id}
-        )
-        return Outcome("failed", event)
+        log.warning("Invalid request: %s", "; ".join(e.message for e in parsed.errors[:5]))
+        return await _publish(event, deps)

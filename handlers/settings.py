@@ -80,6 +80,19 @@ class Settings(BaseSettings):
     # The Functions host's storage connection (the ledger lives there), else the queue's.
     AzureWebJobsStorage: SecretStr | None = None
     CrmQueue: SecretStr | None = None
+    # Identity-based host storage (as deployed: shared keys off): the ledger's table endpoint and identity.
+    AzureWebJobsStorage__accountName: str | None = None
+    AzureWebJobsStorage__tableServiceUri: str | None = None
+    AzureWebJobsStorage__clientId: str | None = None
+
+    @property
+    def ledger_table_endpoint(self) -> str | None:
+        """The Table endpoint of identity-based host storage, if that is how storage is configured."""
+        if self.AzureWebJobsStorage__tableServiceUri:
+            return self.AzureWebJobsStorage__tableServiceUri
+        if self.AzureWebJobsStorage__accountName:
+            return f"https://{self.AzureWebJobsStorage__accountName}.table.core.windows.net"
+        return None
 
     @property
     def managed_identity_client_id(self) -> str | None:

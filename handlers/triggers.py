@@ -10,18 +10,24 @@ from handlers.pipeline import handle_message, handle_poison
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 
 
+def _traceparent(context: func.Context) -> str | None:
+    """The host's trace context of this invocation, so our spans and the event's traceparent join its trace."""
+    trace_context = getattr(context, "trace_context", None)
+    return getattr(trace_context, "trace_parent", None) or None
+
+
 @bp.function_name("onboard_customer")
 @bp.queue_trigger(arg_name="msg", queue_name="%CUSTOMER_REQUESTS_QUEUE%", connection="CrmQueue")
-async def onboard_customer(msg: func.QueueMessage) -> None:
+async def onboard_customer(msg: func.QueueMessage, context: func.Context) -> None:
     """One customer request → one Partner Center customer and one outcome event."""
-    await handle_message(msg.get_body(), get_dependencies())
+    await handle_message(msg.get_body(), get_dependencies(), traceparent=_traceparent(context))
 
 
 @bp.function_name("report_exhausted_request")
 @bp.queue_trigger(arg_name="msg", queue_name="%CUSTOMER_REQUESTS_QUEUE%-poison", connection="CrmQueue")
 @bp.queue_output(arg_name="parked", queue_name="%CUSTOMER_REQUESTS_QUEUE%-exhausted", connection="CrmQueue")
-async def report_exhausted_request(msg: func.QueueMessage, parked: func.Out[str]) -> None:
+async def report_exhausted_request(msg: func.QueueMessage, parked: func.Out[str], context: func.Context) -> None:
     """A request that failed every delivery → a `failed` event (retries_exhausted); the message is parked in
     `{queue}-exhausted`, from where `python -m ops.replay_poison` sends it back after an outage."""
-    await handle_poison(msg.get_body(), get_dependencies())
+    await handle_poison(msg.get_body(), get_dependencies(), traceparent=_traceparent(context))
     parked.set(msg.get_body().decode("utf-8", errors="replace"))

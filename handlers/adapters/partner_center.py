@@ -18,6 +18,7 @@ from handlers.adapters.payloads import AddressValidation, CountryRules, Customer
 from handlers.adapters.ports import TokenProvider
 from handlers.adapters.retry import RetryPolicy, call_with_retries
 from handlers.failures import ErrorKind, OnboardingError
+from handlers.telemetry import partner_center_duration
 
 log = logging.getLogger("csp_onboarding")
 
@@ -166,6 +167,8 @@ class PartnerCenterClient:
                 raise OnboardingError(
                     ErrorKind.TRANSIENT, f"{what} lost its connection ({type(exc).__name__})"
                 ) from None
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            partner_center_duration.record(elapsed_ms, {"endpoint": what, "status": response.status_code})
             log.info(
                 "Partner Center %s -> %d",
                 what,
@@ -174,7 +177,7 @@ class PartnerCenterClient:
                     "msRequestId": ms_request_id,
                     "msCorrelationId": correlation_id,
                     "httpStatus": response.status_code,
-                    "durationMs": round((time.perf_counter() - started) * 1000, 1),
+                    "durationMs": round(elapsed_ms, 1),
                 },
             )
             if response.status_code in accepted:

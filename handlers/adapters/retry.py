@@ -18,6 +18,7 @@ from tenacity import (
 )
 
 from handlers.failures import ErrorKind, OnboardingError
+from handlers.telemetry import retries
 
 T = TypeVar("T")
 log = logging.getLogger("csp_onboarding")
@@ -54,6 +55,7 @@ async def call_with_retries(policy: RetryPolicy, operation: Callable[[], Awaitab
     def before_sleep(state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
         wait_s = state.next_action.sleep if state.next_action else 0.0
+        retries.add(1, {"target": what})
         log.warning(
             "%s failed (attempt %d): %s; retrying in %.2fs",
             what,
