@@ -1,0 +1,99 @@
+// The Flex Consumption function app (Python 3.11) and its settings — the names of contract §4, secretless.
+param name string
+param planName string
+param location string
+param tags object = {}
+param identityId string
+param identityClientId string
+param storageAccountName string
+param deploymentContainerName string
+param maximumInstanceCount int
+param instanceMemoryMB int
+param applicationInsightsConnectionString string
+param queueName string
+param ledgerTableName string
+param eventsTopicEndpoint string
+param vaultUri string
+param partnerCenterCloud string
+param partnerCenterTenantId string
+param partnerCenterClientId string
+param enableGdapByDefault bool
+
+// Partner Center allows 500 Customer-resource calls per minute per partner tenant: each instance paces itself to
+// its share, so a backlog drains at the quota's pace however far the app scales out.
+var partnerCenterRequestsPerMinute = max(1, 500 / maximumInstanceCount)
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: storageAccountName
+}
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: { tier: 'FlexConsumption', name: 'FC1' }
+  properties: { reserved: true }
+}
+
+resource app 'Microsoft.Web/sites@2024-04-01' = {
+  name: name
+  location: location
+  tags: union(tags, { 'azd-service-name': 'api' })
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: { '${identityId}': {} }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    siteConfig: { minTlsVersion: '1.2' }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${storage.properties.primaryEndpoints.blob}${deploymentContainerName}'
+          authentication: { type: 'UserAssignedIdentity', userAssignedIdentityResourceId: identityId }
+        }
+      }
+      scaleAndConcurrency: { maximumInstanceCount: maximumInstanceCount, instanceMemoryMB: instanceMemoryMB }
+      runtime: { name: 'python', version: '3.11' }
+    }
+  }
+
+  resource settings 'config' = {
+    name: 'appsettings'
+    properties: {
+      // Host storage and the requests queue, identity-based (the account has shared keys disabled).
+      AzureWebJobsStorage__accountName: storage.name
+      AzureWebJobsStorage__credential: 'managedidentity'
+      AzureWebJobsStorage__clientId: identityClientId
+      CrmQueue__queueServiceUri: storage.properties.primaryEndpoints.queue
+      CrmQueue__credential: 'managedidentity'
+      CrmQueue__clientId: identityClientId
+      CUSTOMER_REQUESTS_QUEUE: queueName
+      ONBOARDING_LEDGER_TABLE: ledgerTableName
+      // Telemetry: OpenTelemetry to Application Insights, authenticated with the identity (local auth off).
+      APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString
+      APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+      PYTHON_ENABLE_OPENTELEMETRY: 'true'
+      // Partner Center: secretless — the identity is the app registration's federated credential.
+      PARTNER_CENTER_CLOUD: partnerCenterCloud
+      PARTNER_CENTER_TENANT_ID: partnerCenterTenantId
+      PARTNER_CENTER_CLIENT_ID: partnerCenterClientId
+      PARTNER_CENTER_FEDERATED_CLIENT_ID: identityClientId
+      PARTNER_CENTER_MAX_REQUESTS_PER_MINUTE: string(partnerCenterRequestsPerMinute)
+      AZURE_CLIENT_ID: identityClientId
+      // Outcome events (Entra auth, no topic key) and admin passwords.
+      EVENTS_TOPIC_ENDPOINT: eventsTopicEndpoint
+      EVENTS_SOURCE: '/csp-onboarding/${name}'
+      ADMIN_CREDENTIALS_VAULT_URL: vaultUri
+      ENABLE_GDAP_BY_DEFAULT: string(enableGdapByDefault)
+    }
+  }
+}
+
+output name string = app.name
+output id string = app.id
+output defaultHostName string = app.properties.defaultHostName

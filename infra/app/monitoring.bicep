@@ -1,0 +1,126 @@
+// Log Analytics + Application Insights (local auth off), the operators' saved queries, and the alerts.
+param logAnalyticsName string
+param applicationInsightsName string
+param queryPackName string
+param alertPrefix string
+param location string
+param tags object = {}
+param actionGroupId string = ''
+param failedOutcomesPerHourThreshold int = 10
+param functionAppName string
+
+resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
+  name: logAnalyticsName
+  location: location
+  tags: tags
+  properties: {
+    retentionInDays: 30
+    sku: { name: 'PerGB2018' }
+  }
+}
+
+resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
+  name: applicationInsightsName
+  location: location
+  tags: tags
+  kind: 'web'
+  properties: {
+    Application_Type: 'web'
+    WorkspaceResourceId: workspace.id
+    DisableLocalAuth: true
+  }
+}
+
+var queries = [
+  { name: 'customers-onboarded-today', title: 'Customers onboarded today', body: loadTextContent('../queries/customers-onboarded-today.kql') }
+  { name: 'failed-requests-by-reason', title: 'Failed requests by reason', body: loadTextContent('../queries/failed-requests-by-reason.kql') }
+  { name: 'partner-center-latency', title: 'Partner Center latency', body: loadTextContent('../queries/partner-center-latency.kql') }
+  { name: 'poisoned-requests', title: 'Poisoned requests', body: loadTextContent('../queries/poisoned-requests.kql') }
+  { name: 'partner-center-throttling', title: 'Partner Center throttling', body: loadTextContent('../queries/partner-center-throttling.kql') }
+  { name: 'request-timeline', title: 'One request, step by step', body: loadTextContent('../queries/request-timeline.kql') }
+]
+
+resource queryPack 'Microsoft.OperationalInsights/queryPacks@2019-09-01' = {
+  name: queryPackName
+  location: location
+  tags: tags
+  properties: {}
+}
+
+resource savedQueries 'Microsoft.OperationalInsights/queryPacks/queries@2019-09-01' = [
+  for query in queries: {
+    parent: queryPack
+    name: guid(queryPack.id, query.name)
+    properties: {
+      displayName: query.title
+      description: 'CSP customer onboarding: ${query.title}'
+      body: query.body
+      related: { categories: ['applications'], resourceTypes: ['microsoft.insights/components'] }
+      tags: { labels: ['csp-onboarding'] }
+    }
+  }
+]
+
+var alerts = [
+  {
+    name: 'poison-queue-not-empty'
+    description: 'A request exhausted its retries and sits in the parking queue: fix the cause, then replay.'
+    severity: 1
+    threshold: 0
+    query: 'traces | where tostring(customDimensions.outcome) == "failed:retries_exhausted" and message startswith "Published"'
+  }
+  {
+    name: 'failed-outcomes-above-threshold'
+    description: 'More failed outcomes than usual in the last hour.'
+    severity: 2
+    threshold: failedOutcomesPerHourThreshold
+    query: 'traces | where message startswith "Published failed:"'
+  }
+  {
+    name: 'function-errors'
+    description: 'Function invocations failed (transient errors retried by the queue, or worse).'
+    severity: 2
+    threshold: 5
+    query: 'requests | where success == false and cloud_RoleName =~ "${functionAppName}"'
+  }
+  {
+    name: 'partner-center-throttling'
+    description: 'Partner Center answered 429: the pacing budget may be above this tenant\'s share of the quota.'
+    severity: 3
+    threshold: 10
+    query: 'traces | where message startswith "Partner Center " and toint(customDimensions.httpStatus) == 429'
+  }
+]
+
+resource alertRules 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = [
+  for alert in alerts: {
+    name: '${alertPrefix}-${alert.name}'
+    location: location
+    tags: tags
+    properties: {
+      displayName: alert.name
+      description: alert.description
+      severity: alert.severity
+      enabled: true
+      scopes: [appInsights.id]
+      evaluationFrequency: 'PT15M'
+      windowSize: 'PT1H'
+      criteria: {
+        allOf: [
+          {
+            query: alert.query
+            timeAggregation: 'Count'
+            operator: 'GreaterThan'
+            threshold: alert.threshold
+            failingPeriods: { numberOfEvaluationPeriods: 1, minFailingPeriodsToAlert: 1 }
+          }
+        ]
+      }
+      actions: { actionGroups: empty(actionGroupId) ? [] : [actionGroupId] }
+    }
+  }
+]
+
+output applicationInsightsName string = appInsights.name
+output applicationInsightsConnectionString string = appInsights.properties.ConnectionString
+output logAnalyticsWorkspaceId string = workspace.id

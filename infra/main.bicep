@@ -1,0 +1,176 @@
+targetScope = 'subscription'
+
+// The CSP customer onboarding function: a Flex Consumption app with a user-assigned identity, its storage
+// (requests queue, poison and parking queues, ledger table, deployment container), an Event Grid topic for the
+// outcome events, a Key Vault for admin passwords, Application Insights — all secretless, least privilege.
+
+@minLength(1)
+@maxLength(64)
+@description('Name of the azd environment; a prefix of every resource name.')
+param environmentName string
+
+@minLength(1)
+@description('Primary location for all resources.')
+param location string
+
+@description('The partner tenant (Partner Center account) id.')
+param partnerCenterTenantId string
+
+@description('Client id of the Entra app registration allowed to call Partner Center.')
+param partnerCenterClientId string
+
+@allowed(['public', 'usgov', 'china'])
+@description('Partner Center cloud: picks API URL, sign-in host, federated audience and domain suffix.')
+param partnerCenterCloud string = 'public'
+
+@minValue(1)
+@maxValue(1000)
+@description('Maximum instances of the app; the Partner Center budget of 500 calls/min is divided among them.')
+param maximumInstanceCount int = 10
+
+@allowed([512, 2048, 4096])
+param instanceMemoryMB int = 2048
+
+@description('Action group that alerts notify; empty for alerts without notification.')
+param alertActionGroupId string = ''
+
+@description('Failed outcomes per hour above which an alert fires.')
+param failedOutcomesPerHourThreshold int = 10
+
+@description('Default for requests that do not say whether to grant default GDAP roles.')
+param enableGdapByDefault bool = true
+
+// Optional names; empty means prefix + token.
+param resourceGroupName string = ''
+param identityName string = ''
+param storageAccountName string = ''
+param functionAppName string = ''
+param planName string = ''
+param topicName string = ''
+param keyVaultName string = ''
+param logAnalyticsName string = ''
+param applicationInsightsName string = ''
+
+var abbrs = loadJsonContent('abbreviations.json')
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var tags = { 'azd-env-name': environmentName }
+var queueName = 'customer-requests'
+var ledgerTableName = 'onboardingledger'
+var deploymentContainerName = 'app-package-${take(resourceToken, 7)}'
+var appName = !empty(functionAppName) ? functionAppName : '${abbrs.webSitesFunctions}${resourceToken}'
+
+resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: !empty(resourceGroupName) ? resourceGroupName : '${abbrs.resourcesResourceGroups}${environmentName}'
+  location: location
+  tags: tags
+}
+
+module identity 'app/identity.bicep' = {
+  name: 'identity'
+  scope: rg
+  params: {
+    name: !empty(identityName) ? identityName : '${abbrs.managedIdentityUserAssignedIdentities}${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module storage 'app/storage.bicep' = {
+  name: 'storage'
+  scope: rg
+  params: {
+    name: !empty(storageAccountName) ? storageAccountName : '${abbrs.storageStorageAccounts}${resourceToken}'
+    location: location
+    tags: tags
+    queueNames: [queueName, '${queueName}-poison', '${queueName}-exhausted']
+    tableNames: [ledgerTableName]
+    containerNames: [deploymentContainerName]
+  }
+}
+
+module eventGrid 'app/event-grid.bicep' = {
+  name: 'event-grid'
+  scope: rg
+  params: {
+    name: !empty(topicName) ? topicName : '${abbrs.eventGridTopics}${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module keyVault 'app/key-vault.bicep' = {
+  name: 'key-vault'
+  scope: rg
+  params: {
+    name: !empty(keyVaultName) ? keyVaultName : '${abbrs.keyVaultVaults}${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module monitoring 'app/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    logAnalyticsName: !empty(logAnalyticsName) ? logAnalyticsName : '${abbrs.operationalInsightsWorkspaces}${resourceToken}'
+    applicationInsightsName: !empty(applicationInsightsName) ? applicationInsightsName : '${abbrs.insightsComponents}${resourceToken}'
+    queryPackName: '${abbrs.operationalInsightsQueryPacks}${resourceToken}'
+    alertPrefix: '${abbrs.insightsScheduledQueryRules}${resourceToken}'
+    location: location
+    tags: tags
+    actionGroupId: alertActionGroupId
+    failedOutcomesPerHourThreshold: failedOutcomesPerHourThreshold
+    functionAppName: appName
+  }
+}
+
+module functionApp 'app/function-app.bicep' = {
+  name: 'function-app'
+  scope: rg
+  params: {
+    name: appName
+    planName: !empty(planName) ? planName : '${abbrs.webServerFarms}${resourceToken}'
+    location: location
+    tags: tags
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    storageAccountName: storage.outputs.name
+    deploymentContainerName: deploymentContainerName
+    maximumInstanceCount: maximumInstanceCount
+    instanceMemoryMB: instanceMemoryMB
+    applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
+    queueName: queueName
+    ledgerTableName: ledgerTableName
+    eventsTopicEndpoint: eventGrid.outputs.endpoint
+    vaultUri: keyVault.outputs.uri
+    partnerCenterCloud: partnerCenterCloud
+    partnerCenterTenantId: partnerCenterTenantId
+    partnerCenterClientId: partnerCenterClientId
+    enableGdapByDefault: enableGdapByDefault
+  }
+}
+
+module rbac 'app/rbac.bicep' = {
+  name: 'rbac'
+  scope: rg
+  params: {
+    principalId: identity.outputs.principalId
+    storageAccountName: storage.outputs.name
+    queueName: queueName
+    ledgerTableName: ledgerTableName
+    topicName: eventGrid.outputs.name
+    keyVaultName: keyVault.outputs.name
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+  }
+}
+
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = rg.name
+output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
+output AZURE_CLIENT_ID string = identity.outputs.clientId
+output MANAGED_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
+output CUSTOMER_REQUESTS_QUEUE_URL string = '${storage.outputs.queueEndpoint}${queueName}'
+output EVENTS_TOPIC_ENDPOINT string = eventGrid.outputs.endpoint
+output ADMIN_CREDENTIALS_VAULT_URL string = keyVault.outputs.uri
+output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.applicationInsightsName

@@ -1,0 +1,168 @@
+"""infra/ consistency, checked without a Bicep compiler (none can be installed here): settings, secrets, roles,
+module wiring. Each check reads the templates as text."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from handlers.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+INFRA = ROOT / "infra"
+BICEP = sorted(INFRA.rglob("*.bicep"))
+
+# Settings the code reads that a deployment deliberately does not set, and why.
+NOT_DEPLOYED = {
+    "PARTNER_CENTER_CLIENT_SECRET": "secretless deployment: the federated credential is used",
+    "PARTNER_CENTER_CLIENT_CERTIFICATE_PATH": "secretless deployment: the federated credential is used",
+    "EVENTS_TOPIC_KEY": "the topic has local auth disabled: Entra tokens are used",
+    "PARTNER_CENTER_API_URL": "override for emulators and special endpoints; the cloud decides",
+    "PARTNER_CENTER_AUTHORITY_HOST": "override for emulators; the cloud decides",
+    "PARTNER_CENTER_TIMEOUT_SECONDS": "tuning knob with a sound default",
+    "ONBOARDING_DEADLINE_SECONDS": "tuning knob with a sound default",
+    "ADDRESS_VALIDATION_ENABLED": "on by default; an operator may turn it off",
+    "ADMIN_CREDENTIALS_EXPIRY_DAYS": "30 days by default",
+    "AzureWebJobsStorage": "connection-string form; deployed identity-based (__accountName)",
+    "CrmQueue": "connection-string form; deployed identity-based (__queueServiceUri)",
+    "AzureWebJobsStorage__tableServiceUri": "derived from __accountName",
+}
+# App settings read by the Functions host or the Python worker rather than by this code.
+HOST_SETTINGS = {"AzureWebJobsStorage__credential", "PYTHON_ENABLE_OPENTELEMETRY"}
+# Settings read through os.environ (not Settings) by handlers/.
+ENVIRON_SETTINGS = {"APPLICATIONINSIGHTS_CONNECTION_STRING", "APPLICATIONINSIGHTS_AUTHENTICATION_STRING"}
+
+
+def app_settings() -> set[str]:
+    text = (INFRA / "app" / "function-app.bicep").read_text()
+    block = text[text.index("name: 'appsettings'") :]
+    block = block[: block.index("\n    }\n")]
+    return set(re.findall(r"^\s{6}([A-Za-z_][A-Za-z0-9_]*):", block, re.MULTILINE))
+
+
+def binding_connections() -> set[str]:
+    text = (ROOT / "handlers" / "triggers.py").read_text()
+    return set(re.findall(r'connection="([^"]+)"', text))
+
+
+def test_every_setting_the_code_reads_is_deployed_or_deliberately_optional() -> None:
+    deployed = app_settings()
+    read = set(Settings.model_fields) | ENVIRON_SETTINGS
+    missing = {name for name in read if name not in deployed and name not in NOT_DEPLOYED}
+    assert missing == set()
+    assert set(NOT_DEPLOYED) <= read, "NOT_DEPLOYED names a setting nobody reads"
+
+
+def test_every_deployed_setting_is_read() -> None:
+    read = set(Settings.model_fields) | ENVIRON_SETTINGS | HOST_SETTINGS
+    unread = {name for name in app_settings() if name not in read and name.split("__")[0] not in binding_connections()}
+    assert unread == set()
+
+
+def test_the_queue_binding_connection_is_deployed_identity_based() -> None:
+    deployed = app_settings()
+    for connection in binding_connections():
+        assert {f"{connection}__queueServiceUri", f"{connection}__credential", f"{connection}__clientId"} <= deployed
+
+
+def test_the_pacing_budget_is_divided_by_the_instance_count() -> None:
+    text = (INFRA / "app" / "function-app.bicep").read_text()
+    assert "max(1, 500 / maximumInstanceCount)" in text
+    assert "PARTNER_CENTER_MAX_REQUESTS_PER_MINUTE: string(partnerCenterRequestsPerMinute)" in text
+
+
+SECRET_PATTERNS = [
+    r"AccountKey=",
+    r"SharedAccessSignature=",
+    r"listKeys\(",
+    r"(?i)password\s*:",
+    r"(?i)client_?secret",
+    r"EVENTS_TOPIC_KEY",
+    r"(?=[A-Za-z0-9+/]*\d)(?=[A-Za-z0-9+/]*[a-z])(?=[A-Za-z0-9+/]*[A-Z])[A-Za-z0-9+/]{40,}={0,2}",  # a base64 key
+]
+
+
+@pytest.mark.parametrize("path", sorted(INFRA.rglob("*.*")), ids=lambda p: str(p.relative_to(INFRA)))
+def test_no_secret_literal_in_infra(path: Path) -> None:
+    text = path.read_text()
+    for pattern in SECRET_PATTERNS:
+        assert not re.search(pattern, text), f"{pattern} in {path.name}"
+
+
+def test_secret_scan_would_catch_a_key() -> None:
+    for planted in ("AccountKey=abc", "key: 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsu'"):
+        assert any(re.search(p, planted) for p in SECRET_PATTERNS), planted
+
+
+# What the code needs (see README, Security) → role id and the scope it must be assigned at.
+NEEDED_ROLES = {
+    "queue trigger reads the requests queue": ("19e7f393-937e-4f77-808e-94535e297925", "queues[i]"),
+    "queue trigger receives and deletes": ("8a0f0c08-91a1-4084-bc3d-661d67233fed", "queues[i]"),
+    "poison moves and parking output": ("c6a89b2d-59bc-44d0-9896-0f6e12d7b80a", "queues[i]"),
+    "the ledger": ("0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3", "ledgerTable"),
+    "host storage and deployment package": ("b7e6dc6d-f1e8-4753-8033-0f276bb0955b", "account"),
+    "publishing events with Entra": ("d5a91429-5739-47e2-a06b-3470a27159e7", "topic"),
+    "writing admin-password secrets": ("b86a8fe4-44ce-4948-aee5-eccb2c155cd7", "vault"),
+    "telemetry with Entra": ("3913510d-42f4-4e42-8a64-420c390055eb", "appInsights"),
+}
+
+
+@pytest.mark.parametrize("need", sorted(NEEDED_ROLES))
+def test_each_role_the_code_needs_is_assigned_at_its_scope(need: str) -> None:
+    text = (INFRA / "app" / "rbac.bicep").read_text()
+    role_id, scope = NEEDED_ROLES[need]
+    [variable] = re.findall(rf"(\w+): '{role_id}'", text)
+    assignments = re.findall(
+        r"resource \w+ 'Microsoft.Authorization/roleAssignments@[^']+' = [\[{](.*?)\n[\]}]\n", text, re.S
+    )
+    assert any(f"roles.{variable}" in block and f"scope: {scope}" in block for block in assignments) or (
+        scope == "queues[i]" and f"role: roles.{variable}" in text
+    ), f"{need}: {variable} not assigned at {scope}"
+
+
+def test_queue_roles_name_every_queue_the_app_uses() -> None:
+    text = (INFRA / "app" / "rbac.bicep").read_text()
+    for queue in ("queue: queueName,", "queue: '${queueName}-poison'", "queue: '${queueName}-exhausted'"):
+        assert queue in text
+
+
+def _params(path: Path) -> tuple[set[str], set[str]]:
+    """All params of a module, and those without a default."""
+    declared = re.findall(r"^param (\w+) [\w.]+( =)?", path.read_text(), re.MULTILINE)
+    return {name for name, _ in declared}, {name for name, default in declared if not default}
+
+
+def test_modules_receive_every_required_param_and_only_declared_ones() -> None:
+    main = (INFRA / "main.bicep").read_text()
+    for match in re.finditer(r"module \w+ '([^']+)' = \{(.*?)\n\}\n", main, re.S):
+        path = INFRA / match.group(1)
+        assert path.exists(), match.group(1)
+        params_block = match.group(2)[match.group(2).index("params: {") :]
+        passed = set(re.findall(r"^\s{4}(\w+):", params_block, re.MULTILINE))
+        declared, required = _params(path)
+        assert required <= passed, f"{path.name} misses {required - passed}"
+        assert passed <= declared, f"{path.name} does not declare {passed - declared}"
+
+
+def test_loaded_files_exist() -> None:
+    for path in BICEP:
+        for relative in re.findall(r"load(?:Text|Json)Content\('([^']+)'\)", path.read_text()):
+            assert (path.parent / relative).exists(), f"{path.name}: {relative}"
+
+
+def test_every_saved_query_is_deployed() -> None:
+    monitoring = (INFRA / "app" / "monitoring.bicep").read_text()
+    for query in (INFRA / "queries").glob("*.kql"):
+        assert f"../queries/{query.name}" in monitoring
+
+
+def test_the_deployment_is_secretless_and_least_exposed() -> None:
+    storage = (INFRA / "app" / "storage.bicep").read_text()
+    assert "allowSharedKeyAccess: false" in storage
+    assert "disableLocalAuth: true" in (INFRA / "app" / "event-grid.bicep").read_text()
+    assert "DisableLocalAuth: true" in (INFRA / "app" / "monitoring.bicep").read_text()
+    vault = (INFRA / "app" / "key-vault.bicep").read_text()
+    assert "enableRbacAuthorization: true" in vault and "enablePurgeProtection: true" in vault
+    assert "PARTNER_CENTER_FEDERATED_CLIENT_ID: identityClientId" in (INFRA / "app" / "function-app.bicep").read_text()
