@@ -26,7 +26,7 @@ async def _main(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await run_host(args.app, options, stop, lease_seconds=args.lease_seconds)
+    await run_host(args.app, options, stop, lease_seconds=args.lease_seconds, max_concurrency=args.max_concurrency)
 
 
 def main() -> None:
@@ -39,6 +39,7 @@ def main() -> None:
     parser.add_argument("--max-dequeue-count", type=int, help="override: deliveries before the poison queue")
     parser.add_argument("--batch-size", type=int, help="override")
     parser.add_argument("--new-batch-threshold", type=int, help="override")
+    parser.add_argument("--max-concurrency", type=int, help="benchmarks: exactly this many messages in flight")
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args()
     configure_console_logging(args.log_level)

@@ -115,7 +115,15 @@ class QueueListener:
     """Polls one queue and runs its function per message: concurrency up to batchSize + newBatchThreshold,
     failed messages return after visibilityTimeout, and go to `{queue}-poison` after maxDequeueCount."""
 
-    def __init__(self, function: QueueFunction, options: QueueOptions, env: dict[str, str], lease_seconds: float):
+    def __init__(
+        self,
+        function: QueueFunction,
+        options: QueueOptions,
+        env: dict[str, str],
+        lease_seconds: float,
+        max_concurrency: int | None = None,
+    ):
+        self.max_concurrency = max_concurrency
         self.function = function
         self.options = options
         self.queue = _queue_client(function.connection, function.queue_name, env)
@@ -130,10 +138,13 @@ class QueueListener:
         for client in (self.queue, self.poison, *self.outputs.values()):
             with contextlib.suppress(ResourceExistsError):
                 await client.create_queue()
-        limit = self.options.batch_size + self.options.new_batch_threshold
+        capped = self.max_concurrency is not None
+        limit = self.max_concurrency or self.options.batch_size + self.options.new_batch_threshold
         delay = 0.05
         while not stop.is_set():
-            if len(self.in_flight) > self.options.new_batch_threshold:
+            # The host fetches a new batch once in-flight work drops to newBatchThreshold (or, with a cap set for
+            # benchmarks, whenever fewer than the cap are in flight).
+            if len(self.in_flight) >= limit or (not capped and len(self.in_flight) > self.options.new_batch_threshold):
                 await asyncio.wait(self.in_flight, return_when=asyncio.FIRST_COMPLETED)
                 continue
             wanted = min(self.options.batch_size, limit - len(self.in_flight))
@@ -215,7 +226,12 @@ class QueueListener:
 
 
 async def run_host(
-    module_name: str, options: QueueOptions, stop: asyncio.Event, *, lease_seconds: float | None = None
+    module_name: str,
+    options: QueueOptions,
+    stop: asyncio.Event,
+    *,
+    lease_seconds: float | None = None,
+    max_concurrency: int | None = None,
 ) -> list[QueueListener]:
     """Index the app and run a listener per queue function until `stop` is set."""
     env = dict(os.environ)
@@ -223,6 +239,6 @@ async def run_host(
     for function in functions:
         log.info("Found function %s (queue %s, connection %s)", function.name, function.queue_name, function.connection)
     lease = lease_seconds if lease_seconds is not None else options.function_timeout
-    listeners = [QueueListener(f, options, env, lease) for f in functions]
+    listeners = [QueueListener(f, options, env, lease, max_concurrency) for f in functions]
     await asyncio.gather(*(listener.run(stop) for listener in listeners))
     return listeners

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
@@ -13,9 +14,12 @@ from aiohttp import web
 from emulator import entra, event_grid, identity, key_vault, partner_center
 from emulator.faults import Faults, drop_connection, error_response
 from emulator.partner_center import STATE_KEY
-from emulator.state import Call, State
+from emulator.state import Call, RateLimit, State
 
 FAULTS_KEY: web.AppKey[Faults] = web.AppKey("faults", Faults)
+PARTNER_CENTER_ENDPOINTS = frozenset(
+    {"customers.create", "customers.list", "customers.get", "domains.head", "address.validate", "rules.get"}
+)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -27,6 +31,13 @@ async def faults_and_calls(request: web.Request, handler: Handler) -> web.Stream
     if endpoint is None or endpoint.startswith("admin."):
         return await handler(request)
     state = request.app[STATE_KEY]
+    if state.rate_limit is not None and endpoint in PARTNER_CENTER_ENDPOINTS:
+        wait = state.rate_limit.take()
+        if wait > 0:
+            state.count("rate_limited")
+            state.calls.append(Call(endpoint, request.method, request.path, 429, None, None, time.time(), "rate_limit"))
+            body = {"statusCode": 429, "message": "Rate limit is exceeded. Try again in a while."}
+            return web.json_response(body, status=429, headers={"Retry-After": str(max(1, math.ceil(wait)))})
     rules = request.app[FAULTS_KEY].pick(endpoint)
     call = Call(
         endpoint=endpoint,
@@ -128,6 +139,13 @@ async def admin_clear_faults(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def admin_rate_limit(request: web.Request) -> web.Response:
+    """{"perMinute": N} switches Partner Center's rate limit on (token bucket); {"perMinute": null} off."""
+    per_minute = (await request.json()).get("perMinute")
+    request.app[STATE_KEY].rate_limit = RateLimit(float(per_minute)) if per_minute else None
+    return web.Response(status=204)
+
+
 async def admin_reset(request: web.Request) -> web.Response:
     request.app[STATE_KEY].reset()
     request.app[FAULTS_KEY].rules.clear()
@@ -167,4 +185,5 @@ def build_app(state: State) -> web.Application:
     r.add_post("/_emulator/faults", admin_add_faults, name="admin.faults.add")
     r.add_delete("/_emulator/faults", admin_clear_faults, name="admin.faults.clear")
     r.add_post("/_emulator/reset", admin_reset, name="admin.reset")
+    r.add_post("/_emulator/ratelimit", admin_rate_limit, name="admin.ratelimit")
     return app

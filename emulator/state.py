@@ -24,6 +24,32 @@ class Token:
 
 
 @dataclass
+class RateLimit:
+    """A token bucket: `per_minute` calls, refilled continuously, bursting to one second's worth."""
+
+    per_minute: float
+    tokens: float = 0.0
+    updated: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        self.tokens = self.capacity
+
+    @property
+    def capacity(self) -> float:
+        return max(1.0, self.per_minute / 60)
+
+    def take(self) -> float:
+        """0 when the call may go; else the seconds until it could (the Retry-After)."""
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.per_minute / 60)
+        self.updated = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) * 60 / self.per_minute
+
+
+@dataclass
 class Call:
     """One request the emulator answered, as tests inspect it."""
 
@@ -50,6 +76,7 @@ class State:
     signing_key: rsa.RSAPrivateKey = field(default_factory=lambda: rsa.generate_private_key(65537, 2048))
     vault: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # secret name → versions
     assertions: list[str] = field(default_factory=list)
+    rate_limit: RateLimit | None = None  # Partner Center's per-tenant limit, when switched on
     tokens: dict[str, Token] = field(default_factory=dict)
     customers: dict[str, dict[str, Any]] = field(default_factory=dict)
     by_request_id: dict[str, str] = field(default_factory=dict)

@@ -5,16 +5,18 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import httpx
 from azure.data.tables.aio import TableClient
 
 from handlers.adapters.entra import managed_identity_tokens, partner_center_tokens
 from handlers.adapters.event_grid import EventGridPublisher
 from handlers.adapters.http import build_http_client
 from handlers.adapters.key_vault import KeyVaultSecrets
-from handlers.adapters.ledger import InMemoryLedger, LedgerBase, TableLedger
+from handlers.adapters.ledger import InMemoryLedger, LedgerBase
 from handlers.adapters.pacing import Pacer
 from handlers.adapters.partner_center import PartnerCenterClient
 from handlers.adapters.retry import RetryPolicy
+from handlers.adapters.table_ledger import TableLedger
 from handlers.logs import install_context_filter
 from handlers.pipeline import Dependencies, PipelineConfig
 from handlers.preflight import CountryRulesCache
@@ -28,14 +30,14 @@ EVENT_GRID_RESOURCE = "https://eventgrid.azure.net"
 KEY_VAULT_RESOURCE = "https://vault.azure.net"
 
 
-def build_dependencies(settings: Settings) -> Dependencies:
+def build_dependencies(settings: Settings, *, http: httpx.AsyncClient | None = None) -> Dependencies:
     """The real adapters for these settings: one httpx client, one MSAL client per identity, one pacer."""
     install_redaction()
     install_context_filter()
     configure_telemetry(settings.managed_identity_client_id)
     for secret in (settings.PARTNER_CENTER_CLIENT_SECRET, settings.EVENTS_TOPIC_KEY):
         remember_secret(secret.get_secret_value() if secret else None)
-    http = build_http_client(settings.PARTNER_CENTER_TIMEOUT_SECONDS)
+    http = http or build_http_client(settings.PARTNER_CENTER_TIMEOUT_SECONDS)
     # An invocation makes up to three rounds of calls (pre-flight, create, publish): a quarter of the deadline
     # each keeps the whole invocation inside it, and inside the ledger lease of 1.5 deadlines.
     policy = RetryPolicy(budget_seconds=settings.ONBOARDING_DEADLINE_SECONDS / 4)

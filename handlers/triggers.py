@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from handlers.bootstrap import get_dependencies
-from handlers.pipeline import handle_message, handle_poison
+from handlers.pipeline import Dependencies, handle_message, handle_poison
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
+
+
+def get_dependencies() -> Dependencies:
+    """The worker's adapters, built on first use: their libraries load on the first invocation, so indexing
+    the app (what the host does at start) stays fast."""
+    from handlers.bootstrap import get_dependencies as built
+
+    return built()
 
 
 def _traceparent(context: func.Context) -> str | None:

@@ -1,4 +1,5 @@
-"""The ledger: one row per requestId in Table storage, so every delivery knows how far the request got.
+"""The ledger: one row per requestId, so every delivery knows how far the request got (Table storage in
+table_ledger.py; in memory here).
 
 States: received → creating → created → published, or failed (its event stored) → published.
 Every write is conditional on the row's ETag: two instances holding the same request cannot both move it on;
@@ -13,21 +14,9 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from azure.core import MatchConditions
-from azure.core.exceptions import (
-    HttpResponseError,
-    ResourceExistsError,
-    ResourceModifiedError,
-    ResourceNotFoundError,
-    ServiceRequestError,
-)
-from azure.data.tables import UpdateMode
-from azure.data.tables.aio import TableClient
-
 from handlers.failures import ErrorKind, OnboardingError
 
 State = Literal["received", "creating", "created", "failed", "published"]
-PARTITION = "onboarding"
 
 
 @dataclass(frozen=True)
@@ -60,6 +49,10 @@ class LedgerEntry:
         )
 
 
+class RowExists(Exception):
+    """The request already has a row (raised by `_insert`)."""
+
+
 def busy(request_id: str) -> OnboardingError:
     return OnboardingError(
         ErrorKind.TRANSIENT, f"request {request_id} is being handled by another delivery; the queue will retry"
@@ -73,7 +66,8 @@ class LedgerBase(ABC):
     async def _read(self, request_id: str) -> LedgerEntry | None: ...
 
     @abstractmethod
-    async def _insert(self, entry: LedgerEntry) -> LedgerEntry: ...
+    async def _insert(self, entry: LedgerEntry) -> LedgerEntry:
+        """Insert a new row; raises RowExists when the request has one, OnboardingError when storage fails."""
 
     @abstractmethod
     async def _replace(self, entry: LedgerEntry) -> LedgerEntry: ...
@@ -81,9 +75,13 @@ class LedgerBase(ABC):
     async def claim(self, request_id: str, ms_request_id: str, *, lease_seconds: float) -> LedgerEntry:
         """Take the request for this delivery; raises OnboardingError(TRANSIENT) while another delivery holds it."""
         now = time.time()
+        try:  # most requests are new: one round trip
+            return await self._insert(LedgerEntry(request_id, ms_request_id, lease_until=now + lease_seconds))
+        except RowExists:
+            pass
         entry = await self._read(request_id)
         if entry is None:
-            return await self._insert(LedgerEntry(request_id, ms_request_id, lease_until=now + lease_seconds))
+            raise busy(request_id)
         if entry.outcome_known:
             return entry
         if entry.lease_until > now:
@@ -106,10 +104,13 @@ class LedgerBase(ABC):
         """Mark a poisoned request failed (retries_exhausted), remembering where a replay should resume."""
         entry = await self._read(request_id)
         if entry is None:
-            await self._insert(
-                LedgerEntry(request_id, ms_request_id, state="failed", exhausted_from="received",
-                            event_id=event_id, event_json=event_json)
-            )  # fmt: skip
+            try:
+                await self._insert(
+                    LedgerEntry(request_id, ms_request_id, state="failed", exhausted_from="received",
+                                event_id=event_id, event_json=event_json)
+                )  # fmt: skip
+            except RowExists:
+                raise busy(request_id) from None
             return
         resume = entry.exhausted_from or entry.state
         await self._replace(
@@ -143,7 +144,7 @@ class InMemoryLedger(LedgerBase):
 
     async def _insert(self, entry: LedgerEntry) -> LedgerEntry:
         if entry.request_id in self.rows:
-            raise busy(entry.request_id)
+            raise RowExists(entry.request_id)
         return self._stamp(entry)
 
     async def _replace(self, entry: LedgerEntry) -> LedgerEntry:
@@ -151,74 +152,3 @@ class InMemoryLedger(LedgerBase):
         if current is None or current.etag != entry.etag:
             raise busy(entry.request_id)
         return self._stamp(entry)
-
-
-_COLUMNS = (
-    "ms_request_id", "state", "attempts", "lease_until", "customer_id", "tenant_id", "commerce_id", "domain",
-    "event_id", "event_json", "exhausted_from", "created_at", "updated_at",
-)  # fmt: skip
-
-
-def _storage_error(what: str, exc: Exception) -> OnboardingError:
-    return OnboardingError(ErrorKind.TRANSIENT, f"ledger {what} failed: {type(exc).__name__}")
-
-
-class TableLedger(LedgerBase):
-    """The ledger in an Azure Table (Azurite locally), rows keyed by requestId."""
-
-    def __init__(self, table: TableClient) -> None:
-        self._table = table
-        self._created = False
-
-    async def _ensure_table(self) -> None:
-        if not self._created:
-            with contextlib.suppress(ResourceExistsError):
-                await self._table.create_table()
-            self._created = True
-
-    @staticmethod
-    def _entry(entity: Any) -> LedgerEntry:
-        values = {k: entity.get(k) for k in _COLUMNS if entity.get(k) is not None}
-        return LedgerEntry(request_id=entity["RowKey"], etag=entity.metadata.get("etag"), **values)
-
-    @staticmethod
-    def _entity(entry: LedgerEntry) -> dict[str, Any]:
-        entity: dict[str, Any] = {"PartitionKey": PARTITION, "RowKey": entry.request_id}
-        entity.update({k: getattr(entry, k) for k in _COLUMNS if getattr(entry, k) is not None})
-        return entity
-
-    async def _read(self, request_id: str) -> LedgerEntry | None:
-        try:
-            await self._ensure_table()
-            return self._entry(await self._table.get_entity(PARTITION, request_id))
-        except ResourceNotFoundError:
-            return None
-        except (HttpResponseError, ServiceRequestError) as exc:
-            raise _storage_error("read", exc) from None
-
-    async def _insert(self, entry: LedgerEntry) -> LedgerEntry:
-        try:
-            metadata = await self._table.create_entity(self._entity(entry))
-        except ResourceExistsError:
-            raise busy(entry.request_id) from None
-        except (HttpResponseError, ServiceRequestError) as exc:
-            raise _storage_error("insert", exc) from None
-        return replace(entry, etag=metadata.get("etag"))
-
-    async def _replace(self, entry: LedgerEntry) -> LedgerEntry:
-        try:
-            metadata = await self._table.update_entity(
-                self._entity(entry),
-                mode=UpdateMode.REPLACE,
-                etag=entry.etag,
-                match_condition=MatchConditions.IfNotModified,
-            )
-        except (ResourceModifiedError, ResourceNotFoundError):
-            raise busy(entry.request_id) from None
-        except HttpResponseError as exc:
-            if exc.status_code == 412:
-                raise busy(entry.request_id) from None
-            raise _storage_error("update", exc) from None
-        except ServiceRequestError as exc:
-            raise _storage_error("update", exc) from None
-        return replace(entry, etag=metadata.get("etag"))

@@ -1,0 +1,345 @@
+"""Performance against a raw baseline: overhead, throughput by concurrency, quota pacing, tokens, cold start, RSS.
+
+    .venv/bin/python -m bench.perf                  # everything, figures as JSON (about 3 minutes)
+    .venv/bin/python -m bench.perf --only quota     # one section: overhead, throughput, quota, cold
+
+Each section starts its own stack (Azurite, emulator, and for the function the local host) and reports one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import ssl
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from bench.soak import request
+from devhost.stack import ROOT, Stack
+from handlers.bootstrap import build_dependencies
+from handlers.pipeline import Dependencies, handle_message
+from handlers.settings import Settings
+
+PARTNER_CENTER = "customers.create,domains.head,address.validate,rules.get"
+_intervals: ContextVar[list[tuple[float, float]]] = ContextVar("network_intervals")
+
+
+# --- overhead: time inside the function minus time waiting on the network ---------------------------------------
+
+
+class TimedTransport(httpx.AsyncBaseTransport):
+    """Records when each HTTP call of the current invocation waited on the network."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        start = time.perf_counter()
+        response = await self.inner.handle_async_request(request)
+        await response.aread()
+        _intervals.get().append((start, time.perf_counter()))
+        return response
+
+
+class TimedLedger:
+    """The ledger's storage round trips count as network waits too."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Callable[..., Awaitable[Any]]:
+        method = getattr(self.inner, name)
+
+        async def timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return await method(*args, **kwargs)
+            finally:
+                _intervals.get().append((start, time.perf_counter()))
+
+        return timed
+
+
+def union_seconds(intervals: list[tuple[float, float]]) -> float:
+    total, end = 0.0, float("-inf")
+    for start, stop in sorted(intervals):
+        if stop > end:
+            total += stop - max(start, end)
+            end = stop
+    return total
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def measure_overhead(stack: Stack, messages: int) -> dict[str, Any]:
+    os.environ["SSL_CERT_FILE"] = stack.env["SSL_CERT_FILE"]  # MSAL runs in this process here
+    settings = Settings(**{k: v for k, v in stack.env.items() if k in Settings.model_fields})  # type: ignore[arg-type]
+    transport = TimedTransport(httpx.AsyncHTTPTransport(verify=ssl.create_default_context(cafile=str(stack.ca_file))))
+    http = httpx.AsyncClient(transport=transport, timeout=30)
+    deps: Dependencies = build_dependencies(settings, http=http)
+    deps = replace(deps, ledger=TimedLedger(deps.ledger))  # type: ignore[arg-type]
+    overheads, walls = [], []
+    run = f"ov{int(time.time()) % 100000}"
+    for i in range(messages + 5):
+        body = json.dumps(request(i, run))
+        token = _intervals.set([])
+        start = time.perf_counter()
+        await handle_message(body, deps)
+        wall = time.perf_counter() - start
+        network = union_seconds(_intervals.get())
+        _intervals.reset(token)
+        if i >= 5:  # the first messages warm the token, the rules cache and the connection pool
+            overheads.append((wall - network) * 1000)
+            walls.append(wall * 1000)
+    await http.aclose()
+    return {
+        "messages": messages,
+        "overhead_ms_p50": round(percentile(overheads, 0.5), 2),
+        "overhead_ms_p95": round(percentile(overheads, 0.95), 2),
+        "wall_ms_p50": round(percentile(walls, 0.5), 2),
+        "ledger": type(deps.ledger.inner).__name__,  # type: ignore[attr-defined]
+    }
+
+
+# --- the raw baseline: one client, one token, only the unavoidable calls, one after another --------------------
+
+
+async def raw_baseline(stack: Stack, messages: int, concurrency: int) -> dict[str, Any]:
+    env = stack.env
+    async with httpx.AsyncClient(verify=ssl.create_default_context(cafile=str(stack.ca_file)), timeout=30) as http:
+        token_response = await http.post(
+            f"{env['PARTNER_CENTER_AUTHORITY_HOST']}/{env['PARTNER_CENTER_TENANT_ID']}/oauth2/v2.0/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": env["PARTNER_CENTER_CLIENT_ID"],
+                "client_secret": env["PARTNER_CENTER_CLIENT_SECRET"],
+                "scope": "https://api.partnercenter.microsoft.com/.default",
+            },
+        )
+        token = token_response.json()["access_token"]
+        base = env["PARTNER_CENTER_API_URL"]
+        run = f"rb{concurrency}x{int(time.time()) % 100000}"
+        pending = [request(i, run) for i in range(messages)]
+        done: list[float] = []
+
+        async def one(body: dict[str, Any]) -> None:
+            headers = {"Authorization": f"Bearer {token}", "MS-RequestId": body["requestId"], "MS-CorrelationId": "x"}
+            customer, address = body["customer"], body["customer"]["address"]
+            await http.head(f"{base}/v1/domains/{customer['domainPrefix']}.onmicrosoft.com", headers=headers)
+            await http.post(f"{base}/v1/validations/address", json=address, headers=headers)
+            billing = {
+                "email": customer["email"],
+                "culture": customer["culture"],
+                "language": customer["language"],
+                "companyName": customer["companyName"],
+                "defaultAddress": address,
+            }
+            domain = {"domain": f"{customer['domainPrefix']}.onmicrosoft.com"}
+            created = await http.post(
+                f"{base}/v1/customers", headers=headers, json={"companyProfile": domain, "billingProfile": billing}
+            )
+            event = {"specversion": "1.0", "id": body["requestId"], "source": "/raw", "type": "raw"}
+            await http.post(
+                env["EVENTS_TOPIC_ENDPOINT"],
+                json=[{**event, "data": created.json()}],
+                headers={"aeg-sas-key": env["EVENTS_TOPIC_KEY"], "Content-Type": "application/cloudevents-batch+json"},
+            )
+            done.append(time.perf_counter())
+
+        async def worker() -> None:
+            while pending:
+                await one(pending.pop())
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return {"messages_per_second": round(steady_rate(sorted(done)[concurrency:]), 2)}
+
+
+def steady_rate(times: list[float]) -> float:
+    """Completions per second between the first and the last of the given completion times."""
+    return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
+
+
+def event_seconds(event: dict[str, Any]) -> float:
+    return datetime.fromisoformat(event["time"].replace("Z", "+00:00")).timestamp()
+
+
+# --- the function through the local host -------------------------------------------------------------------------
+
+
+def latency_faults(pc_ms: float, eg_ms: float) -> list[dict[str, Any]]:
+    return [
+        {"target": PARTNER_CENTER, "kind": "latency", "delayMs": pc_ms, "times": None},
+        {"target": "events.publish", "kind": "latency", "delayMs": eg_ms, "times": None},
+    ]
+
+
+def host_rss_mb(stack: Stack) -> float:
+    status = open(f"/proc/{stack.processes['host'].pid}/status").read()  # noqa: SIM115
+    return round(int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM"))) / 1024, 1)
+
+
+def enqueue(stack: Stack, messages: int, tag: str) -> set[str]:
+    queue = stack.queue()
+    for i in range(messages):
+        queue.send_message(json.dumps(request(i, tag)))
+    return {f"soak-{tag}-{i:05d}" for i in range(messages)}
+
+
+def run_function(stack: Stack, messages: int, tag: str, *, already: int, timeout: float = 600) -> list[dict[str, Any]]:
+    """Wait for the outcomes of the `messages` requests enqueued under `tag` (`already`: events before them)."""
+    wanted = {f"soak-{tag}-{i:05d}" for i in range(messages)}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        # Poll the count (cheap for the emulator, which shares the CPU with the function); fetch events when due.
+        if stack.admin("GET", "state")["events"] - already >= messages:
+            events = [e for e in stack.events() if e["data"].get("requestId") in wanted]
+            if len({e["data"]["requestId"] for e in events}) >= messages:
+                return events
+        time.sleep(0.25)
+    raise TimeoutError(f"{tag}: not all {messages} outcomes arrived")
+
+
+def throughput(concurrencies: list[int], pc_ms: float, eg_ms: float) -> dict[str, Any]:
+    critical_path = (pc_ms * 2 + eg_ms) / 1000  # pre-flight round (parallel), create, event
+    results: dict[str, Any] = {"critical_path_ms": critical_path * 1000, "by_concurrency": {}}
+    for concurrency in concurrencies:
+        messages = max(40, concurrency * 6)
+        stack = Stack(
+            host_args=["--max-concurrency", str(concurrency), "--batch-size", str(min(32, concurrency)),
+                       "--max-polling-interval", "0.05"],
+            extra_env={"PARTNER_CENTER_MAX_REQUESTS_PER_MINUTE": "1000000"},
+        ).start(host=False)  # fmt: skip
+        try:
+            stack.admin("POST", "faults", latency_faults(pc_ms, eg_ms))
+            # The whole backlog waits in the queue before the host starts, so the enqueuing does not set the pace;
+            # the first batch (token, rules cache, connections, imports) is left out of the steady rate.
+            tag = f"tp{concurrency}x{int(time.time()) % 100000}"
+            enqueue(stack, messages, tag)
+            stack.start_host()
+            events = run_function(stack, messages, tag, already=0)
+            function_rate = steady_rate(sorted(event_seconds(e) for e in events)[concurrency:])
+            baseline = asyncio.run(raw_baseline(stack, messages, concurrency))
+            ideal = concurrency / critical_path
+            results["by_concurrency"][str(concurrency)] = {
+                "messages": messages,
+                "function_per_second": round(function_rate, 2),
+                "baseline_per_second": baseline["messages_per_second"],
+                "ratio_to_baseline": round(function_rate / baseline["messages_per_second"], 2),
+                "ideal_per_second": round(ideal, 2),
+                "fraction_of_ideal": round(function_rate / ideal, 3),
+                "host_peak_rss_mb": host_rss_mb(stack),
+            }
+        finally:
+            stack.stop()
+    return results
+
+
+def quota(messages: int, per_minute: int) -> dict[str, Any]:
+    """Partner Center's 500 calls/min, scaled 10× in time: the emulator allows `per_minute`, the function paces
+    to the same budget; a backlog of `messages` is enqueued at once."""
+    stack = Stack(
+        host_args=["--max-polling-interval", "0.05"],
+        extra_env={"PARTNER_CENTER_MAX_REQUESTS_PER_MINUTE": str(per_minute)},
+    ).start()
+    try:
+        stack.admin("POST", "ratelimit", {"perMinute": per_minute})
+        tag = f"q{int(time.time()) % 100000}"
+        stack.kill_host()
+        enqueue(stack, messages, tag)  # a CRM backfill: the whole backlog at once
+        started = time.time()
+        stack.start_host()
+        events = run_function(stack, messages, tag, already=0, timeout=900)
+        drain = max(event_seconds(e) for e in events) - started
+        calls = [c for c in stack.admin("GET", "calls") if c["endpoint"] in PARTNER_CENTER.split(",")]
+        throttled = sum(1 for c in calls if c["status"] == 429)
+        answered = len(calls)
+        ideal_drain = (answered - throttled) / (per_minute / 60)
+        counters = stack.admin("GET", "state")["counters"]
+        return {
+            "messages": messages,
+            "limit_per_minute": per_minute,
+            "partner_center_calls_answered": answered,
+            "throttled_429": throttled,
+            "throttled_fraction": round(throttled / answered, 4),
+            "drain_seconds": round(drain, 1),
+            "calls_over_rate_seconds": round(ideal_drain, 1),
+            "drain_vs_ideal": round(drain / ideal_drain, 3),
+            "token_requests": counters.get("tokens_issued", 0),
+            "token_requests_per_1000_messages": round(counters.get("tokens_issued", 0) * 1000 / messages, 2),
+            "outcomes_created": sum(1 for e in events if e["type"].endswith(".created")),
+        }
+    finally:
+        stack.stop()
+
+
+COLD = """
+import sys, time
+t = time.perf_counter()
+import function_app
+function_app.app.get_functions()
+elapsed = time.perf_counter() - t
+heavy = [m for m in ("azure.identity", "azure.monitor.opentelemetry", "opentelemetry.sdk", "azure.data.tables",
+                     "msal", "aiohttp", "requests", "cryptography.x509") if m in sys.modules]
+print(elapsed * 1000, ",".join(heavy))
+"""
+
+
+def cold_start(runs: int = 7) -> dict[str, Any]:
+    """Import function_app and index its functions in a fresh interpreter (telemetry export off)."""
+    samples, heavy = [], ""
+    for _ in range(runs):
+        out = subprocess.run([sys.executable, "-c", COLD], cwd=ROOT, capture_output=True, text=True, check=True)
+        value, heavy = out.stdout.split()[0], [*out.stdout.split(), ""][1]
+        samples.append(float(value))
+    return {
+        "runs": runs,
+        "import_and_index_ms_median": round(statistics.median(samples), 1),
+        "import_and_index_ms_max": round(max(samples), 1),
+        "heavy_modules_at_index": heavy or "none",
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.perf", description=__doc__)
+    parser.add_argument("--only", choices=["overhead", "throughput", "quota", "cold"])
+    parser.add_argument("--overhead-messages", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 16, 32])
+    parser.add_argument("--pc-latency-ms", type=float, default=200)
+    parser.add_argument("--eg-latency-ms", type=float, default=20)
+    parser.add_argument("--quota-messages", type=int, default=1000)
+    parser.add_argument("--quota-per-minute", type=int, default=5000, help="500/min scaled 10x in time")
+    args = parser.parse_args()
+    report: dict[str, Any] = {}
+    if args.only in (None, "cold"):
+        report["cold_start"] = cold_start()
+    if args.only in (None, "overhead"):
+        # Pacing is lifted: its waits are deliberate, not overhead (the quota section measures them).
+        stack = Stack(extra_env={"PARTNER_CENTER_MAX_REQUESTS_PER_MINUTE": "1000000"}).start(host=False)
+        try:
+            report["overhead"] = asyncio.run(measure_overhead(stack, args.overhead_messages))
+        finally:
+            stack.stop()
+    if args.only in (None, "throughput"):
+        report["throughput"] = throughput(args.concurrency, args.pc_latency_ms, args.eg_latency_ms)
+    if args.only in (None, "quota"):
+        report["quota"] = quota(args.quota_messages, args.quota_per_minute)
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
