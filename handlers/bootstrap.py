@@ -87,7 +87,8 @@ def build_ledger(settings: Settings) -> LedgerBase:
     table = settings.ONBOARDING_LEDGER_TABLE
     connection = settings.ledger_connection
     if connection is not None:
-        return TableLedger(TableClient.from_connection_string(connection, table_name=table))
+        client = TableClient.from_connection_string(connection, table_name=table, connection_timeout=5)
+        return TableLedger(client, fallback=InMemoryLedger())
     endpoint = settings.ledger_table_endpoint
     if endpoint is not None:
         from azure.identity.aio import ManagedIdentityCredential

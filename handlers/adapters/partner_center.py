@@ -112,8 +112,14 @@ class PartnerCenterClient:
         return response.status_code == 200
 
     async def validate_address(self, address: dict[str, Any], *, ms_request_id: str) -> AddressValidation:
-        """POST /v1/validations/address; raises OnboardingError."""
-        response = await self._call("POST", "/v1/validations/address", ms_request_id, json_body=address, ok=(200,))
+        """POST /v1/validations/address; an endpoint that does not exist here reads as NotValidated (go on, with a
+        warning), as when Partner Center cannot check the address. Raises OnboardingError."""
+        unavailable = (404, 405, 501)
+        path = "/v1/validations/address"
+        response = await self._call("POST", path, ms_request_id, json_body=address, ok=(200, *unavailable))
+        if response.status_code in unavailable:
+            message = f"address validation unavailable (HTTP {response.status_code})"
+            return AddressValidation(status="NotValidated", validationMessage=message)
         return AddressValidation.model_validate(response.json())
 
     async def get_country_rules(self, country: str, *, ms_request_id: str) -> CountryRules:

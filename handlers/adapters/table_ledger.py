@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from dataclasses import replace
 from typing import Any
 
@@ -21,6 +22,7 @@ from handlers.adapters.ledger import LedgerBase, LedgerEntry, RowExists, busy
 from handlers.failures import ErrorKind, OnboardingError
 
 PARTITION = "onboarding"
+log = logging.getLogger("csp_onboarding")
 
 _COLUMNS = (
     "ms_request_id", "state", "attempts", "lease_until", "customer_id", "tenant_id", "commerce_id", "domain",
@@ -35,15 +37,27 @@ def _storage_error(what: str, exc: Exception) -> OnboardingError:
 class TableLedger(LedgerBase):
     """The ledger in an Azure Table (Azurite locally), rows keyed by requestId."""
 
-    def __init__(self, table: TableClient) -> None:
+    def __init__(self, table: TableClient, *, fallback: LedgerBase | None = None) -> None:
         self._table = table
         self._created = False
+        self._fallback = fallback
+        self._degraded = False
 
     async def _ensure_table(self) -> None:
-        if not self._created:
+        if self._created:
+            return
+        try:
             with contextlib.suppress(ResourceExistsError):
                 await self._table.create_table()
-            self._created = True
+        except ServiceRequestError:
+            if self._fallback is None:
+                raise
+            # The first contact found no Table service at all (none at that address, or no table endpoint):
+            # a misconfiguration, not an outage. Keep working on the fallback, loudly; Partner Center's
+            # MS-RequestId idempotency still guards the creates.
+            log.error("Ledger storage %s is unreachable: using an in-memory ledger for this worker", self._table.url)
+            self._degraded = True
+        self._created = True
 
     @staticmethod
     def _entry(entity: Any) -> LedgerEntry:
@@ -59,6 +73,8 @@ class TableLedger(LedgerBase):
     async def _read(self, request_id: str) -> LedgerEntry | None:
         try:
             await self._ensure_table()
+            if self._degraded and self._fallback is not None:
+                return await self._fallback._read(request_id)
             return self._entry(await self._table.get_entity(PARTITION, request_id))
         except ResourceNotFoundError:
             return None
@@ -68,6 +84,8 @@ class TableLedger(LedgerBase):
     async def _insert(self, entry: LedgerEntry) -> LedgerEntry:
         try:
             await self._ensure_table()
+            if self._degraded and self._fallback is not None:
+                return await self._fallback._insert(entry)
             metadata = await self._table.create_entity(self._entity(entry))
         except ResourceExistsError:
             raise RowExists(entry.request_id) from None
@@ -76,6 +94,8 @@ class TableLedger(LedgerBase):
         return replace(entry, etag=metadata.get("etag"))
 
     async def _replace(self, entry: LedgerEntry) -> LedgerEntry:
+        if self._degraded and self._fallback is not None:
+            return await self._fallback._replace(entry)
         try:
             metadata = await self._table.update_entity(
                 self._entity(entry),

@@ -6,6 +6,7 @@ Each refusal carries every broken rule at once; nothing is created when any chec
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from handlers.adapters.payloads import AddressValidation
 from handlers.adapters.ports import PartnerCenter
@@ -18,6 +19,8 @@ from handlers.request import CustomerRequest
 
 __all__ = ["CountryRulesCache", "run_preflight"]
 
+log = logging.getLogger("csp_onboarding")
+
 
 async def _country_rule_errors(
     request: CustomerRequest, partner_center: PartnerCenter, cache: CountryRulesCache, ms_request_id: str
@@ -26,6 +29,10 @@ async def _country_rule_errors(
     try:
         rules = await cache.get(country, lambda: partner_center.get_country_rules(country, ms_request_id=ms_request_id))
     except OnboardingError as error:
+        if error.kind is ErrorKind.BUSINESS and error.http_status in (404, 405, 501) and error.code is None:
+            # Not Partner Center saying "no such country" (that carries an error code): no such endpoint here.
+            log.warning("Country rules unavailable (HTTP %s): checking the request without them", error.http_status)
+            return []
         if error.kind is ErrorKind.BUSINESS and error.http_status in (400, 404):
             field = "customer.address.country"
             return [

@@ -8,10 +8,17 @@ import pytest
 from azure.data.tables.aio import TableClient
 
 from devhost.stack import Stack
+from handlers.adapters.ledger import InMemoryLedger
 from handlers.adapters.table_ledger import TableLedger
 from handlers.failures import ErrorKind, OnboardingError
 
 pytestmark = pytest.mark.integration
+
+# A storage account whose Table endpoint has nothing listening (port 9, discard).
+NOWHERE = (
+    "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=QUJD;"
+    "TableEndpoint=http://127.0.0.1:9/devstoreaccount1;"
+)
 
 
 def ledger(stack: Stack) -> TableLedger:
@@ -55,3 +62,30 @@ async def test_poison_then_replay_resumes_where_it_stopped(stack: Stack) -> None
     await rows.record_exhausted("r-4", "m-4", "e-4", "{}")
     replayed = await rows.claim("r-4", "m-4", lease_seconds=60)
     assert (replayed.state, replayed.exhausted_from, replayed.event_json) == ("creating", None, None)
+
+
+async def test_storage_without_a_table_service_falls_back_to_memory(caplog: pytest.LogCaptureFixture) -> None:
+    client = TableClient.from_connection_string(NOWHERE, table_name="ledger", connection_timeout=2)
+    rows = TableLedger(client, fallback=InMemoryLedger())
+    entry = await rows.claim("r-5", "m-5", lease_seconds=60)
+    await rows.advance(entry, "creating")
+    with pytest.raises(OnboardingError):
+        await rows.claim("r-5", "m-5", lease_seconds=60)  # still one delivery at a time, in memory
+    assert "unreachable" in caplog.text
+
+
+async def test_without_a_fallback_an_unreachable_table_is_a_transient_error() -> None:
+    rows = TableLedger(TableClient.from_connection_string(NOWHERE, table_name="ledger", connection_timeout=2))
+    with pytest.raises(OnboardingError) as raised:
+        await rows.claim("r-6", "m-6", lease_seconds=60)
+    assert raised.value.kind is ErrorKind.TRANSIENT
+
+
+async def test_a_first_read_also_finds_the_fallback() -> None:
+    rows = TableLedger(
+        TableClient.from_connection_string(NOWHERE, table_name="ledger", connection_timeout=2),
+        fallback=InMemoryLedger(),
+    )
+    assert await rows.read("r-7") is None
+    await rows.record_exhausted("r-7", "m-7", "e-7", "{}")
+    assert (await rows.read("r-7")).state == "failed"  # type: ignore[union-attr]

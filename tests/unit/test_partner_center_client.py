@@ -165,3 +165,11 @@ async def test_the_error_text_never_carries_the_token() -> None:
     with pytest.raises(OnboardingError) as raised:
         await client(handler).create_customer(BODY, ms_request_id="r")
     assert "token-abc" not in str(raised.value) and "token-abc" not in repr(raised.value)
+
+
+@pytest.mark.parametrize("status", [404, 405, 501])
+async def test_an_address_validation_that_does_not_exist_reads_as_not_validated(status: int) -> None:
+    handler, _ = scripted(httpx.Response(status, text="no such route"))
+    result = await client(handler).validate_address({"country": "SE"}, ms_request_id="r")
+    assert result.status == "NotValidated"
+    assert str(status) in (result.validationMessage or "")

@@ -112,3 +112,10 @@ async def test_country_rules_are_fetched_once_per_worker() -> None:
         data["requestId"] = f"r-{tag}"
         await handle_message(message(data), deps)
     assert [what for what, _ in pc.calls].count("rules") == 1
+
+
+async def test_country_rules_that_cannot_be_had_are_skipped_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    pc = FakePartnerCenter()
+    pc.rules["SE"] = OnboardingError(ErrorKind.BUSINESS, "no route", http_status=404, code=None)
+    assert (await run(pc))["type"] == "csp.onboarding.customer.created"
+    assert "Country rules unavailable" in caplog.text
