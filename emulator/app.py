@@ -93,7 +93,7 @@ async def admin_events(request: web.Request) -> web.Response:
 
 
 async def admin_customers(request: web.Request) -> web.Response:
-    return _json([partner_center._public(c) for c in request.app[STATE_KEY].customers.values()])
+    return _json([partner_center.public_view(c) for c in request.app[STATE_KEY].customers.values()])
 
 
 async def admin_calls(request: web.Request) -> web.Response:

@@ -113,7 +113,7 @@ def _new_customer(body: dict[str, Any], state: State) -> dict[str, Any]:
     }
 
 
-def _public(customer: dict[str, Any]) -> dict[str, Any]:
+def public_view(customer: dict[str, Any]) -> dict[str, Any]:
     """A customer as GET returns it: no credentials."""
     return {k: v for k, v in customer.items() if k != "userCredentials"}
 
@@ -212,7 +212,7 @@ async def list_customers(request: web.Request) -> web.Response:
     if (refused := _authorized(request)) is not None:
         return refused
     state = request.app[STATE_KEY]
-    items = [_public(c) for c in state.customers.values()]
+    items = [public_view(c) for c in state.customers.values()]
     raw_filter = request.query.get("filter")
     if raw_filter:
         value = str(json.loads(raw_filter).get("Value", "")).lower()
@@ -229,4 +229,4 @@ async def get_customer(request: web.Request) -> web.Response:
     customer = request.app[STATE_KEY].customers.get(request.match_info["customer_id"])
     if customer is None:
         return pc_error(404, 600008, "The requested customer was not found.", "CustomerNotFound")
-    return web.json_response(_public(customer))
+    return web.json_response(public_view(customer))

@@ -114,9 +114,10 @@ def federated_assertion(client_id: str, audience: str) -> Callable[[], str]:
 
 def client_credential(settings: Settings) -> Any:
     """The MSAL client_credential for the configured option; raises OnboardingError(AUTH) when unusable."""
-    if settings.PARTNER_CENTER_CLIENT_SECRET is not None:
+    kind = settings.credential_kind
+    if kind == "secret" and settings.PARTNER_CENTER_CLIENT_SECRET is not None:
         return settings.PARTNER_CENTER_CLIENT_SECRET.get_secret_value()
-    if settings.PARTNER_CENTER_CLIENT_CERTIFICATE_PATH:
+    if kind == "certificate" and settings.PARTNER_CENTER_CLIENT_CERTIFICATE_PATH:
         return certificate_credential(settings.PARTNER_CENTER_CLIENT_CERTIFICATE_PATH)
     assert settings.PARTNER_CENTER_FEDERATED_CLIENT_ID is not None
     return {
