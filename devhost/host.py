@@ -11,10 +11,8 @@ import inspect
 import logging
 import os
 import re
-import secrets
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from azure.core.exceptions import ResourceExistsError
@@ -36,38 +34,6 @@ class QueueFunction:
     connection: str
     user_function: Callable[..., Any]
     arg_name: str
-    outputs: tuple[tuple[str, str], ...] = ()  # (argument name, queue name) of queue output bindings
-
-
-@dataclass(frozen=True)
-class TraceContext:
-    trace_parent: str
-    trace_state: str = ""
-    attributes: dict[str, str] = field(default_factory=dict)
-
-
-class InvocationContext:
-    """The `context` argument the worker passes: invocation id, function name, the host's trace context."""
-
-    def __init__(self, function_name: str) -> None:
-        self.invocation_id = str(uuid.uuid4())
-        self.function_name = function_name
-        self.function_directory = os.getcwd()
-        self.trace_context = TraceContext(f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01")
-        self.retry_context = None
-
-
-class Out:
-    """The value holder the worker passes for an output binding (func.Out)."""
-
-    def __init__(self) -> None:
-        self._value: Any = None
-
-    def set(self, value: Any) -> None:
-        self._value = value
-
-    def get(self) -> Any:
-        return self._value
 
 
 def resolve_app_settings(expression: str, env: dict[str, str]) -> str:
@@ -85,11 +51,6 @@ def index_functions(module_name: str, env: dict[str, str]) -> list[QueueFunction
         if not triggers:
             raise ValueError(f"{function.get_function_name()}: the local host only runs queue triggers")
         binding = triggers[0].get_dict_repr()
-        outputs = tuple(
-            (b.get_dict_repr()["name"], resolve_app_settings(b.get_dict_repr()["queueName"], env))
-            for b in function.get_bindings()
-            if b.type == "queue"
-        )
         functions.append(
             QueueFunction(
                 name=function.get_function_name(),
@@ -97,7 +58,6 @@ def index_functions(module_name: str, env: dict[str, str]) -> list[QueueFunction
                 connection=binding["connection"],
                 user_function=function.get_user_function(),
                 arg_name=binding["name"],
-                outputs=outputs,
             )
         )
     return functions
@@ -128,14 +88,13 @@ class QueueListener:
         self.options = options
         self.queue = _queue_client(function.connection, function.queue_name, env)
         self.poison = _queue_client(function.connection, f"{function.queue_name}-poison", env)
-        self.outputs = {name: _queue_client(function.connection, queue, env) for name, queue in function.outputs}
         self.lease_seconds = lease_seconds
         self.in_flight: set[asyncio.Task[None]] = set()
         self.processed = 0
         self.failed = 0
 
     async def run(self, stop: asyncio.Event) -> None:
-        for client in (self.queue, self.poison, *self.outputs.values()):
+        for client in (self.queue, self.poison):
             with contextlib.suppress(ResourceExistsError):
                 await client.create_queue()
         capped = self.max_concurrency is not None
@@ -170,14 +129,8 @@ class QueueListener:
             delay = min(delay * 2, self.options.max_polling_interval)
         if self.in_flight:
             await asyncio.wait(self.in_flight)
-        for client in (self.queue, self.poison, *self.outputs.values()):
+        for client in (self.queue, self.poison):
             await client.close()
-
-    def _encode(self, value: str | bytes) -> str:
-        data = value.encode("utf-8") if isinstance(value, str) else value
-        if self.options.message_encoding == "base64":
-            return base64.b64encode(data).decode("ascii")
-        return data.decode("utf-8")
 
     def _body(self, message: StorageMessage) -> bytes:
         content = message.content if isinstance(message.content, str) else str(message.content)
@@ -198,16 +151,9 @@ class QueueListener:
                 time_next_visible=message.next_visible_on,
                 pop_receipt=message.pop_receipt,
             )
-            outs = {name: Out() for name in self.outputs}
-            extra: dict[str, Any] = dict(outs)
-            if "context" in inspect.signature(self.function.user_function).parameters:
-                extra["context"] = InvocationContext(self.function.name)
-            result = self.function.user_function(**{self.function.arg_name: argument}, **extra)
+            result = self.function.user_function(**{self.function.arg_name: argument})
             if inspect.isawaitable(result):
                 await asyncio.wait_for(result, timeout=self.options.function_timeout)
-            for name, out in outs.items():  # output bindings are written when the function succeeds
-                if out.get() is not None:
-                    await self.outputs[name].send_message(self._encode(out.get()))
         except (TimeoutError, Exception, binascii.Error) as exc:
             self.failed += 1
             log.warning("%s failed for message %s (delivery %s): %s", name, message.id, message.dequeue_count, exc)

@@ -7,6 +7,7 @@ import logging
 
 import httpx
 from azure.data.tables.aio import TableClient
+from azure.storage.queue.aio import QueueClient
 
 from handlers.adapters.entra import managed_identity_tokens, partner_center_tokens
 from handlers.adapters.event_grid import EventGridPublisher
@@ -14,6 +15,7 @@ from handlers.adapters.http import build_http_client
 from handlers.adapters.key_vault import KeyVaultSecrets
 from handlers.adapters.ledger import InMemoryLedger, LedgerBase
 from handlers.adapters.pacing import Pacer
+from handlers.adapters.parking import QueueParking
 from handlers.adapters.partner_center import PartnerCenterClient
 from handlers.adapters.retry import RetryPolicy
 from handlers.adapters.table_ledger import TableLedger
@@ -79,7 +81,23 @@ def build_dependencies(settings: Settings, *, http: httpx.AsyncClient | None = N
         config=config,
         rules_cache=CountryRulesCache(),
         vault=vault,
+        parking=build_parking(settings),
     )
+
+
+def build_parking(settings: Settings) -> QueueParking | None:
+    """The `{queue}-exhausted` queue beside the requests queue, on the same connection as the trigger."""
+    name = f"{settings.CUSTOMER_REQUESTS_QUEUE}-exhausted"
+    if settings.CrmQueue is not None:
+        return QueueParking(QueueClient.from_connection_string(settings.CrmQueue.get_secret_value(), name))
+    if settings.CrmQueue__queueServiceUri:
+        from azure.identity.aio import ManagedIdentityCredential
+
+        client_id = settings.CrmQueue__clientId or settings.managed_identity_client_id
+        credential = ManagedIdentityCredential(client_id=client_id) if client_id else ManagedIdentityCredential()
+        return QueueParking(QueueClient(settings.CrmQueue__queueServiceUri, name, credential=credential))
+    log.warning("No CrmQueue connection setting: exhausted requests are reported but not parked for replay")
+    return None
 
 
 def build_ledger(settings: Settings) -> LedgerBase:

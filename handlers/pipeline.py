@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from handlers.adapters.ledger import LedgerEntry
-from handlers.adapters.ports import EventSink, Ledger, PartnerCenter, SecretStore
+from handlers.adapters.ports import EventSink, Ledger, MessageParking, PartnerCenter, SecretStore
 from handlers.admin_password import keep_admin_password
 from handlers.create import create_customer, domain_for, ms_request_id_for
 from handlers.events import FAILED, CloudEvent, CreatedData, created_event, failed_event
@@ -42,6 +42,7 @@ class Dependencies:
     config: PipelineConfig
     rules_cache: CountryRulesCache
     vault: SecretStore | None = None
+    parking: MessageParking | None = None
 
 
 @dataclass(frozen=True)
@@ -191,7 +192,10 @@ async def handle_poison(body: bytes | str, deps: Dependencies, *, traceparent: s
     """A message that failed every delivery: publish `failed` / retries_exhausted (retryable) — unless the
     ledger already knows its outcome (e.g. created, but every publish failed), which is published instead."""
     with tracer.start_as_current_span("report_exhausted_request", context=parent_context(traceparent)):
-        return await _handle_poison(parse_message(body), deps)
+        outcome = await _handle_poison(parse_message(body), deps)
+        if deps.parking is not None:  # after the event: a failed park retries the message, the event repeats
+            await deps.parking.park(body.encode("utf-8") if isinstance(body, str) else body)
+        return outcome
 
 
 async def _handle_poison(parsed: CustomerRequest | InvalidRequest, deps: Dependencies) -> Outcome:

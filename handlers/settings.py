@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     AzureWebJobsStorage__accountName: str | None = None
     AzureWebJobsStorage__tableServiceUri: str | None = None
     AzureWebJobsStorage__clientId: str | None = None
+    # Identity-based queue connection (as deployed), for parking exhausted requests next to the queue.
+    CrmQueue__queueServiceUri: str | None = None
+    CrmQueue__clientId: str | None = None
 
     @property
     def ledger_table_endpoint(self) -> str | None:

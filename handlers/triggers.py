@@ -1,4 +1,8 @@
-"""The function bindings: the requests queue and its poison queue, each handing bytes to the pipeline."""
+"""The function bindings: the requests queue and its poison queue, each handing bytes to the pipeline.
+
+The Python worker sets each invocation's OpenTelemetry context from the host's trace (PYTHON_ENABLE_OPENTELEMETRY),
+so the pipeline's spans join it with no `context` argument: the functions take the message alone.
+"""
 
 from __future__ import annotations
 
@@ -17,24 +21,16 @@ def get_dependencies() -> Dependencies:
     return built()
 
 
-def _traceparent(context: func.Context) -> str | None:
-    """The host's trace context of this invocation, so our spans and the event's traceparent join its trace."""
-    trace_context = getattr(context, "trace_context", None)
-    return getattr(trace_context, "trace_parent", None) or None
-
-
 @bp.function_name("onboard_customer")
 @bp.queue_trigger(arg_name="msg", queue_name="%CUSTOMER_REQUESTS_QUEUE%", connection="CrmQueue")
-async def onboard_customer(msg: func.QueueMessage, context: func.Context) -> None:
+async def onboard_customer(msg: func.QueueMessage) -> None:
     """One customer request → one Partner Center customer and one outcome event."""
-    await handle_message(msg.get_body(), get_dependencies(), traceparent=_traceparent(context))
+    await handle_message(msg.get_body(), get_dependencies())
 
 
 @bp.function_name("report_exhausted_request")
 @bp.queue_trigger(arg_name="msg", queue_name="%CUSTOMER_REQUESTS_QUEUE%-poison", connection="CrmQueue")
-@bp.queue_output(arg_name="parked", queue_name="%CUSTOMER_REQUESTS_QUEUE%-exhausted", connection="CrmQueue")
-async def report_exhausted_request(msg: func.QueueMessage, parked: func.Out[str], context: func.Context) -> None:
+async def report_exhausted_request(msg: func.QueueMessage) -> None:
     """A request that failed every delivery → a `failed` event (retries_exhausted); the message is parked in
     `{queue}-exhausted`, from where `python -m ops.replay_poison` sends it back after an outage."""
-    await handle_poison(msg.get_body(), get_dependencies(), traceparent=_traceparent(context))
-    parked.set(msg.get_body().decode("utf-8", errors="replace"))
+    await handle_poison(msg.get_body(), get_dependencies())

@@ -101,12 +101,23 @@ class FakeEventSink:
         return [event for batch in self.batches for event in batch]
 
 
+class FakeParking:
+    """Records parked message bodies."""
+
+    def __init__(self) -> None:
+        self.parked: list[bytes] = []
+
+    async def park(self, body: bytes) -> None:
+        self.parked.append(body)
+
+
 def dependencies(
     partner_center: FakePartnerCenter | None = None,
     sink: FakeEventSink | None = None,
     ledger: InMemoryLedger | None = None,
     *,
     validate_address: bool = True,
+    parking: FakeParking | None = None,
 ) -> Dependencies:
     """The pipeline's dependencies over fakes; the ledger is the real in-memory one."""
     return Dependencies(
@@ -120,4 +131,5 @@ def dependencies(
             validate_address=validate_address,
         ),
         rules_cache=CountryRulesCache(),
+        parking=parking,
     )

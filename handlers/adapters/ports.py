@@ -52,6 +52,12 @@ class SecretStore(Protocol):
     ) -> str: ...
 
 
+class MessageParking(Protocol):
+    """Keeps a copy of an exhausted request for a later replay; raises OnboardingError."""
+
+    async def park(self, body: bytes) -> None: ...
+
+
 class EventSink(Protocol):
     """Publishes CloudEvents (structured JSON dicts) as one batch; raises OnboardingError when it cannot."""
 

@@ -8,7 +8,7 @@ from handlers.adapters.ledger import InMemoryLedger
 from handlers.create import ms_request_id_for
 from handlers.failures import ErrorKind, OnboardingError
 from handlers.pipeline import handle_message, handle_poison
-from tests.fakes import FakeEventSink, FakePartnerCenter, customer_payload, dependencies, message, sample
+from tests.fakes import FakeEventSink, FakeParking, FakePartnerCenter, customer_payload, dependencies, message, sample
 
 TAKEN = OnboardingError(ErrorKind.BUSINESS, "taken", http_status=400, code="27100", description="domain already used")
 TIMEOUT = OnboardingError(ErrorKind.TRANSIENT, "timed out")
@@ -100,3 +100,19 @@ async def test_a_transient_failure_releases_the_lease_for_the_next_delivery() ->
     assert ledger.rows["crm-se-0001"].lease_until == 0.0
     outcome = await handle_message(message(sample()), dependencies(ledger=ledger))
     assert outcome.kind == "created"
+
+
+async def test_poison_parks_the_message_after_publishing() -> None:
+    sink, parking = FakeEventSink(), FakeParking()
+    body = message(sample())
+    await handle_poison(body, dependencies(sink=sink, parking=parking))
+    assert parking.parked == [body]
+    assert sink.events[0]["data"]["reason"] == "retries_exhausted"
+
+
+async def test_nothing_is_parked_when_publishing_fails() -> None:
+    sink, parking = FakeEventSink(), FakeParking()
+    sink.fail_with = OnboardingError(ErrorKind.TRANSIENT, "Event Grid down")
+    with pytest.raises(OnboardingError):
+        await handle_poison(message(sample()), dependencies(sink=sink, parking=parking))
+    assert parking.parked == []
