@@ -139,6 +139,13 @@ async def admin_clear_faults(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def admin_behaviour(request: web.Request) -> web.Response:
+    """{"idempotent": false} makes POST /v1/customers forget MS-RequestIds (a ghost create then reads as taken)."""
+    body = await request.json()
+    request.app[STATE_KEY].idempotent = bool(body.get("idempotent", True))
+    return web.Response(status=204)
+
+
 async def admin_rate_limit(request: web.Request) -> web.Response:
     """{"perMinute": N} switches Partner Center's rate limit on (token bucket); {"perMinute": null} off."""
     per_minute = (await request.json()).get("perMinute")
@@ -148,6 +155,7 @@ async def admin_rate_limit(request: web.Request) -> web.Response:
 
 async def admin_reset(request: web.Request) -> web.Response:
     request.app[STATE_KEY].reset()
+    request.app[STATE_KEY].idempotent = True
     request.app[FAULTS_KEY].rules.clear()
     return web.Response(status=204)
 
@@ -186,4 +194,5 @@ def build_app(state: State) -> web.Application:
     r.add_delete("/_emulator/faults", admin_clear_faults, name="admin.faults.clear")
     r.add_post("/_emulator/reset", admin_reset, name="admin.reset")
     r.add_post("/_emulator/ratelimit", admin_rate_limit, name="admin.ratelimit")
+    r.add_post("/_emulator/behaviour", admin_behaviour, name="admin.behaviour")
     return app

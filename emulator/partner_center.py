@@ -127,7 +127,7 @@ async def create_customer(request: web.Request) -> web.Response:
     except (json.JSONDecodeError, UnicodeDecodeError):
         return pc_error(400, 27002, "The request body is not valid JSON.")
     ms_request_id = request.headers["MS-RequestId"]
-    if ms_request_id in state.by_request_id:  # idempotent replay: the same customer, no new tenant
+    if state.idempotent and ms_request_id in state.by_request_id:  # idempotent replay: the same customer
         state.count("idempotent_replays")
         return web.json_response(state.customers[state.by_request_id[ms_request_id]], status=201)
     if not isinstance(body, dict):

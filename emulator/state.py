@@ -77,6 +77,7 @@ class State:
     vault: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # secret name → versions
     assertions: list[str] = field(default_factory=list)
     rate_limit: RateLimit | None = None  # Partner Center's per-tenant limit, when switched on
+    idempotent: bool = True  # replay a create with a known MS-RequestId (off: behave like a forgetful service)
     tokens: dict[str, Token] = field(default_factory=dict)
     customers: dict[str, dict[str, Any]] = field(default_factory=dict)
     by_request_id: dict[str, str] = field(default_factory=dict)

@@ -68,6 +68,24 @@ def _is_domain_taken(error: OnboardingError) -> bool:
     return error.code in DOMAIN_TAKEN_CODES or ("domain" in text and ("already" in text or "not available" in text))
 
 
+async def _find_own_customer(
+    partner_center: PartnerCenter, request: CustomerRequest, domain: str, ms_request_id: str
+) -> CustomerPayload | None:
+    """The partner's customer with this domain and the request's company name, if any (a failed search is
+    "none found", except a transient failure, which is retried by the queue)."""
+    try:
+        found = await partner_center.find_customer_by_domain(domain, ms_request_id=ms_request_id)
+    except OnboardingError as error:
+        if error.kind is ErrorKind.TRANSIENT:
+            raise
+        log.warning("Could not search the partner's customers by domain: %s", error)
+        return None
+    if found is None:
+        return None
+    name = (found.companyProfile.companyName or "").casefold()
+    return found if name in ("", request.customer.companyName.casefold()) else None
+
+
 async def create_customer(
     request: CustomerRequest,
     partner_center: PartnerCenter,
@@ -79,9 +97,11 @@ async def create_customer(
     """POST the customer with the request's MS-RequestId; raises OnboardingError (domain refusals as
     domain_unavailable).
 
-    `may_exist`: an earlier delivery was cut off while creating (the ledger says so). If Partner Center then
-    says the domain is taken, the tenant is likely the half-created one of that delivery: find it among the
-    partner's customers by domain and adopt it instead of reporting the domain unavailable.
+    `may_exist`: a create for this request may have been committed already — by an earlier attempt of this
+    invocation (a timeout or dropped connection after Partner Center committed) or by an interrupted earlier
+    delivery; the ledger says "creating" whenever this runs. If Partner Center then says the domain is taken,
+    the tenant is likely that half-created one: find it among the partner's customers by domain and adopt it
+    when its company name is the request's, instead of reporting the domain unavailable.
     """
     body = customer_body(request, domain_suffix=domain_suffix, enable_gdap_default=enable_gdap_default)
     ms_request_id = ms_request_id_for(request.requestId)
@@ -91,9 +111,9 @@ async def create_customer(
         if _is_domain_taken(error):
             domain = body["companyProfile"]["domain"]
             if may_exist:
-                adopted = await partner_center.find_customer_by_domain(domain, ms_request_id=ms_request_id)
+                adopted = await _find_own_customer(partner_center, request, domain, ms_request_id)
                 if adopted is not None:
-                    log.warning("Adopted customer %s: created by an earlier, interrupted delivery", adopted.id)
+                    log.warning("Adopted customer %s: created by an earlier, interrupted attempt", adopted.id)
                     return adopted
             raise replace(
                 error,

@@ -133,7 +133,7 @@ async def _decide(request: CustomerRequest, entry: LedgerEntry, deps: Dependenci
             deps.partner_center,
             domain_suffix=config.domain_suffix,
             enable_gdap_default=config.enable_gdap_default,
-            may_exist=entry.attempts > 1,
+            may_exist=True,  # the ledger says "creating": an earlier attempt may have committed
         )
     except OnboardingError as error:
         if error.kind is ErrorKind.TRANSIENT:

@@ -33,7 +33,7 @@ def customer_payload(domain: str = "wingtiptoysab.onmicrosoft.com") -> CustomerP
             "companyProfile": {
                 "tenantId": "5b1e1a4c-0000-4000-8000-000000000001",
                 "domain": domain,
-                "companyName": "X",
+                "companyName": "Wingtip Toys AB",
             },
             "relationshipToPartner": "reseller",
             "userCredentials": {"userName": "admin", "password": ADMIN_PASSWORD},

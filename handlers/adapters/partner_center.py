@@ -107,8 +107,12 @@ class PartnerCenterClient:
         return CustomerPayload.model_validate(response.json())
 
     async def domain_exists(self, domain: str, *, ms_request_id: str) -> bool:
-        """HEAD /v1/domains/{domain}: 200 means taken, 404 free; raises OnboardingError."""
-        response = await self._call("HEAD", f"/v1/domains/{quote(domain)}", ms_request_id, ok=(200, 404))
+        """HEAD /v1/domains/{domain}: 200 means taken, 404 free; a check that cannot be made here (405, 501)
+        reads as free, with a warning: the create refuses a taken domain anyway. Raises OnboardingError."""
+        path = f"/v1/domains/{quote(domain)}"
+        response = await self._call("HEAD", path, ms_request_id, ok=(200, 404, 405, 501))
+        if response.status_code in (405, 501):
+            log.warning("The domain check is unavailable (HTTP %d): going on", response.status_code)
         return response.status_code == 200
 
     async def validate_address(self, address: dict[str, Any], *, ms_request_id: str) -> AddressValidation:

@@ -140,3 +140,17 @@ def test_events_are_never_duplicated_by_type_and_request(harness: Harness) -> No
     counts = Counter((e["type"], e["data"]["requestId"]) for e in harness.stack.events())
     assert set(counts.values()) == {1}
     assert len(events) == 3
+
+
+def test_a_ghost_create_at_a_forgetful_partner_center_is_adopted_not_reported_taken(harness: Harness) -> None:
+    harness.stack.admin("POST", "behaviour", {"idempotent": False})
+    harness.stack.admin("POST", "faults", {"target": "customers.create", "kind": "commit_drop", "times": 1})
+    request = unique("nl-fietsfabriek", "gh")
+    harness.enqueue(request)
+    [event] = harness.wait_for_events(1)
+    assert event["type"] == "csp.onboarding.customer.created", event["data"]
+    customers = harness.stack.admin("GET", "customers")
+    assert len(customers) == 1
+    assert event["data"]["customerId"] == customers[0]["id"]
+    assert [c["status"] for c in harness.calls("customers.create")] == [201, 400]  # committed, then "taken"
+    assert len(harness.calls("customers.list")) == 1  # found by domain and adopted

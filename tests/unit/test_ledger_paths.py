@@ -49,14 +49,6 @@ async def test_an_interrupted_create_is_adopted_when_partner_center_says_the_dom
     assert {rid for _, rid in second.calls} == {ms_request_id_for("crm-se-0001")}
 
 
-async def test_a_domain_taken_on_a_first_delivery_is_not_adopted() -> None:
-    pc = FakePartnerCenter(TAKEN)
-    pc.existing = customer_payload()
-    outcome = await handle_message(message(sample()), dependencies(pc))
-    assert outcome.event.data.reason == "domain_unavailable"  # type: ignore[union-attr]
-    assert ("find", ms_request_id_for("crm-se-0001")) not in pc.calls
-
-
 async def test_a_second_delivery_while_the_first_holds_the_lease_backs_off() -> None:
     ledger = InMemoryLedger()
     await ledger.claim("crm-se-0001", "x", lease_seconds=60)
@@ -116,3 +108,29 @@ async def test_nothing_is_parked_when_publishing_fails() -> None:
     with pytest.raises(OnboardingError):
         await handle_poison(message(sample()), dependencies(sink=sink, parking=parking))
     assert parking.parked == []
+
+
+async def test_a_ghost_create_in_the_same_invocation_is_adopted() -> None:
+    # Partner Center committed the first attempt, dropped the connection, and (not idempotent) refused the retry.
+    pc = FakePartnerCenter(TAKEN)
+    pc.existing = customer_payload()  # named as the request's company
+    outcome = await handle_message(message(sample()), dependencies(pc))
+    assert outcome.kind == "created"
+    assert outcome.event.data.customerId == pc.existing.id  # type: ignore[union-attr]
+
+
+async def test_someone_elses_customer_with_the_domain_is_not_adopted() -> None:
+    pc = FakePartnerCenter(TAKEN)
+    pc.existing = customer_payload()
+    pc.existing.companyProfile.companyName = "Another Company Ltd"
+    outcome = await handle_message(message(sample()), dependencies(pc))
+    assert outcome.event.data.reason == "domain_unavailable"  # type: ignore[union-attr]
+
+
+async def test_a_customer_search_that_is_refused_reads_as_none_found() -> None:
+    class NoSearch(FakePartnerCenter):
+        async def find_customer_by_domain(self, domain: str, *, ms_request_id: str) -> None:
+            raise OnboardingError(ErrorKind.BUSINESS, "no such route", http_status=404)
+
+    outcome = await handle_message(message(sample()), dependencies(NoSearch(TAKEN)))
+    assert outcome.event.data.reason == "domain_unavailable"  # type: ignore[union-attr]

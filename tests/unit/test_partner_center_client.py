@@ -173,3 +173,9 @@ async def test_an_address_validation_that_does_not_exist_reads_as_not_validated(
     result = await client(handler).validate_address({"country": "SE"}, ms_request_id="r")
     assert result.status == "NotValidated"
     assert str(status) in (result.validationMessage or "")
+
+
+@pytest.mark.parametrize("status", [405, 501])
+async def test_a_domain_check_that_cannot_be_made_reads_as_free(status: int) -> None:
+    handler, _ = scripted(httpx.Response(status))
+    assert await client(handler).domain_exists("x.onmicrosoft.com", ms_request_id="r") is False
