@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from typing import Literal
@@ -78,7 +79,10 @@ async def _handle_request(request: CustomerRequest, deps: Dependencies) -> Outco
         msRequestId=ms_request_id,
         outcome="pending",
     ):
-        entry = await deps.ledger.claim(request.requestId, ms_request_id, lease_seconds=deps.config.lease_seconds)
+        request_hash = hashlib.sha256(request.model_dump_json().encode("utf-8")).hexdigest()
+        entry = await deps.ledger.claim(
+            request.requestId, ms_request_id, lease_seconds=deps.config.lease_seconds, request_hash=request_hash
+        )
         if entry.outcome_known and entry.event_json is not None:
             event = CloudEvent.model_validate_json(entry.event_json)
             log.info("Outcome already decided (%s): publishing it again", entry.state)
@@ -139,8 +143,16 @@ async def _decide(request: CustomerRequest, entry: LedgerEntry, deps: Dependenci
         if error.kind is ErrorKind.TRANSIENT:
             await deps.ledger.release(entry)  # this delivery is over: the next one may start at once
             raise
-        event = _failed(request, failure_from_error(error), deps)
-        entry = await deps.ledger.advance(entry, "failed", event_id=event.id, event_json=event.model_dump_json())
+        failure = failure_from_error(error)
+        event = _failed(request, failure, deps)
+        entry = await deps.ledger.advance(
+            entry,
+            "failed",
+            event_id=event.id,
+            event_json=event.model_dump_json(),
+            outcome="failed",
+            retryable=failure.retryable,
+        )
         return entry, event
     domain = customer.companyProfile.domain or domain
     user_name = customer.userCredentials.userName if customer.userCredentials else None
@@ -184,6 +196,7 @@ async def _decide(request: CustomerRequest, entry: LedgerEntry, deps: Dependenci
         domain=domain,
         event_id=event.id,
         event_json=event.model_dump_json(),
+        outcome="created",
     )
     return entry, event
 

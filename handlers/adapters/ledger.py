@@ -35,6 +35,9 @@ class LedgerEntry:
     event_id: str | None = None
     event_json: str | None = None  # the outcome event, to publish again on redelivery
     exhausted_from: State | None = None  # set by the poison path: where a replay resumes
+    outcome: Literal["created", "failed"] | None = None  # what the stored event says
+    retryable: bool | None = None  # for a failure: may the same request, unchanged, succeed later?
+    request_hash: str | None = None  # the request's content when its outcome was decided
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
     etag: str | None = None
@@ -72,16 +75,37 @@ class LedgerBase(ABC):
     @abstractmethod
     async def _replace(self, entry: LedgerEntry) -> LedgerEntry: ...
 
-    async def claim(self, request_id: str, ms_request_id: str, *, lease_seconds: float) -> LedgerEntry:
-        """Take the request for this delivery; raises OnboardingError(TRANSIENT) while another delivery holds it."""
+    async def claim(
+        self, request_id: str, ms_request_id: str, *, lease_seconds: float, request_hash: str | None = None
+    ) -> LedgerEntry:
+        """Take the request for this delivery; raises OnboardingError(TRANSIENT) while another delivery holds it.
+
+        A decided outcome comes back as it is (to be published again) — except a failure that was retryable, or
+        that was decided for a request whose content has changed since (the CRM fixed it): those reopen, from
+        pre-flight, since no customer exists after a failure.
+        """
         now = time.time()
         try:  # most requests are new: one round trip
-            return await self._insert(LedgerEntry(request_id, ms_request_id, lease_until=now + lease_seconds))
+            return await self._insert(
+                LedgerEntry(request_id, ms_request_id, lease_until=now + lease_seconds, request_hash=request_hash)
+            )
         except RowExists:
             pass
         entry = await self._read(request_id)
         if entry is None:
             raise busy(request_id)
+        if (
+            entry.outcome_known
+            and entry.outcome == "failed"
+            and (entry.retryable or entry.request_hash != request_hash)
+        ):
+            if entry.lease_until > now:
+                raise busy(request_id)
+            reopened = replace(
+                entry, state="received", outcome=None, retryable=None, event_id=None, event_json=None,
+                request_hash=request_hash, attempts=entry.attempts + 1, lease_until=now + lease_seconds, updated_at=now,
+            )  # fmt: skip
+            return await self._replace(reopened)
         if entry.outcome_known:
             return entry
         if entry.lease_until > now:

@@ -33,7 +33,9 @@ class PartnerCenter(Protocol):
 class Ledger(Protocol):
     """Remembers per requestId how far a request got (see adapters/ledger.py); raises OnboardingError."""
 
-    async def claim(self, request_id: str, ms_request_id: str, *, lease_seconds: float) -> LedgerEntry: ...
+    async def claim(
+        self, request_id: str, ms_request_id: str, *, lease_seconds: float, request_hash: str | None = None
+    ) -> LedgerEntry: ...
 
     async def advance(self, entry: LedgerEntry, state: State, **changes: Any) -> LedgerEntry: ...
 

@@ -26,7 +26,7 @@ log = logging.getLogger("csp_onboarding")
 
 _COLUMNS = (
     "ms_request_id", "state", "attempts", "lease_until", "customer_id", "tenant_id", "commerce_id", "domain",
-    "event_id", "event_json", "exhausted_from", "created_at", "updated_at",
+    "event_id", "event_json", "exhausted_from", "outcome", "retryable", "request_hash", "created_at", "updated_at",
 )  # fmt: skip
 
 

@@ -68,3 +68,20 @@ def test_pre_flight_calls_go_out_together_with_one_request_id(harness: Harness) 
     calls = [c for c in harness.stack.admin("GET", "calls") if c["endpoint"] in partner_center]
     assert {c["ms_request_id"] for c in calls} == {calls[0]["ms_request_id"]}
     assert {c["endpoint"] for c in calls} >= {"domains.head", "address.validate", "customers.create"}
+
+
+def test_a_refused_request_corrected_and_resent_with_the_same_request_id_is_onboarded(harness: Harness) -> None:
+    request = json.loads((FAILING / "nl-domain-taken.json").read_text(encoding="utf-8"))
+    harness.enqueue(request)
+    [refused] = harness.wait_for_events(1)
+    assert refused["data"]["reason"] == "domain_unavailable"
+    harness.enqueue(request)  # unchanged: the same answer, from the ledger
+    harness.wait_for_events(2)
+    request["customer"]["domainPrefix"] = "contosonederland"  # the CRM user picked another prefix
+    harness.enqueue(request)
+    created = harness.wait_for_events(1, where=lambda e: e["type"].endswith(".created"))
+    assert created[0]["data"]["requestId"] == request["requestId"]
+    events = harness.stack.events()
+    assert [e["data"].get("reason") for e in events] == ["domain_unavailable", "domain_unavailable", None]
+    assert events[0]["id"] == events[1]["id"]
+    assert len(harness.calls("customers.create")) == 1

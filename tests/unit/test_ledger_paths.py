@@ -134,3 +134,35 @@ async def test_a_customer_search_that_is_refused_reads_as_none_found() -> None:
 
     outcome = await handle_message(message(sample()), dependencies(NoSearch(TAKEN)))
     assert outcome.event.data.reason == "domain_unavailable"  # type: ignore[union-attr]
+
+
+AUTH = OnboardingError(ErrorKind.AUTH, "app-only refused", http_status=403, code="900329")
+
+
+async def test_an_unchanged_resend_of_a_final_failure_gets_the_same_answer_without_calls() -> None:
+    ledger, sink = InMemoryLedger(), FakeEventSink()
+    await handle_message(message(sample()), dependencies(FakePartnerCenter(TAKEN), sink, ledger))
+    pc = FakePartnerCenter()
+    await handle_message(message(sample()), dependencies(pc, sink, ledger))
+    assert sink.events[0] == sink.events[1]
+    assert pc.calls == []
+
+
+async def test_a_corrected_resend_with_the_same_request_id_is_onboarded() -> None:
+    ledger, sink = InMemoryLedger(), FakeEventSink()
+    first = await handle_message(message(sample()), dependencies(FakePartnerCenter(TAKEN), sink, ledger))
+    assert first.event.data.reason == "domain_unavailable"  # type: ignore[union-attr]
+    fixed = sample()
+    fixed["customer"]["domainPrefix"] = "wingtiptoys2"  # the CRM user picked another prefix
+    outcome = await handle_message(message(fixed), dependencies(FakePartnerCenter(), sink, ledger))
+    assert outcome.kind == "created"
+    assert ledger.rows["crm-se-0001"].attempts == 2
+
+
+async def test_a_retryable_failure_resent_unchanged_is_tried_again() -> None:
+    ledger, sink = InMemoryLedger(), FakeEventSink()
+    refused = await handle_message(message(sample()), dependencies(FakePartnerCenter(AUTH), sink, ledger))
+    assert (refused.event.data.reason, refused.event.data.retryable) == ("not_authorized", True)  # type: ignore[union-attr]
+    # the operator fixed the app's permissions; the CRM sends the same request again
+    outcome = await handle_message(message(sample()), dependencies(FakePartnerCenter(), sink, ledger))
+    assert outcome.kind == "created"
