@@ -248,11 +248,11 @@ def throughput(concurrencies: list[int], pc_ms: float, eg_ms: float) -> dict[str
     return results
 
 
-def quota(messages: int, per_minute: int) -> dict[str, Any]:
+def quota(messages: int, per_minute: int, host_args: list[str] | None = None) -> dict[str, Any]:
     """Partner Center's 500 calls/min, scaled 10× in time: the emulator allows `per_minute`, the function paces
     to the same budget; a backlog of `messages` is enqueued at once."""
     stack = Stack(
-        host_args=["--max-polling-interval", "0.05"],
+        host_args=["--max-polling-interval", "0.05", *(host_args or [])],
         extra_env={"PARTNER_CENTER_MAX_REQUESTS_PER_MINUTE": str(per_minute)},
     ).start()
     try:
@@ -263,8 +263,10 @@ def quota(messages: int, per_minute: int) -> dict[str, Any]:
         started = time.time()
         stack.start_host()
         events = run_function(stack, messages, tag, already=0, timeout=900)
-        drain = max(event_seconds(e) for e in events) - started
+        last_outcome = max(event_seconds(e) for e in events)
+        drain = last_outcome - started
         calls = [c for c in stack.admin("GET", "calls") if c["endpoint"] in PARTNER_CENTER.split(",")]
+        working = last_outcome - min(c["at"] for c in calls)  # from the first Partner Center call
         throttled = sum(1 for c in calls if c["status"] == 429)
         answered = len(calls)
         ideal_drain = (answered - throttled) / (per_minute / 60)
@@ -275,9 +277,11 @@ def quota(messages: int, per_minute: int) -> dict[str, Any]:
             "partner_center_calls_answered": answered,
             "throttled_429": throttled,
             "throttled_fraction": round(throttled / answered, 4),
-            "drain_seconds": round(drain, 1),
+            "drain_seconds_from_host_start": round(drain, 1),
+            "drain_seconds_from_first_call": round(working, 1),
             "calls_over_rate_seconds": round(ideal_drain, 1),
-            "drain_vs_ideal": round(drain / ideal_drain, 3),
+            "drain_vs_ideal_from_host_start": round(drain / ideal_drain, 3),
+            "drain_vs_ideal_from_first_call": round(working / ideal_drain, 3),
             "token_requests": counters.get("tokens_issued", 0),
             "token_requests_per_1000_messages": round(counters.get("tokens_issued", 0) * 1000 / messages, 2),
             "outcomes_created": sum(1 for e in events if e["type"].endswith(".created")),
