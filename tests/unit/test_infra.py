@@ -92,7 +92,7 @@ def test_no_secret_literal_in_infra(path: Path) -> None:
 
 
 def test_secret_scan_would_catch_a_key() -> None:
-    for planted in ("AccountKey=abc", "key: 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsu'"):
+    for planted in ("AccountKey=abc", "key: 'Qm9ndXNLZXlGb3JUZXN0aW5nT25seTAxMjM0NTY3ODlhYmNkZWY9'"):
         assert any(re.search(p, planted) for p in SECRET_PATTERNS), planted
 
 
