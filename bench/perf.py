@@ -25,13 +25,12 @@ from typing import Any
 
 import httpx
 
-from bench.soak import request
+from bench.soak import PARTNER_CENTER, request
 from devhost.stack import ROOT, Stack
 from handlers.bootstrap import build_dependencies
 from handlers.pipeline import Dependencies, handle_message
 from handlers.settings import Settings
 
-PARTNER_CENTER = "customers.create,domains.head,address.validate,rules.get"
 _intervals: ContextVar[list[tuple[float, float]]] = ContextVar("network_intervals")
 
 

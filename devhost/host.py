@@ -90,8 +90,6 @@ class QueueListener:
         self.poison = _queue_client(function.connection, f"{function.queue_name}-poison", env)
         self.lease_seconds = lease_seconds
         self.in_flight: set[asyncio.Task[None]] = set()
-        self.processed = 0
-        self.failed = 0
 
     async def run(self, stop: asyncio.Event) -> None:
         for client in (self.queue, self.poison):
@@ -155,11 +153,9 @@ class QueueListener:
             if inspect.isawaitable(result):
                 await asyncio.wait_for(result, timeout=self.options.function_timeout)
         except (TimeoutError, Exception, binascii.Error) as exc:
-            self.failed += 1
             log.warning("%s failed for message %s (delivery %s): %s", name, message.id, message.dequeue_count, exc)
             await self._after_failure(message)
             return
-        self.processed += 1
         await self.queue.delete_message(message)
 
     async def _after_failure(self, message: StorageMessage) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -91,7 +90,3 @@ def drop_connection(request: web.Request) -> web.StreamResponse:
     if request.transport is not None:
         request.transport.abort()
     raise asyncio.CancelledError  # aiohttp drops a handler cancelled this way without writing anything
-
-
-def describe(rules: list[FaultRule]) -> str:
-    return json.dumps([{"target": r.target, "kind": r.kind, "fired": r.fired, "times": r.times} for r in rules])

@@ -47,9 +47,8 @@ def _validate_customer(body: dict[str, Any]) -> web.Response | None:
     company = body.get("companyprofile") or {}
     billing = body.get("billingprofile") or {}
     address = billing.get("defaultaddress") or {}
-    for key, where in (("domain", company),):
-        if not where.get(key):
-            return pc_error(400, 27002, "companyProfile.domain is required.", "InvalidInput")
+    if not company.get("domain"):
+        return pc_error(400, 27002, "companyProfile.domain is required.", "InvalidInput")
     if not re.fullmatch(r"[a-z0-9]{1,27}\.(onmicrosoft\.com|partner\.onmschina\.cn)", str(company["domain"]).lower()):
         return pc_error(400, 27002, "companyProfile.domain is not a valid initial domain.", "InvalidInput")
     for key in ("email", "culture", "language", "companyname"):

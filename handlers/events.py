@@ -122,10 +122,8 @@ def failed_event(
         message=failure.message,
         errors=failure.errors,
         partnerCenter=failure.partner_center,
-        suggestedAddresses=failure.suggested_addresses if failure.reason is Reason.ADDRESS_INVALID else None,
+        suggestedAddresses=(failure.suggested_addresses or []) if failure.reason is Reason.ADDRESS_INVALID else None,
     )
-    if failure.reason is Reason.ADDRESS_INVALID and data.suggestedAddresses is None:
-        data.suggestedAddresses = []
     return CloudEvent(
         type=FAILED,
         source=source,

@@ -9,7 +9,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
@@ -19,8 +19,6 @@ from handlers.countries import COUNTRY_ALIASES, ISO_ALPHA2, REGISTRATION_COUNTRI
 from handlers.failures import FieldError
 
 MAX_MESSAGE_BYTES = 64 * 1024
-
-Text = Annotated[str, Field(min_length=1)]
 
 
 class _Model(BaseModel):

@@ -26,3 +26,11 @@ def scan_stack(stack: Any) -> list[str]:
     texts = [p.read_text(errors="replace") for p in stack.log_dir.glob("*.log")]
     texts.append(json.dumps(stack.events()))
     return find_leaks(texts, secrets_of(stack.admin("GET", "secrets")))
+
+
+def stop_after_scan(stack: Any) -> None:
+    """A fixture's teardown: fail if anything leaked, and stop the stack in any case."""
+    try:
+        assert scan_stack(stack) == [], "a secret leaked into a log or an event"
+    finally:
+        stack.stop()

@@ -4,6 +4,7 @@ credential) and the function's managed identity (Event Grid, Key Vault). One MSA
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import time
 from collections.abc import Callable
@@ -147,24 +148,20 @@ def build_msal_app(settings: Settings) -> msal.ConfidentialClientApplication:
 
 def partner_center_tokens(settings: Settings) -> MsalTokenProvider:
     """App-only Partner Center tokens; the MSAL app (and its credential) is built on first use."""
-    apps: list[msal.ConfidentialClientApplication] = []
+    app = functools.cache(lambda: build_msal_app(settings))  # acquire runs under the provider's lock
 
     def acquire() -> MsalResult:
-        if not apps:
-            apps.append(build_msal_app(settings))
-        return dict(apps[0].acquire_token_for_client(scopes=[PARTNER_CENTER_SCOPE]) or {})
+        return dict(app().acquire_token_for_client(scopes=[PARTNER_CENTER_SCOPE]) or {})
 
     return MsalTokenProvider(acquire, what="Entra ID refused the Partner Center token request")
 
 
 def managed_identity_tokens(client_id: str | None, resource: str) -> MsalTokenProvider:
     """Tokens of the function's managed identity for one resource (Event Grid, Key Vault)."""
-    clients: list[msal.ManagedIdentityClient] = []
+    client = functools.cache(lambda: managed_identity_client(client_id))  # built on first use, under the lock
 
     def acquire() -> MsalResult:
-        if not clients:
-            clients.append(managed_identity_client(client_id))
-        return dict(clients[0].acquire_token_for_client(resource=resource) or {})
+        return dict(client().acquire_token_for_client(resource=resource) or {})
 
     return MsalTokenProvider(acquire, what=f"the managed identity got no token for {resource}")
 
@@ -183,7 +180,6 @@ class MsalTokenProvider:
         self._token: str | None = None
         self._expires_at = 0.0
         self._lock = asyncio.Lock()
-        self.requests_made = 0
 
     def invalidate(self) -> None:
         """Forget the cached token (after the resource refused it)."""
@@ -211,7 +207,6 @@ class MsalTokenProvider:
             return self._token
 
     def _acquire(self) -> MsalResult:
-        self.requests_made += 1
         try:
             result = self._acquire_blocking()
         except (requests.RequestException, OSError) as exc:

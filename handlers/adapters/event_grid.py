@@ -34,7 +34,6 @@ class EventGridPublisher:
         self._key = key
         self._tokens = tokens
         self._policy = retry_policy
-        self.batches_sent = 0
 
     async def publish(self, events: list[dict[str, Any]]) -> None:
         """Publish one batch; raises OnboardingError (TRANSIENT when the queue should redeliver)."""
@@ -53,7 +52,6 @@ class EventGridPublisher:
             except httpx.TransportError as exc:
                 raise OnboardingError(ErrorKind.TRANSIENT, f"Event Grid unreachable ({type(exc).__name__})") from None
             if response.status_code in (200, 201, 202):
-                self.batches_sent += 1
                 return
             # Any refusal fails the invocation: the message returns and the retry publishes again.
             # 401/403 are classified AUTH for the log, but still raised (an event must never be lost).

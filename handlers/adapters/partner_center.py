@@ -99,7 +99,6 @@ class PartnerCenterClient:
         self._pacer = pacer
         self._policy = retry_policy
         self._locale = locale
-        self.calls_made = 0
 
     async def create_customer(self, body: dict[str, Any], *, ms_request_id: str) -> CustomerPayload:
         """POST /v1/customers; raises OnboardingError."""
@@ -167,7 +166,6 @@ class PartnerCenterClient:
                 "X-Locale": self._locale,
                 "MS-PartnerCenter-Application": APPLICATION_NAME,
             }
-            self.calls_made += 1
             started = time.perf_counter()
             try:
                 response = await self._http.request(method, self._base_url + path, headers=headers, json=json_body)

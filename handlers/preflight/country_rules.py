@@ -42,7 +42,7 @@ def _matches(pattern: str | None, value: str) -> bool:
     if not pattern:
         return True
     try:
-        return re.fullmatch(pattern, value) is not None or re.search(pattern, value) is not None
+        return re.search(pattern, value) is not None  # anchored patterns match whole values; others anywhere
     except re.error:
         return True  # a pattern Python cannot read is Partner Center's to enforce
 
