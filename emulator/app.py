@@ -47,6 +47,7 @@ async def faults_and_calls(request: web.Request, handler: Handler) -> web.Stream
         ms_request_id=request.headers.get("MS-RequestId"),
         ms_correlation_id=request.headers.get("MS-CorrelationId"),
         at=time.time(),
+        connection=_client_port(request),
     )
     state.calls.append(call)
     for rule in rules:
@@ -69,6 +70,11 @@ async def faults_and_calls(request: web.Request, handler: Handler) -> web.Stream
         state.count("commit_drops")
         return drop_connection(request)
     return response
+
+
+def _client_port(request: web.Request) -> int | None:
+    peer = request.transport.get_extra_info("peername") if request.transport is not None else None
+    return int(peer[1]) if isinstance(peer, tuple) and len(peer) >= 2 else None
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
@@ -147,9 +153,12 @@ async def admin_behaviour(request: web.Request) -> web.Response:
 
 
 async def admin_rate_limit(request: web.Request) -> web.Response:
-    """{"perMinute": N} switches Partner Center's rate limit on (token bucket); {"perMinute": null} off."""
-    per_minute = (await request.json()).get("perMinute")
-    request.app[STATE_KEY].rate_limit = RateLimit(float(per_minute)) if per_minute else None
+    """{"perMinute": N} switches Partner Center's rate limit on (a token bucket; with "windowSeconds": W, a strict
+    sliding window of N * W / 60 calls); {"perMinute": null} off."""
+    body = await request.json()
+    per_minute, window = body.get("perMinute"), body.get("windowSeconds")
+    limit = RateLimit(float(per_minute), float(window) if window else None) if per_minute else None
+    request.app[STATE_KEY].rate_limit = limit
     return web.Response(status=204)
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,22 +27,35 @@ class Token:
 
 @dataclass
 class RateLimit:
-    """A token bucket: `per_minute` calls, refilled continuously, bursting to one second's worth."""
+    """Partner Center's per-tenant limit, `per_minute` calls. By default a token bucket refilled continuously and
+    bursting to one second's worth; with `window_seconds`, a strict sliding window instead: at most
+    `per_minute * window_seconds / 60` calls in any `window_seconds` (a limit scaled in time, no burst at all)."""
 
     per_minute: float
+    window_seconds: float | None = None
     tokens: float = 0.0
     updated: float = field(default_factory=time.monotonic)
+    recent: deque[float] = field(default_factory=deque)
 
     def __post_init__(self) -> None:
         self.tokens = self.capacity
 
     @property
     def capacity(self) -> float:
+        if self.window_seconds is not None:
+            return max(1.0, math.floor(self.per_minute * self.window_seconds / 60))
         return max(1.0, self.per_minute / 60)
 
     def take(self) -> float:
         """0 when the call may go; else the seconds until it could (the Retry-After)."""
         now = time.monotonic()
+        if self.window_seconds is not None:
+            while self.recent and self.recent[0] <= now - self.window_seconds:
+                self.recent.popleft()
+            if len(self.recent) < self.capacity:
+                self.recent.append(now)
+                return 0.0
+            return self.recent[0] + self.window_seconds - now
         self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.per_minute / 60)
         self.updated = now
         if self.tokens >= 1:
@@ -61,6 +76,7 @@ class Call:
     ms_correlation_id: str | None
     at: float
     fault: str | None = None
+    connection: int | None = None  # the client's port: calls that share one came over one kept-alive connection
 
 
 @dataclass
