@@ -11,7 +11,7 @@ from azure.storage.queue.aio import QueueClient
 
 from handlers.adapters.entra import managed_identity_tokens, partner_center_tokens
 from handlers.adapters.event_grid import EventGridPublisher
-from handlers.adapters.http import build_http_client
+from handlers.adapters.http import build_http_client, proxy_configured
 from handlers.adapters.key_vault import KeyVaultSecrets
 from handlers.adapters.ledger import InMemoryLedger, LedgerBase
 from handlers.adapters.pacing import Pacer
@@ -89,13 +89,15 @@ def build_parking(settings: Settings) -> QueueParking | None:
     """The `{queue}-exhausted` queue beside the requests queue, on the same connection as the trigger."""
     name = f"{settings.CUSTOMER_REQUESTS_QUEUE}-exhausted"
     if settings.CrmQueue is not None:
-        return QueueParking(QueueClient.from_connection_string(settings.CrmQueue.get_secret_value(), name))
+        connection = settings.CrmQueue.get_secret_value()
+        return QueueParking(QueueClient.from_connection_string(connection, name, use_env_settings=proxy_configured()))
     if settings.CrmQueue__queueServiceUri:
         from azure.identity.aio import ManagedIdentityCredential
 
         client_id = settings.CrmQueue__clientId or settings.managed_identity_client_id
-        credential = ManagedIdentityCredential(client_id=client_id) if client_id else ManagedIdentityCredential()
-        return QueueParking(QueueClient(settings.CrmQueue__queueServiceUri, name, credential=credential))
+        credential = ManagedIdentityCredential(client_id=client_id)
+        uri = settings.CrmQueue__queueServiceUri
+        return QueueParking(QueueClient(uri, name, credential=credential, use_env_settings=proxy_configured()))
     log.warning("No CrmQueue connection setting: exhausted requests are reported but not parked for replay")
     return None
 
@@ -105,15 +107,20 @@ def build_ledger(settings: Settings) -> LedgerBase:
     table = settings.ONBOARDING_LEDGER_TABLE
     connection = settings.ledger_connection
     if connection is not None:
-        client = TableClient.from_connection_string(connection, table_name=table, connection_timeout=5)
+        client = TableClient.from_connection_string(
+            connection, table_name=table, connection_timeout=5, use_env_settings=proxy_configured()
+        )
         return TableLedger(client, fallback=InMemoryLedger())
     endpoint = settings.ledger_table_endpoint
     if endpoint is not None:
         from azure.identity.aio import ManagedIdentityCredential
 
         client_id = settings.AzureWebJobsStorage__clientId or settings.managed_identity_client_id
-        credential = ManagedIdentityCredential(client_id=client_id) if client_id else ManagedIdentityCredential()
-        return TableLedger(TableClient(endpoint, table_name=table, credential=credential))
+        credential = ManagedIdentityCredential(client_id=client_id)
+        table_client = TableClient(
+            endpoint, table_name=table, credential=credential, use_env_settings=proxy_configured()
+        )
+        return TableLedger(table_client)
     log.warning("No storage for the ledger (AzureWebJobsStorage): keeping it in memory, for one worker only")
     return InMemoryLedger()
 

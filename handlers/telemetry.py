@@ -62,9 +62,7 @@ def _configure_azure_monitor(connection_string: str, client_id: str | None) -> N
     options: dict[str, Any] = {"connection_string": connection_string, "logger_name": LOGGER_NAME}
     if "Authorization=AAD" in os.environ.get("APPLICATIONINSIGHTS_AUTHENTICATION_STRING", ""):
         # Application Insights with local auth disabled: ingestion with the function's managed identity.
-        options["credential"] = (
-            ManagedIdentityCredential(client_id=client_id) if client_id else ManagedIdentityCredential()
-        )
+        options["credential"] = ManagedIdentityCredential(client_id=client_id)
     configure_azure_monitor(**options)
     # The exporter ships the project's records; propagating them to the worker's handler would ship them twice.
     logging.getLogger(LOGGER_NAME).propagate = False

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from handlers.adapters.http import transport_failure
 from handlers.adapters.ports import TokenProvider
 from handlers.adapters.retry import RetryPolicy, call_with_retries
 from handlers.failures import ErrorKind, OnboardingError
@@ -47,10 +48,8 @@ class EventGridPublisher:
                 headers["Authorization"] = f"Bearer {await self._tokens.get_token()}"
             try:
                 response = await self._http.post(self._endpoint, content=content, headers=headers)
-            except httpx.TimeoutException as exc:
-                raise OnboardingError(ErrorKind.TRANSIENT, f"Event Grid timed out ({type(exc).__name__})") from None
             except httpx.TransportError as exc:
-                raise OnboardingError(ErrorKind.TRANSIENT, f"Event Grid unreachable ({type(exc).__name__})") from None
+                raise transport_failure("Event Grid", exc) from None
             if response.status_code in (200, 201, 202):
                 return
             # Any refusal fails the invocation: the message returns and the retry publishes again.

@@ -9,6 +9,7 @@ import httpx
 from pydantic import SecretStr
 
 from handlers.adapters.entra import MsalTokenProvider
+from handlers.adapters.http import transport_failure
 from handlers.adapters.retry import RetryPolicy, call_with_retries
 from handlers.failures import ErrorKind, OnboardingError
 
@@ -43,10 +44,8 @@ class KeyVaultSecrets:
                 headers = {"Authorization": f"Bearer {await self._tokens.get_token()}"}
                 try:
                     response = await self._http.put(url, json=body, headers=headers)
-                except (httpx.TimeoutException, httpx.TransportError) as exc:
-                    raise OnboardingError(
-                        ErrorKind.TRANSIENT, f"Key Vault unreachable ({type(exc).__name__})"
-                    ) from None
+                except httpx.TransportError as exc:
+                    raise transport_failure("Key Vault", exc) from None
                 if response.status_code == 401 and not challenged and "WWW-Authenticate" in response.headers:
                     self._tokens.invalidate()  # the challenge: take a fresh token and try once more
                     continue

@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 import httpx
 
+from handlers.adapters.http import transport_failure
 from handlers.adapters.pacing import Pacer
 from handlers.adapters.payloads import AddressValidation, CountryRules, CustomerPayload
 from handlers.adapters.ports import TokenProvider
@@ -169,12 +170,8 @@ class PartnerCenterClient:
             started = time.perf_counter()
             try:
                 response = await self._http.request(method, self._base_url + path, headers=headers, json=json_body)
-            except httpx.TimeoutException as exc:
-                raise OnboardingError(ErrorKind.TRANSIENT, f"{what} timed out ({type(exc).__name__})") from None
             except httpx.TransportError as exc:
-                raise OnboardingError(
-                    ErrorKind.TRANSIENT, f"{what} lost its connection ({type(exc).__name__})"
-                ) from None
+                raise transport_failure(what, exc) from None
             elapsed_ms = (time.perf_counter() - started) * 1000
             partner_center_duration.record(elapsed_ms, {"endpoint": what, "status": response.status_code})
             log.info(
