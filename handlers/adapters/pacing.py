@@ -6,41 +6,61 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
+SLOWDOWN = 0.7  # a 429 cuts the pace to this fraction of what it was
+SLOWEST = 1 / 8  # the lowest fraction of the budget repeated 429s bring the pace down to
+
 
 class Pacer:
-    """Spaces call starts evenly at `per_minute`.
+    """Spaces call starts evenly, `margin` (2 %) under `per_minute`: a limit counted over a sliding window never
+    sees the event loop's scheduling jitter as a burst, which pacing at exactly the limit would.
 
-    After a 429 nobody starts before Retry-After has passed, and the pace halves for `slowdown_seconds`.
+    A 429 holds every caller until its Retry-After, those already waiting for a slot included, and cuts the pace by
+    30 % — once per hold: the 429s of calls that were already under way add nothing — and the pace climbs back to
+    the full budget over the next `recovery_calls` calls. So a quota shared with other tools is survived (one 429
+    per window of the limit), and a stray 429 costs its Retry-After and a few seconds, not minutes.
     """
 
     def __init__(
         self,
         per_minute: int,
         *,
-        slowdown_seconds: float = 60.0,
+        margin: float = 0.02,
+        recovery_calls: int = 100,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         if per_minute <= 0:
             raise ValueError("per_minute must be positive")
-        self._interval = 60.0 / per_minute
-        self._slowdown_seconds = slowdown_seconds
+        if not 0 <= margin < 1 or recovery_calls <= 0:
+            raise ValueError("margin must be in [0, 1) and recovery_calls positive")
+        self._interval = 60.0 / (per_minute * (1 - margin))
+        self._recovery_step = (1 - SLOWDOWN) / recovery_calls  # from one cut back to the whole budget
         self._clock = clock
         self._sleep = sleep
         self._next_slot = 0.0
-        self._slow_until = 0.0
+        self._held_until = 0.0
+        self._holds = 0  # 429s that started a hold
+        self.pace = 1.0  # the fraction of the budget in use
 
     async def acquire(self) -> None:
-        """Wait for this call's slot; slots are handed out first come, first served."""
-        now = self._clock()
-        interval = self._interval * (2.0 if now < self._slow_until else 1.0)
-        slot = max(now, self._next_slot)
-        self._next_slot = slot + interval
-        if slot > now:
-            await self._sleep(slot - now)
+        """Wait for this call's slot; slots are handed out first come, first served. A slot handed out before a
+        429 arrived is given up for one after the hold."""
+        while True:
+            now = self._clock()
+            slot = max(now, self._next_slot)
+            self._next_slot = slot + self._interval / self.pace
+            holds = self._holds
+            if slot > now:
+                await self._sleep(slot - now)
+            if self._holds == holds or self._held_until <= slot:
+                self.pace = min(1.0, self.pace + self._recovery_step)
+                return
 
     def throttled(self, retry_after: float | None) -> None:
-        """Record a 429: nobody starts before Retry-After has passed, and the pace halves for a while."""
+        """Record a 429: nobody starts before Retry-After has passed; the first 429 of a hold cuts the pace."""
         now = self._clock()
-        self._next_slot = max(self._next_slot, now + (retry_after or 0.0))
-        self._slow_until = max(self._slow_until, now + self._slowdown_seconds)
+        if now >= self._held_until:
+            self.pace = max(SLOWEST, self.pace * SLOWDOWN)
+            self._holds += 1
+        self._held_until = max(self._held_until, now + (retry_after or 0.0))
+        self._next_slot = max(self._next_slot, self._held_until)

@@ -29,11 +29,15 @@ def paced_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     stack.stop()
 
 
-def test_a_backlog_drains_at_the_quota_pace_without_429_storms(paced_stack: Stack) -> None:
-    paced_stack.admin("POST", "ratelimit", {"perMinute": PER_MINUTE})
+@pytest.mark.parametrize("window_seconds", [None, 3], ids=["token-bucket", "strict-3s-window"])
+def test_a_backlog_drains_at_the_quota_pace_without_429_storms(paced_stack: Stack, window_seconds: int | None) -> None:
+    paced_stack.kill_host()
+    paced_stack.admin("POST", "reset")
+    paced_stack.admin("POST", "ratelimit", {"perMinute": PER_MINUTE, "windowSeconds": window_seconds})
     queue = paced_stack.queue()
+    tag = f"pace{window_seconds or 0}"
     for i in range(40):
-        queue.send_message(json.dumps(request(i, "pace")))
+        queue.send_message(json.dumps(request(i, tag)))
     started = time.monotonic()
     paced_stack.start_host()
     events = Harness(paced_stack).wait_for_events(40, timeout=120)
