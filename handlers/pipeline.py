@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from handlers.adapters.ledger import LedgerEntry
 from handlers.adapters.ports import EventSink, Ledger, MessageParking, PartnerCenter, SecretStore
@@ -84,23 +85,52 @@ async def _handle_request(request: CustomerRequest, deps: Dependencies) -> Outco
             request.requestId, ms_request_id, lease_seconds=deps.config.lease_seconds, request_hash=request_hash
         )
         if entry.outcome_known and entry.event_json is not None:
-            event = CloudEvent.model_validate_json(entry.event_json)
+            # Published by every delivery until one succeeds and the queue consumes the message: no write.
             log.info("Outcome already decided (%s): publishing it again", entry.state)
-        else:
-            try:
-                entry, event = await _decide(request, entry, deps)
-            except OnboardingError as error:
-                if error.kind is ErrorKind.TRANSIENT:
-                    log.warning("Onboarding will be retried by the queue: %s", error, extra={"outcome": "retry"})
-                raise
-            except Exception:
-                # Not one of ours (a library's surprise): this delivery is over all the same; free the request.
-                await deps.ledger.release(await deps.ledger.read(request.requestId) or entry)
-                raise
+            return await _publish(CloudEvent.model_validate_json(entry.event_json), deps)
+        try:
+            entry, decided = await _decide(request, entry, deps)
+        except OnboardingError as error:
+            if error.kind is ErrorKind.TRANSIENT:
+                log.warning("Onboarding will be retried by the queue: %s", error, extra={"outcome": "retry"})
+            raise
+        except Exception:
+            # Not one of ours (a library's surprise): this delivery is over all the same; free the request.
+            await deps.ledger.release(await deps.ledger.read(request.requestId) or entry)
+            raise
+        return await _store_and_publish(entry, decided, deps)
+
+
+@dataclass(frozen=True)
+class _Decided:
+    """An outcome to store on the request's row (with `changes`) and to publish."""
+
+    event: CloudEvent
+    state: Literal["created", "failed"]
+    changes: dict[str, Any]
+
+
+async def _store_and_publish(entry: LedgerEntry, decided: _Decided, deps: Dependencies) -> Outcome:
+    """Store the outcome on the row while publishing it: neither waits for the other, and either failing fails the
+    invocation. The next delivery then publishes the stored event again or, had storing failed, decides again and
+    publishes an event with the same id: a refusal comes from the same checks, and a customer from replaying the
+    create under the same MS-RequestId (the row still says `creating`)."""
+    event = decided.event
+    store = asyncio.create_task(
+        deps.ledger.advance(
+            entry, decided.state, event_id=event.id, event_json=event.model_dump_json(), outcome=decided.state,
+            **decided.changes,
+        )
+    )  # fmt: skip
+    try:
         outcome = await _publish(event, deps)
-        if entry.state != "published":
-            await deps.ledger.advance(entry, "published")
-        return outcome
+    except BaseException:
+        await asyncio.wait([store])  # never leave the write running after the invocation
+        if not store.cancelled():
+            store.exception()  # retrieved: the publish failure is the one reported
+        raise
+    await store  # raises when storing failed
+    return outcome
 
 
 async def _publish(event: CloudEvent, deps: Dependencies) -> Outcome:
@@ -115,8 +145,8 @@ async def _publish(event: CloudEvent, deps: Dependencies) -> Outcome:
     return Outcome(kind, event)
 
 
-async def _decide(request: CustomerRequest, entry: LedgerEntry, deps: Dependencies) -> tuple[LedgerEntry, CloudEvent]:
-    """Run pre-flight and the create (as far as the ledger says is still to do); store the outcome event."""
+async def _decide(request: CustomerRequest, entry: LedgerEntry, deps: Dependencies) -> tuple[LedgerEntry, _Decided]:
+    """Run pre-flight and the create (as far as the ledger says is still to do); the outcome to store and publish."""
     config = deps.config
     domain = domain_for(request, config.domain_suffix)
     try:
@@ -144,16 +174,7 @@ async def _decide(request: CustomerRequest, entry: LedgerEntry, deps: Dependenci
             await deps.ledger.release(entry)  # this delivery is over: the next one may start at once
             raise
         failure = failure_from_error(error)
-        event = _failed(request, failure, deps)
-        entry = await deps.ledger.advance(
-            entry,
-            "failed",
-            event_id=event.id,
-            event_json=event.model_dump_json(),
-            outcome="failed",
-            retryable=failure.retryable,
-        )
-        return entry, event
+        return entry, _Decided(_failed(request, failure, deps), "failed", {"retryable": failure.retryable})
     domain = customer.companyProfile.domain or domain
     user_name = customer.userCredentials.userName if customer.userCredentials else None
     if user_name and "@" not in user_name:
@@ -187,18 +208,13 @@ async def _decide(request: CustomerRequest, entry: LedgerEntry, deps: Dependenci
     event = created_event(
         data, source=config.events_source, correlation_id=request.correlationId, traceparent=current_traceparent()
     )
-    entry = await deps.ledger.advance(
-        entry,
-        "created",
-        customer_id=customer.id,
-        tenant_id=data.tenantId,
-        commerce_id=customer.commerceId,
-        domain=domain,
-        event_id=event.id,
-        event_json=event.model_dump_json(),
-        outcome="created",
-    )
-    return entry, event
+    changes = {
+        "customer_id": customer.id,
+        "tenant_id": data.tenantId,
+        "commerce_id": customer.commerceId,
+        "domain": domain,
+    }
+    return entry, _Decided(event, "created", changes)
 
 
 async def handle_poison(body: bytes | str, deps: Dependencies, *, traceparent: str | None = None) -> Outcome:
@@ -223,9 +239,7 @@ async def _handle_poison(parsed: CustomerRequest | InvalidRequest, deps: Depende
         entry = await deps.ledger.read(parsed.requestId) if isinstance(parsed, CustomerRequest) else None
         if entry is not None and entry.outcome_known and entry.event_json is not None:
             log.warning("Poisoned request had a decided outcome: publishing it")
-            outcome = await _publish(CloudEvent.model_validate_json(entry.event_json), deps)
-            await deps.ledger.advance(entry, "published")
-            return outcome
+            return await _publish(CloudEvent.model_validate_json(entry.event_json), deps)
         failure = Failure(
             reason=Reason.RETRIES_EXHAUSTED,
             retryable=True,

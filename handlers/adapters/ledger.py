@@ -1,7 +1,8 @@
 """The ledger: one row per requestId, so every delivery knows how far the request got (Table storage in
 table_ledger.py; in memory here).
 
-States: received → creating → created → published, or failed (its event stored) → published.
+States: received → creating → created (the outcome event stored), or failed (its event stored). A stored outcome is
+published by every delivery until one succeeds; the queue consuming the message is what records that.
 Every write is conditional on the row's ETag: two instances holding the same request cannot both move it on;
 the loser raises a transient error and the queue redelivers later. A row never holds the admin password.
 """
@@ -16,7 +17,7 @@ from typing import Any, Literal
 
 from handlers.failures import ErrorKind, OnboardingError
 
-State = Literal["received", "creating", "created", "failed", "published"]
+State = Literal["received", "creating", "created", "failed"]
 
 
 @dataclass(frozen=True)
@@ -45,11 +46,7 @@ class LedgerEntry:
     @property
     def outcome_known(self) -> bool:
         """The outcome is decided and stored: a redelivery only publishes it again."""
-        return (
-            self.event_json is not None
-            and self.state in ("created", "failed", "published")
-            and not (self.exhausted_from)
-        )
+        return self.event_json is not None and self.state in ("created", "failed") and not (self.exhausted_from)
 
 
 class RowExists(Exception):
@@ -145,7 +142,7 @@ class LedgerBase(ABC):
     async def advance(self, entry: LedgerEntry, state: State, **changes: Any) -> LedgerEntry:
         """Move the request to `state` (and record `changes`) if nobody else moved it; raises OnboardingError."""
         moved = replace(entry, state=state, updated_at=time.time(), **changes)
-        if state in ("created", "failed", "published"):  # decided: no delivery needs to hold it any more
+        if state in ("created", "failed"):  # decided: no delivery needs to hold it any more
             moved = replace(moved, lease_until=0.0)
         return await self._replace(moved)
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from handlers.adapters.ledger import InMemoryLedger
+from handlers.adapters.ledger import InMemoryLedger, LedgerEntry
 from handlers.create import ms_request_id_for
 from handlers.failures import ErrorKind, OnboardingError
 from handlers.pipeline import handle_message, handle_poison
@@ -22,11 +24,43 @@ async def test_a_failed_publish_is_retried_without_creating_again() -> None:
         await handle_message(message(sample()), deps)
     state_after_failed_publish = ledger.rows["crm-se-0001"].state
     assert state_after_failed_publish == "created"
+    stored = ledger.rows["crm-se-0001"]
     sink.fail_with = None
     outcome = await handle_message(message(sample()), deps)
     assert outcome.kind == "created"
+    assert outcome.event.model_dump_json() == stored.event_json  # the stored event, not a new one
     assert len(pc.created) == 1
-    assert ledger.rows["crm-se-0001"].state == "published"
+    assert ledger.rows["crm-se-0001"] == stored  # publishing the stored outcome writes nothing
+
+
+class OutcomeStoreDown(InMemoryLedger):
+    """Storage that fails at the last write of a request: storing its outcome."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refuse_outcomes = True
+
+    async def _replace(self, entry: LedgerEntry) -> LedgerEntry:
+        if entry.outcome is not None and self.refuse_outcomes:
+            raise OnboardingError(ErrorKind.TRANSIENT, "ledger update failed: ServiceResponseError")
+        return await super()._replace(entry)
+
+
+async def test_an_outcome_published_but_not_stored_is_created_again_idempotently_with_the_same_event_id() -> None:
+    ledger, sink, pc = OutcomeStoreDown(), FakeEventSink(), FakePartnerCenter()
+    with pytest.raises(OnboardingError) as raised:
+        await handle_message(message(sample()), dependencies(pc, sink, ledger))  # published while the store failed
+    assert raised.value.kind is ErrorKind.TRANSIENT
+    row = ledger.rows["crm-se-0001"]
+    assert (row.state, len(sink.events)) == ("creating", 1)
+    ledger.refuse_outcomes = False
+    ledger.rows["crm-se-0001"] = replace(row, lease_until=0.0)  # the lease ran out
+    outcome = await handle_message(message(sample()), dependencies(pc, sink, ledger))
+    assert [e["id"] for e in sink.events] == [outcome.event.id] * 2  # the same event, which subscribers drop
+    kinds = [what for what, _ in pc.calls]
+    assert sorted(kinds[:3]) == ["address", "domain", "rules"] and kinds[3:] == ["create", "create"]  # one pre-flight
+    assert {rid for _, rid in pc.calls} == {ms_request_id_for("crm-se-0001")}
+    assert ledger.rows["crm-se-0001"].state == "created"
 
 
 async def test_the_ledger_never_holds_the_password() -> None:
