@@ -11,6 +11,7 @@ import inspect
 import logging
 import os
 import re
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -65,7 +66,9 @@ def index_functions(module_name: str, env: dict[str, str]) -> list[QueueFunction
 
 def _queue_client(connection: str, queue_name: str, env: dict[str, str]) -> QueueClient:
     if connection in env:
-        return QueueClient.from_connection_string(env[connection], queue_name)
+        # Read proxies from the environment only when one is set: otherwise the SDK re-reads it, and ~/.netrc, per call.
+        proxied = any(v for k, v in env.items() if k.lower() in ("https_proxy", "http_proxy", "all_proxy"))
+        return QueueClient.from_connection_string(env[connection], queue_name, use_env_settings=proxied)
     if f"{connection}__queueServiceUri" in env:
         raise ValueError(f"{connection}: identity-based connections need Azure; use a connection string locally")
     raise KeyError(f"app setting {connection} (the queue connection) is not set")
@@ -95,40 +98,78 @@ class QueueListener:
         for client in (self.queue, self.poison):
             with contextlib.suppress(ResourceExistsError):
                 await client.create_queue()
-        capped = self.max_concurrency is not None
-        limit = self.max_concurrency or self.options.batch_size + self.options.new_batch_threshold
+        if self.max_concurrency is None:
+            await self._run_batches(stop)
+        else:
+            await self._run_capped(stop, self.max_concurrency)
+        if self.in_flight:
+            await asyncio.wait(self.in_flight)
+        for client in (self.queue, self.poison):
+            await client.close()
+
+    async def _run_batches(self, stop: asyncio.Event) -> None:
+        """As the host does: fetch a batch whenever in-flight work drops to newBatchThreshold."""
         delay = 0.05
         while not stop.is_set():
-            # The host fetches a new batch once in-flight work drops to newBatchThreshold (or, with a cap set for
-            # benchmarks, whenever fewer than the cap are in flight).
-            if len(self.in_flight) >= limit or (not capped and len(self.in_flight) > self.options.new_batch_threshold):
+            if len(self.in_flight) > self.options.new_batch_threshold:
                 await asyncio.wait(self.in_flight, return_when=asyncio.FIRST_COMPLETED)
                 continue
-            wanted = min(self.options.batch_size, limit - len(self.in_flight))
-            try:
-                messages = [
-                    m
-                    async for m in self.queue.receive_messages(
-                        messages_per_page=wanted, max_messages=wanted, visibility_timeout=int(self.lease_seconds)
-                    )
-                ]
-            except Exception as exc:
-                log.warning("%s: receiving failed: %s", self.function.name, exc)
-                messages = []
+            messages = await self._receive(self.options.batch_size)
             for message in messages:
-                task = asyncio.create_task(self._process(message))
-                self.in_flight.add(task)
-                task.add_done_callback(self.in_flight.discard)
+                self._start(message)
             if messages:
                 delay = 0.05
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=delay)
             delay = min(delay * 2, self.options.max_polling_interval)
-        if self.in_flight:
-            await asyncio.wait(self.in_flight)
-        for client in (self.queue, self.poison):
-            await client.close()
+
+    async def _run_capped(self, stop: asyncio.Event, limit: int) -> None:
+        """Benchmarks: exactly `limit` executions in flight. The next messages are received while those run (up to
+        a batch ahead), so a finished execution's slot is refilled at once, as the host's background fetch does."""
+        ahead = min(self.options.batch_size, limit)
+        ready: deque[StorageMessage] = deque()
+        fetch: asyncio.Task[list[StorageMessage]] | None = None
+        stopped = asyncio.ensure_future(stop.wait())
+        delay = 0.0
+        while not stop.is_set():
+            while ready and len(self.in_flight) < limit:
+                self._start(ready.popleft())
+            room = limit + ahead - len(self.in_flight) - len(ready)
+            if fetch is None and room >= max(1, ahead // 2):
+                fetch = asyncio.create_task(self._receive(room, after=delay))
+            await asyncio.wait(
+                {*self.in_flight, stopped, *([fetch] if fetch else [])}, return_when=asyncio.FIRST_COMPLETED
+            )
+            if fetch is not None and fetch.done():
+                messages = fetch.result()
+                fetch = None
+                ready.extend(messages)
+                delay = 0.0 if messages else min(max(delay * 2, 0.05), self.options.max_polling_interval)
+        if fetch is not None:
+            fetch.cancel()
+        for message in ready:  # received but never started: back to the queue at once
+            await self.queue.update_message(message, visibility_timeout=0)
+
+    async def _receive(self, count: int, *, after: float = 0.0) -> list[StorageMessage]:
+        if after:
+            await asyncio.sleep(after)
+        wanted = min(count, 32)  # the service's maximum per request
+        try:
+            return [
+                m
+                async for m in self.queue.receive_messages(
+                    messages_per_page=wanted, max_messages=wanted, visibility_timeout=int(self.lease_seconds)
+                )
+            ]
+        except Exception as exc:
+            log.warning("%s: receiving failed: %s", self.function.name, exc)
+            return []
+
+    def _start(self, message: StorageMessage) -> None:
+        task = asyncio.create_task(self._process(message))
+        self.in_flight.add(task)
+        task.add_done_callback(self.in_flight.discard)
 
     def _body(self, message: StorageMessage) -> bytes:
         content = message.content if isinstance(message.content, str) else str(message.content)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import json
 import os
 import secrets
@@ -199,10 +200,14 @@ class Stack:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(f"{self.emulator_url}/_emulator/{path}", data=data, method=method)  # noqa: S310
         request.add_header("Content-Type", "application/json")
-        context = ssl.create_default_context(cafile=str(self.ca_file))
-        with urllib.request.urlopen(request, context=context, timeout=30) as response:  # noqa: S310 — https only
+        with urllib.request.urlopen(request, context=self._admin_tls, timeout=30) as response:  # noqa: S310 — https only
             raw = response.read()
         return json.loads(raw) if raw else None
+
+    @functools.cached_property
+    def _admin_tls(self) -> ssl.SSLContext:
+        """Trusts the CA bundle, parsed once: tests and benchmarks poll the emulator several times a second."""
+        return ssl.create_default_context(cafile=str(self.ca_file))
 
     def queue(self, name: str = QUEUE) -> QueueClient:
         """A client of one of the stack's queues, created if the host has not created it yet."""
