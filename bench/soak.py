@@ -85,8 +85,8 @@ def run_soak(
     stack = (
         stack
         or Stack(
-            host_args=["--visibility-timeout", "1", "--max-polling-interval", "0.2", "--lease-seconds", "15"],
-            extra_env={"ONBOARDING_DEADLINE_SECONDS": "8", "PARTNER_CENTER_MAX_REQUESTS_PER_MINUTE": "100000"},
+            host_args=["--visibility-timeout", "1", "--max-polling-interval", "0.2", "--lease-seconds", "30"],
+            extra_env={"ONBOARDING_DEADLINE_SECONDS": "20", "PARTNER_CENTER_MAX_REQUESTS_PER_MINUTE": "100000"},
         ).start()
     )
     run = f"{seed:02d}{int(time.time()) % 10000:04d}"

@@ -2,18 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from bench.soak import request, run_soak
-from devhost.stack import QUEUE
+from devhost.stack import QUEUE, Stack
 from ops.replay_poison import replay
 from tests.integration.conftest import Harness
+from tests.leak_scan import stop_after_scan
 
 pytestmark = pytest.mark.integration
 
 
-def test_a_chaos_soak_of_100_requests_gives_exactly_one_customer_and_outcome_each(harness: Harness) -> None:
-    report = run_soak(100, kills=0, seed=11, timeout=240, stack=harness.stack)
+@pytest.fixture(scope="module")
+def chaos_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """A stack whose invocations have time to honour Retry-After: each injected 429 holds every caller of the
+    worker for a second, so a round of calls can wait several seconds (the shared stack allows 1.5 s)."""
+    stack = Stack(
+        log_dir=tmp_path_factory.mktemp("chaos-logs"),
+        host_args=["--visibility-timeout", "0.5", "--max-polling-interval", "0.2", "--lease-seconds", "45"],
+        extra_env={"ONBOARDING_DEADLINE_SECONDS": "30", "PARTNER_CENTER_MAX_REQUESTS_PER_MINUTE": "100000"},
+    ).start()
+    yield stack
+    stop_after_scan(stack)
+
+
+def test_a_chaos_soak_of_100_requests_gives_exactly_one_customer_and_outcome_each(chaos_stack: Stack) -> None:
+    report = run_soak(100, kills=0, seed=11, timeout=240, stack=chaos_stack)
     assert sum(report.faults_fired.values()) > 0, "the soak injected faults"
     figures = (report.customers_created, report.created_requests, report.duplicate_domains, report.lost)
     assert figures == (100, 100, 0, 0), report
