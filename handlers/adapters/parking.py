@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from azure.core.exceptions import HttpResponseError, ResourceNotFoundError, ServiceRequestError
+import contextlib
+
+from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError, ServiceRequestError
 from azure.storage.queue.aio import QueueClient
 
 from handlers.failures import ErrorKind, OnboardingError
@@ -21,7 +23,10 @@ class QueueParking:
             try:
                 await self._queue.send_message(text)
             except ResourceNotFoundError:
-                await self._queue.create_queue()
+                # Concurrent first parks all find the queue missing; the SDK reports each create after the first
+                # (the service's 204) as ResourceExistsError: the queue is there, which is all that matters.
+                with contextlib.suppress(ResourceExistsError):
+                    await self._queue.create_queue()
                 await self._queue.send_message(text)
         except (HttpResponseError, ServiceRequestError) as exc:
             raise OnboardingError(ErrorKind.TRANSIENT, f"parking the request failed: {type(exc).__name__}") from None

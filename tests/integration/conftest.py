@@ -49,6 +49,13 @@ class Harness:
     def queue_length(self, client: QueueClient) -> int:
         return len(client.peek_messages(max_messages=32))
 
+    def wait_for_messages(self, client: QueueClient, count: int, *, timeout: float = 15.0) -> int:
+        """The visible messages of a queue once there are `count` of them, or at the deadline."""
+        deadline = time.monotonic() + timeout
+        while (length := self.queue_length(client)) < count and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return length
+
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:

@@ -46,10 +46,10 @@ def test_poisoned_requests_replayed_after_an_outage_are_created_once(harness: Ha
     exhausted = harness.wait_for_events(3, timeout=120)
     assert {e["data"]["reason"] for e in exhausted} == {"retries_exhausted"}
     harness.stack.admin("DELETE", "faults")  # the outage is over
-    harness.settle(1.0)
-    assert harness.queue_length(harness.poison) == 0, "the poison function consumed them"
     parked = harness.stack.queue(f"{QUEUE}-exhausted")
-    assert harness.queue_length(parked) == 3, "and parked them for a replay"
+    assert harness.wait_for_messages(parked, 3) == 3, "the poison function parked them for a replay"
+    assert harness.queue_length(harness.poison) == 0, "and consumed them"
+    assert len(harness.stack.events()) == 3, "each on its first try: no poison invocation failed and repeated"
     assert replay(parked, harness.queue, limit=100) == 3
     created = harness.wait_for_events(3, where=lambda e: e["type"].endswith(".created"), timeout=60)
     assert sorted(e["data"]["requestId"] for e in created) == sorted(r["requestId"] for r in requests)
