@@ -28,6 +28,8 @@ from httpx_aiohttp import AiohttpTransport
 
 from bench.soak import PARTNER_CENTER, request
 from devhost.stack import ROOT, Stack
+from handlers.adapters.parking import QueueParking
+from handlers.adapters.table_ledger import TableLedger
 from handlers.bootstrap import build_dependencies
 from handlers.pipeline import Dependencies, handle_message
 from handlers.settings import Settings
@@ -50,6 +52,9 @@ class TimedTransport(httpx.AsyncBaseTransport):
         await response.aread()
         _intervals.get().append((start, time.perf_counter()))
         return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
 
 
 class TimedLedger:
@@ -106,6 +111,9 @@ async def measure_overhead(stack: Stack, messages: int) -> dict[str, Any]:
             overheads.append((wall - network) * 1000)
             walls.append(wall * 1000)
     await http.aclose()
+    for adapter in (deps.ledger.inner, deps.parking):  # type: ignore[attr-defined]
+        if isinstance(adapter, (TableLedger, QueueParking)):
+            await adapter.aclose()
     return {
         "messages": messages,
         "overhead_ms_p50": round(percentile(overheads, 0.5), 2),

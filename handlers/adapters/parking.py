@@ -16,6 +16,10 @@ class QueueParking:
     def __init__(self, queue: QueueClient) -> None:
         self._queue = queue
 
+    async def aclose(self) -> None:
+        """Close the queue client's connections (a worker keeps it for life; scripts and tests do not)."""
+        await self._queue.close()
+
     async def park(self, body: bytes) -> None:
         """Park one message; raises OnboardingError(TRANSIENT), so the poison message is retried."""
         text = body.decode("utf-8", errors="replace")

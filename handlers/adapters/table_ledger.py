@@ -43,6 +43,10 @@ class TableLedger(LedgerBase):
         self._fallback = fallback
         self._degraded = False
 
+    async def aclose(self) -> None:
+        """Close the table client's connections (a worker keeps its ledger for life; scripts and tests do not)."""
+        await self._table.close()
+
     async def _ensure_table(self) -> None:
         if self._created:
             return
