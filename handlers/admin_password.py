@@ -6,7 +6,7 @@ import logging
 
 from handlers.adapters.payloads import CustomerPayload
 from handlers.adapters.ports import SecretStore
-from handlers.redaction import remember_secret
+from handlers.redaction import hold_secret
 
 log = logging.getLogger("csp_onboarding")
 
@@ -31,7 +31,7 @@ async def keep_admin_password(
     credentials = customer.userCredentials
     if credentials is None or credentials.password is None:
         return None
-    remember_secret(credentials.password.get_secret_value())
+    hold_secret(credentials.password.get_secret_value())  # until this invocation ends
     if vault is None:
         log.info("No ADMIN_CREDENTIALS_VAULT_URL: the customer's admin password was dropped")
         return None

@@ -16,6 +16,7 @@ from handlers.events import FAILED, CloudEvent, CreatedData, created_event, fail
 from handlers.failures import ErrorKind, Failure, OnboardingError, Reason, failure_from_error
 from handlers.logs import bind, log_context
 from handlers.preflight import CountryRulesCache, run_preflight
+from handlers.redaction import holding_secrets
 from handlers.request import CustomerRequest, InvalidRequest, parse_message
 from handlers.telemetry import current_traceparent, outcomes, parent_context, tracer
 
@@ -64,7 +65,7 @@ async def handle_message(body: bytes | str, deps: Dependencies, *, traceparent: 
 
     Raises OnboardingError(TRANSIENT) — and any publish failure — so the queue redelivers the message.
     """
-    with tracer.start_as_current_span("onboard_customer", context=parent_context(traceparent)):
+    with tracer.start_as_current_span("onboard_customer", context=parent_context(traceparent)), holding_secrets():
         parsed = parse_message(body)
         if isinstance(parsed, InvalidRequest):
             return await _publish_invalid(parsed, deps)

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from handlers.failures import ErrorKind, OnboardingError
-from handlers.redaction import remember_secret
+from handlers.redaction import remember_token
 from handlers.settings import CLOUDS, PARTNER_CENTER_SCOPE, Settings
 
 # MSAL errors that mean our credential or configuration is refused: retrying will not help.
@@ -107,7 +107,7 @@ def federated_assertion(client_id: str, audience: str) -> Callable[[], str]:
         if not result or "access_token" not in result:
             raise _refused("the managed identity gave no federated assertion", result)
         token = str(result["access_token"])
-        remember_secret(token)
+        remember_token(token)
         return token
 
     return assertion
@@ -202,7 +202,7 @@ class MsalTokenProvider:
                 raise
             self._refusal = None
             self._token = str(result["access_token"])
-            remember_secret(self._token)
+            remember_token(self._token)
             self._expires_at = time.monotonic() + float(result.get("expires_in", 3600))
             return self._token
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+from typing import Any
 
 import pytest
 
@@ -10,6 +12,7 @@ from handlers.create import ms_request_id_for
 from handlers.events import CREATED, FAILED
 from handlers.failures import ErrorKind, OnboardingError, Reason
 from handlers.pipeline import handle_message, handle_poison
+from handlers.redaction import install_redaction, redact
 from tests.fakes import ADMIN_PASSWORD, FakeEventSink, FakePartnerCenter, dependencies, message, sample
 
 
@@ -39,6 +42,26 @@ async def test_the_admin_password_is_never_published_or_logged(caplog: pytest.Lo
     assert ADMIN_PASSWORD not in json.dumps(sink.events)
     assert ADMIN_PASSWORD not in caplog.text
     assert ADMIN_PASSWORD not in repr(outcome)
+
+
+class LeakySink(FakeEventSink):
+    """A library that logs the admin password while the invocation that received it still runs."""
+
+    async def publish(self, events: list[dict[str, Any]]) -> None:
+        logging.getLogger("some.library").warning("debug dump: %s", ADMIN_PASSWORD)
+        await super().publish(events)
+
+
+async def test_the_admin_password_is_redacted_while_its_invocation_runs_and_then_forgotten(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    install_redaction()
+    outcome = await handle_message(message(sample()), dependencies(sink=LeakySink()))
+    assert outcome.kind == "created"
+    assert "debug dump: [redacted]" in caplog.text
+    assert ADMIN_PASSWORD not in caplog.text
+    # The worker keeps no plaintext password once the invocation is over (nor scans for it in every record).
+    assert redact(f"later: {ADMIN_PASSWORD}") == f"later: {ADMIN_PASSWORD}"
 
 
 async def test_gdap_default_applies_only_when_the_request_does_not_say() -> None:

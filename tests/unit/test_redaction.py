@@ -6,7 +6,15 @@ import logging
 
 import pytest
 
-from handlers.redaction import REDACTED, install_redaction, redact, remember_secret
+from handlers.redaction import (
+    REDACTED,
+    hold_secret,
+    holding_secrets,
+    install_redaction,
+    redact,
+    remember_secret,
+    remember_token,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -43,3 +51,22 @@ def test_ordinary_text_is_untouched(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level("INFO")
     logging.getLogger("csp_onboarding").info("Customer %s created for %s", "c-1", "x.onmicrosoft.com")
     assert "Customer c-1 created for x.onmicrosoft.com" in caplog.text
+
+
+def test_a_configured_secret_stays_known_however_many_tokens_and_passwords_come_after() -> None:
+    remember_secret("configured-client-secret-value")
+    for i in range(2000):
+        remember_token(f"token-{i:06d}-value")
+        hold_secret(f"password-{i:06d}-value")  # outside an invocation: kept as long as a recent token
+    assert redact("configured-client-secret-value") == REDACTED
+    assert redact("token-001999-value") == REDACTED, "the most recent token is known"
+    assert redact("token-000000-value") == "token-000000-value", "long-expired tokens are not scanned for"
+
+
+def test_a_held_secret_is_known_until_its_invocation_ends_even_when_another_holds_it_too() -> None:
+    with holding_secrets():
+        hold_secret("admin-password-of-one-customer")
+        with holding_secrets():  # a concurrent redelivery of the same request
+            hold_secret("admin-password-of-one-customer")
+        assert redact("admin-password-of-one-customer") == REDACTED, "the first invocation still holds it"
+    assert redact("admin-password-of-one-customer") == "admin-password-of-one-customer"
