@@ -96,7 +96,7 @@ async def run_preflight(
     if address_errors and validation is not None:
         raise OnboardingError(
             ErrorKind.BUSINESS,
-            f"Partner Center could not verify the address (status {validation.status}).",
+            f'Partner Center could not verify the address (validation status "{validation.status}").',
             reason=Reason.ADDRESS_INVALID,
             errors=address_errors,
             suggested_addresses=validation.suggestedAddresses,

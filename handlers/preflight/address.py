@@ -43,6 +43,9 @@ async def check_address(
     error = FieldError(
         field="customer.address",
         code=f"address_{status}",
-        message=f"customer.address could not be verified by Partner Center (status {result.status}){detail}.{hint}",
+        message=(
+            f'customer.address could not be verified by Partner Center (validation status "{result.status}")'
+            f"{detail}.{hint}"
+        ),
     )
     return [error], result

@@ -47,6 +47,8 @@ async def test_an_unverified_address_is_refused_with_suggestions(status: str) ->
     assert data["reason"] == "address_invalid"  # type: ignore[index]
     assert data["suggestedAddresses"] == [suggestion]  # type: ignore[index]
     assert data["retryable"] is False  # type: ignore[index]
+    # Partner Center's status is quoted as its value: a bare "status None" reads like a missing status.
+    assert f'validation status "{status}"' in data["errors"][0]["message"]  # type: ignore[index]
     assert pc.created == []
 
 
