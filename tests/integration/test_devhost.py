@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
+import signal
+import subprocess
+import sys
+import time
 from typing import Any
 
 import pytest
 
 from devhost.host import QueueFunction, QueueListener
 from devhost.hostjson import QueueOptions
-from devhost.stack import Stack
+from devhost.stack import ROOT, Stack
 
 pytestmark = pytest.mark.integration
 
@@ -60,3 +65,25 @@ async def test_messages_received_ahead_but_never_started_go_back_to_the_queue_on
     seen, _, visible = await run_capped(stack, 12, stop_after=4)
     assert len(set(seen)) == len(seen) >= 4
     assert visible == 12 - len(seen)  # not held invisible for the 30 s lease
+
+
+def test_a_stopped_host_exits_cleanly_without_reporting_the_clients_the_app_holds(stack: Stack) -> None:
+    name = f"holding-{secrets.token_hex(4)}"
+    queue = stack.queue(name)
+    queue.send_message("hello")
+    env = {**os.environ, **stack.env, "HOLDING_QUEUE": name, "PYTHONUNBUFFERED": "1"}
+    host = subprocess.Popen(
+        [sys.executable, "-m", "devhost", "--app", "tests.integration.app_holding_a_session",
+         "--max-polling-interval", "0.1"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while queue.peek_messages() and time.monotonic() < deadline:  # run, then deleted
+            time.sleep(0.1)
+        assert not queue.peek_messages(), "the host ran the message"
+    finally:
+        host.send_signal(signal.SIGTERM)
+        output, _ = host.communicate(timeout=30)
+    assert host.returncode == 0, output
+    assert "Unclosed" not in output and "ERROR" not in output, output
