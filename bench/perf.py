@@ -227,12 +227,14 @@ def run_function(stack: Stack, messages: int, tag: str, *, already: int, timeout
     raise TimeoutError(f"{tag}: not all {messages} outcomes arrived")
 
 
-def core_split() -> tuple[set[int], set[int]] | None:
-    """(the function's core, the other cores), or None on a single core. The function gets one core, as a 2048 MB
-    Flex Consumption instance has one vCPU; the stand-ins for remote services (Azurite, the emulator) and this
-    script's polling get the rest, so their CPU does not count against the function."""
+def core_split(*, share_cores: bool) -> tuple[set[int], set[int]]:
+    """(the function's cores, the stand-ins' cores). The function gets one core, as a 2048 MB Flex Consumption
+    instance has one vCPU; the stand-ins for remote services (Azurite, the emulator) and this script's polling get
+    the rest, so their CPU does not count against the function. Every core for both when sharing or on one core."""
     cores = sorted(os.sched_getaffinity(0))
-    return ({cores[-1]}, set(cores[:-1])) if len(cores) > 1 else None
+    if share_cores or len(cores) < 2:
+        return set(cores), set(cores)
+    return {cores[-1]}, set(cores[:-1])
 
 
 def pin(pid: int, cores: set[int]) -> None:
@@ -250,11 +252,13 @@ def throughput(concurrencies: list[int], pc_ms: float, eg_ms: float, *, share_co
     WARMUP_WAVES waves (which also fetch the token, fill the rules cache and open connections) are left out of the
     steady rate; the rate from the end of the first wave is reported beside it."""
     critical_path = (pc_ms * 2 + eg_ms) / 1000  # pre-flight round (parallel), create, event
-    split = None if share_cores else core_split()
     everywhere = os.sched_getaffinity(0)
+    function_cores, stand_in_cores = core_split(share_cores=share_cores)
     results: dict[str, Any] = {
         "critical_path_ms": critical_path * 1000,
-        "cores": "shared by all" if split is None else "function and baseline on one core, stand-ins on the other",
+        "cores": "shared by all"
+        if function_cores == stand_in_cores
+        else "function and baseline on one core, stand-ins on the other",
         "by_concurrency": {},
     }
     for concurrency in concurrencies:
@@ -265,21 +269,18 @@ def throughput(concurrencies: list[int], pc_ms: float, eg_ms: float, *, share_co
             extra_env={"PARTNER_CENTER_MAX_REQUESTS_PER_MINUTE": "1000000"},
         ).start(host=False)  # fmt: skip
         try:
-            if split is not None:
-                for name in ("azurite", "emulator"):
-                    pin(stack.processes[name].pid, split[1])
-                os.sched_setaffinity(0, split[1])
+            for name in ("azurite", "emulator"):
+                pin(stack.processes[name].pid, stand_in_cores)
+            os.sched_setaffinity(0, stand_in_cores)
             stack.admin("POST", "faults", latency_faults(pc_ms, eg_ms))
             tag = f"tp{concurrency}x{int(time.time()) % 100000}"
             enqueue(stack, messages, tag)
             stack.start_host()
-            if split is not None:
-                pin(stack.processes["host"].pid, split[0])
+            pin(stack.processes["host"].pid, function_cores)
             events = run_function(stack, messages, tag, already=0)
             times = sorted(event_seconds(e) for e in events)
             function_rate = steady_rate(times, after_first=concurrency * WARMUP_WAVES)
-            if split is not None:
-                os.sched_setaffinity(0, split[0])
+            os.sched_setaffinity(0, function_cores)
             baseline = asyncio.run(raw_baseline(stack, messages, concurrency))
             ideal = concurrency / critical_path
             results["by_concurrency"][str(concurrency)] = {
