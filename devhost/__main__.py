@@ -16,9 +16,7 @@ from devhost.hostjson import load_queue_options
 
 async def _main(args: argparse.Namespace) -> None:
     options = load_queue_options(Path(args.host_json)).with_overrides(
-        visibility_timeout=args.visibility_timeout,
         max_polling_interval=args.max_polling_interval,
-        max_dequeue_count=args.max_dequeue_count,
         batch_size=args.batch_size,
         new_batch_threshold=args.new_batch_threshold,
     )
@@ -34,10 +32,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m devhost", description=__doc__)
     parser.add_argument("--app", default="function_app", help="module that defines `app`")
     parser.add_argument("--host-json", default="host.json")
-    parser.add_argument("--lease-seconds", type=float, help="visibility while a message runs (default functionTimeout)")
-    parser.add_argument("--visibility-timeout", type=float, help="override: retry delay after a failure")
+    parser.add_argument(
+        "--lease-seconds", type=float, help="visibility of a received message while it runs (default 600, as the host)"
+    )
+    # visibilityTimeout and maxDequeueCount are read from host.json and its AzureFunctionsJobHost__… app settings only,
+    # as the real host does: the function app reads the same values for its timing model (handlers/timing.py).
     parser.add_argument("--max-polling-interval", type=float, help="override: longest wait between empty polls")
-    parser.add_argument("--max-dequeue-count", type=int, help="override: deliveries before the poison queue")
     parser.add_argument("--batch-size", type=int, help="override")
     parser.add_argument("--new-batch-threshold", type=int, help="override")
     parser.add_argument("--max-concurrency", type=int, help="benchmarks: exactly this many messages in flight")

@@ -24,6 +24,7 @@ from azure.storage.queue.aio import QueueClient
 from devhost.hostjson import QueueOptions
 
 log = logging.getLogger("devhost")
+RECEIVE_VISIBILITY = 600.0
 
 
 @dataclass(frozen=True)
@@ -221,7 +222,11 @@ async def run_host(
     functions = index_functions(module_name, env)
     for function in functions:
         log.info("Found function %s (queue %s, connection %s)", function.name, function.queue_name, function.connection)
-    lease = lease_seconds if lease_seconds is not None else options.function_timeout
+    # The real host receives with a 10-minute visibility and renews it while the function runs
+    # (azure-sdk-for-net, Microsoft.Azure.WebJobs.Extensions.Storage.Queues, QueueListener: `_visibilityTimeout =
+    # TimeSpan.FromMinutes(10)`, "the invisibility will be updated on a timer periodically"). This host does not
+    # renew, so it receives with the longer of that and functionTimeout.
+    lease = lease_seconds if lease_seconds is not None else max(RECEIVE_VISIBILITY, options.function_timeout)
     listeners = [QueueListener(f, options, env, lease, max_concurrency) for f in functions]
     await asyncio.gather(*(listener.run(stop) for listener in listeners))
     return listeners

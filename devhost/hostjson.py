@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 
-def timespan_seconds(value: str) -> float:
+def timespan_seconds(value: str | float) -> float:
     """A .NET TimeSpan ("00:00:30", "1.00:00:00") in seconds."""
+    if isinstance(value, (int, float)):
+        return float(value)
     match = re.fullmatch(r"(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2}(?:\.\d+)?)", value.strip())
     if not match:
         raise ValueError(f"not a TimeSpan: {value!r}")
@@ -35,9 +39,28 @@ class QueueOptions:
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
 
 
-def load_queue_options(path: Path) -> QueueOptions:
-    """Read host.json; raises ValueError for values the real host would reject."""
-    data = json.loads(path.read_text(encoding="utf-8"))
+OVERRIDE_PREFIX = "AzureFunctionsJobHost__"
+
+
+def apply_overrides(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    """host.json with its app-setting overrides applied, as the host does: a setting named
+    `AzureFunctionsJobHost__extensions__queues__visibilityTimeout` replaces that value (the host's configuration
+    reads app settings with that prefix over host.json; docs: functions-host-json, "Override host.json values")."""
+    merged = json.loads(json.dumps(data))
+    for name, value in env.items():
+        if not name.startswith(OVERRIDE_PREFIX):
+            continue
+        *parents, leaf = name[len(OVERRIDE_PREFIX) :].split("__")
+        node = merged
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = value
+    return merged
+
+
+def load_queue_options(path: Path, env: Mapping[str, str] | None = None) -> QueueOptions:
+    """Read host.json and its app-setting overrides; raises ValueError for values the real host would reject."""
+    data = apply_overrides(json.loads(path.read_text(encoding="utf-8")), os.environ if env is None else env)
     queues = (data.get("extensions") or {}).get("queues") or {}
     batch_size = int(queues.get("batchSize", 16))
     options = QueueOptions(
@@ -54,3 +77,25 @@ def load_queue_options(path: Path) -> QueueOptions:
     if not 1 <= options.batch_size <= 32:
         raise ValueError("extensions.queues.batchSize must be 1..32")
     return options
+
+
+def timing_overrides(
+    *, visibility_timeout: float, max_dequeue_count: int | None = None, function_timeout: float | None = None
+) -> dict[str, str]:
+    """App settings overriding host.json's retry timing, for stacks that must retry faster than production. The
+    host (local or real) and the app's timing model both read them."""
+    queues = f"{OVERRIDE_PREFIX}extensions__queues__"
+    settings = {f"{queues}visibilityTimeout": _timespan(visibility_timeout)}
+    if max_dequeue_count is not None:
+        settings[f"{queues}maxDequeueCount"] = str(max_dequeue_count)
+    if function_timeout is not None:
+        settings[f"{OVERRIDE_PREFIX}functionTimeout"] = _timespan(function_timeout)
+    return settings
+
+
+def _timespan(seconds: float) -> str:
+    whole, fraction = divmod(seconds, 1)
+    minutes, secs = divmod(int(whole), 60)
+    hours, minutes = divmod(minutes, 60)
+    text = f"{hours:02d}:{minutes:02d}:{secs:02d}"
+    return f"{text}.{round(fraction * 1000):03d}" if fraction else text

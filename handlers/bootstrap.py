@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 
 import httpx
 from azure.data.tables.aio import TableClient
@@ -13,18 +14,19 @@ from handlers.adapters.entra import managed_identity_tokens, partner_center_toke
 from handlers.adapters.event_grid import EventGridPublisher
 from handlers.adapters.http import build_http_client, proxy_configured
 from handlers.adapters.key_vault import KeyVaultSecrets
-from handlers.adapters.ledger import InMemoryLedger, LedgerBase
 from handlers.adapters.pacing import Pacer
 from handlers.adapters.parking import QueueParking
 from handlers.adapters.partner_center import PartnerCenterClient
 from handlers.adapters.retry import RetryPolicy
-from handlers.adapters.table_ledger import TableLedger
+from handlers.adapters.table_rows import TableRows
+from handlers.ledger import Ledger
 from handlers.logs import install_context_filter
 from handlers.pipeline import Dependencies, PipelineConfig
 from handlers.preflight import CountryRulesCache
 from handlers.redaction import install_redaction, remember_secret
 from handlers.settings import Settings, get_settings
 from handlers.telemetry import configure_telemetry
+from handlers.timing import load_timing
 
 log = logging.getLogger("csp_onboarding")
 
@@ -40,9 +42,10 @@ def build_dependencies(settings: Settings, *, http: httpx.AsyncClient | None = N
     for secret in (settings.PARTNER_CENTER_CLIENT_SECRET, settings.EVENTS_TOPIC_KEY):
         remember_secret(secret.get_secret_value() if secret else None)
     http = http or build_http_client(settings.PARTNER_CENTER_TIMEOUT_SECONDS)
-    # An invocation makes up to three rounds of calls (pre-flight, create, publish): a quarter of the deadline
-    # each keeps the whole invocation inside it, and inside the ledger lease of 1.5 deadlines.
-    policy = RetryPolicy(budget_seconds=settings.ONBOARDING_DEADLINE_SECONDS / 4)
+    timing = load_timing()  # host.json (and its app-setting overrides): the invocation, lease and round budgets
+    log.info("Timing model: %s", timing.describe())
+    policy = RetryPolicy(budget_seconds=timing.round_budget, max_retry_after=timing.max_retry_after)
+    few = replace(policy, max_attempts=3)
     partner_center = PartnerCenterClient(
         http,
         partner_center_tokens(settings),
@@ -56,7 +59,7 @@ def build_dependencies(settings: Settings, *, http: httpx.AsyncClient | None = N
         settings.EVENTS_TOPIC_ENDPOINT,
         key=settings.EVENTS_TOPIC_KEY,
         tokens=None if settings.EVENTS_TOPIC_KEY else managed_identity_tokens(identity, EVENT_GRID_RESOURCE),
-        retry_policy=RetryPolicy(max_attempts=3, budget_seconds=settings.ONBOARDING_DEADLINE_SECONDS / 4),
+        retry_policy=few,
     )
     vault = None
     if settings.ADMIN_CREDENTIALS_VAULT_URL:
@@ -64,14 +67,14 @@ def build_dependencies(settings: Settings, *, http: httpx.AsyncClient | None = N
             http,
             settings.ADMIN_CREDENTIALS_VAULT_URL,
             managed_identity_tokens(identity, KEY_VAULT_RESOURCE),
-            retry_policy=RetryPolicy(max_attempts=3, budget_seconds=settings.ONBOARDING_DEADLINE_SECONDS / 4),
+            retry_policy=few,
         )
     config = PipelineConfig(
         events_source=settings.EVENTS_SOURCE,
         domain_suffix=settings.cloud.domain_suffix,
         enable_gdap_default=settings.ENABLE_GDAP_BY_DEFAULT,
+        timing=timing,
         validate_address=settings.ADDRESS_VALIDATION_ENABLED,
-        lease_seconds=settings.ONBOARDING_DEADLINE_SECONDS * 1.5,
         admin_password_expiry_days=settings.ADMIN_CREDENTIALS_EXPIRY_DAYS,
     )
     return Dependencies(
@@ -102,15 +105,16 @@ def build_parking(settings: Settings) -> QueueParking | None:
     return None
 
 
-def build_ledger(settings: Settings) -> LedgerBase:
-    """The Table-storage ledger in the function's storage account; in memory (with a warning) when none is set."""
+def build_ledger(settings: Settings) -> Ledger:
+    """The ledger's rows in a Table of the function's storage account; raises RuntimeError when none is configured
+    (without the ledger, exactly once cannot be kept: better no invocation than a duplicate customer)."""
     table = settings.ONBOARDING_LEDGER_TABLE
     connection = settings.ledger_connection
     if connection is not None:
         client = TableClient.from_connection_string(
-            connection, table_name=table, connection_timeout=5, use_env_settings=proxy_configured()
+            connection, table_name=table, connection_timeout=5, read_timeout=30, use_env_settings=proxy_configured()
         )
-        return TableLedger(client, fallback=InMemoryLedger())
+        return Ledger(TableRows(client))
     endpoint = settings.ledger_table_endpoint
     if endpoint is not None:
         from azure.identity.aio import ManagedIdentityCredential
@@ -118,11 +122,11 @@ def build_ledger(settings: Settings) -> LedgerBase:
         client_id = settings.AzureWebJobsStorage__clientId or settings.managed_identity_client_id
         credential = ManagedIdentityCredential(client_id=client_id)
         table_client = TableClient(
-            endpoint, table_name=table, credential=credential, use_env_settings=proxy_configured()
-        )
-        return TableLedger(table_client)
-    log.warning("No storage for the ledger (AzureWebJobsStorage): keeping it in memory, for one worker only")
-    return InMemoryLedger()
+            endpoint, table_name=table, credential=credential, connection_timeout=5, read_timeout=30,
+            use_env_settings=proxy_configured(),
+        )  # fmt: skip
+        return Ledger(TableRows(table_client))
+    raise RuntimeError("No storage for the ledger: set AzureWebJobsStorage (a connection string or identity-based)")
 
 
 _built: tuple[asyncio.AbstractEventLoop, Dependencies] | None = None

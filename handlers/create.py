@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
+import unicodedata
 import uuid
-from dataclasses import replace
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 from handlers.adapters.payloads import CustomerPayload
@@ -26,6 +30,11 @@ def ms_request_id_for(request_id: str) -> str:
     return str(uuid.uuid5(_MS_REQUEST_NAMESPACE, request_id))
 
 
+# How long after the first create a "domain taken" may still be our own tenant missing from the listing: well
+# over Partner Center's ~90 s read lag (partner-center.md).
+LISTING_LAG_WINDOW = 300.0
+
+
 def domain_for(request: CustomerRequest, domain_suffix: str) -> str:
     """The customer's initial domain: its prefix plus the cloud's suffix, lower case."""
     return f"{request.customer.domainPrefix.lower()}{domain_suffix}"
@@ -36,10 +45,10 @@ def partner_center_address(request: CustomerRequest) -> dict[str, Any]:
     return request.customer.address.model_dump(exclude_none=True)
 
 
-def customer_body(request: CustomerRequest, *, domain_suffix: str, enable_gdap_default: bool) -> dict[str, Any]:
-    """The `POST /v1/customers` body. No userCredentials: Partner Center generates the admin password."""
+def customer_body(request: CustomerRequest, *, domain: str, enable_gdap_default: bool) -> dict[str, Any]:
+    """The `POST /v1/customers` body for `domain`. No userCredentials: Partner Center generates the password."""
     customer = request.customer
-    company: dict[str, Any] = {"domain": domain_for(request, domain_suffix)}
+    company: dict[str, Any] = {"domain": domain}
     # Sent only where Partner Center takes it; elsewhere it may be refused (600002).
     if customer.organizationRegistrationNumber and customer.address.country in REGISTRATION_COUNTRIES:
         company["organizationRegistrationNumber"] = customer.organizationRegistrationNumber
@@ -68,63 +77,113 @@ def _is_domain_taken(error: OnboardingError) -> bool:
     return error.code in DOMAIN_TAKEN_CODES or ("domain" in text and ("already" in text or "not available" in text))
 
 
-async def _find_own_customer(
-    partner_center: PartnerCenter, request: CustomerRequest, domain: str, ms_request_id: str
-) -> CustomerPayload | None:
-    """The partner's customer with this domain and the request's company name, if any (a failed search is
-    "none found", except a transient failure, which is retried by the queue)."""
+def same_company(a: str | None, b: str | None) -> bool:
+    """Whether two company names are the same name: compared after Unicode (NFKC) and white-space normalisation and
+    case folding. An empty name matches nothing."""
+
+    def norm(name: str | None) -> str:
+        return " ".join(unicodedata.normalize("NFKC", name or "").casefold().split())
+
+    return bool(norm(a)) and norm(a) == norm(b)
+
+
+async def search_domain(partner_center: PartnerCenter, domain: str, ms_request_id: str) -> CustomerPayload | None:
+    """The partner's customer on this domain, if the listing shows one; raises OnboardingError(TRANSIENT) (any
+    other refusal of the search reads as "none listed")."""
     try:
-        found = await partner_center.find_customer_by_domain(domain, ms_request_id=ms_request_id)
+        return await partner_center.find_customer_by_domain(domain, ms_request_id=ms_request_id)
     except OnboardingError as error:
         if error.kind is ErrorKind.TRANSIENT:
             raise
         log.warning("Could not search the partner's customers by domain: %s", error)
         return None
-    if found is None:
-        return None
-    name = (found.companyProfile.companyName or "").casefold()
-    return found if name in ("", request.customer.companyName.casefold()) else None
+
+
+@dataclass(frozen=True)
+class CreateContext:
+    """What the ledger proves about earlier creates for this request, and how long to look for their tenant."""
+
+    domain: str
+    may_exist: bool  # a create for this domain went out before this delivery and its outcome is unknown
+    creating_since: float  # when the first create for this request went out
+    clock: Callable[[], float] = time.time
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    search_seconds: float = 10.0  # how long this delivery keeps looking before leaving it to the next one
+
+
+def domain_unavailable(error: OnboardingError, domain: str) -> OnboardingError:
+    """A refusal for a domain another tenant holds, as the request's field error."""
+    return replace(
+        error,
+        reason=Reason.DOMAIN_UNAVAILABLE,
+        message=f"The domain {domain} is already used by another tenant.",
+        errors=[
+            FieldError(
+                field="customer.domainPrefix",
+                code="domain_unavailable",
+                message=f"customer.domainPrefix: {domain} is already taken; choose another prefix.",
+            )
+        ],
+    )
 
 
 async def create_customer(
     request: CustomerRequest,
     partner_center: PartnerCenter,
+    context: CreateContext,
     *,
-    domain_suffix: str,
     enable_gdap_default: bool,
-    may_exist: bool = False,
 ) -> CustomerPayload:
     """POST the customer with the request's MS-RequestId; raises OnboardingError (domain refusals as
-    domain_unavailable).
+    domain_unavailable, or transient while our own new tenant may still be missing from the listing).
 
-    `may_exist`: a create for this request may have been committed already — by an earlier attempt of this
-    invocation (a timeout or dropped connection after Partner Center committed) or by an interrupted earlier
-    delivery; the ledger says "creating" whenever this runs. If Partner Center then says the domain is taken,
-    the tenant is likely that half-created one: find it among the partner's customers by domain and adopt it
-    when its company name is the request's, instead of reporting the domain unavailable.
+    Partner Center answers "domain taken" to a create it already committed when it no longer knows the
+    MS-RequestId. So, on positive evidence only — a create for this domain went out before this delivery
+    (`context.may_exist`) or earlier in this call (`after_unanswered`) — the tenant is looked for among the
+    partner's customers and adopted when its company name is the request's. Newly created customers can be missing
+    from the listing for about 90 s (partner-center.md, "Reads lag writes"): until LISTING_LAG_WINDOW has passed
+    since the first create, "taken but not found" is transient, never a final domain_unavailable.
     """
-    body = customer_body(request, domain_suffix=domain_suffix, enable_gdap_default=enable_gdap_default)
+    body = customer_body(request, domain=context.domain, enable_gdap_default=enable_gdap_default)
     ms_request_id = ms_request_id_for(request.requestId)
     try:
         return await partner_center.create_customer(body, ms_request_id=ms_request_id)
     except OnboardingError as error:
-        if _is_domain_taken(error):
-            domain = body["companyProfile"]["domain"]
-            if may_exist:
-                adopted = await _find_own_customer(partner_center, request, domain, ms_request_id)
-                if adopted is not None:
-                    log.warning("Adopted customer %s: created by an earlier, interrupted attempt", adopted.id)
-                    return adopted
-            raise replace(
-                error,
-                reason=Reason.DOMAIN_UNAVAILABLE,
-                message=f"The domain {domain} is already used by another tenant.",
-                errors=[
-                    FieldError(
-                        field="customer.domainPrefix",
-                        code="domain_unavailable",
-                        message=f"customer.domainPrefix: {domain} is already taken; choose another prefix.",
-                    )
-                ],
+        if not _is_domain_taken(error):
+            raise
+        if not (context.may_exist or error.after_unanswered):
+            raise domain_unavailable(error, context.domain) from None
+        adopted = await _look_for_own_tenant(partner_center, request, context, ms_request_id, error)
+        if adopted is not None:
+            log.warning("Adopted customer %s: created by an earlier attempt whose answer was lost", adopted.id)
+            return adopted
+        if context.clock() - context.creating_since < LISTING_LAG_WINDOW:
+            raise OnboardingError(
+                ErrorKind.TRANSIENT,
+                f"{context.domain} is taken and an earlier create for it may have succeeded; looking again later",
             ) from None
-        raise
+        raise domain_unavailable(error, context.domain) from None
+
+
+async def _look_for_own_tenant(
+    partner_center: PartnerCenter,
+    request: CustomerRequest,
+    context: CreateContext,
+    ms_request_id: str,
+    error: OnboardingError,
+) -> CustomerPayload | None:
+    """Search a few times over `search_seconds` as the listing catches up; None while nothing is listed. Raises
+    `domain_unavailable` when the domain's customer has another company name: then it is not ours."""
+    deadline = context.clock() + context.search_seconds
+    pause = 1.0
+    while True:
+        found = await search_domain(partner_center, context.domain, ms_request_id)
+        if found is not None:
+            if same_company(found.companyProfile.companyName, request.customer.companyName):
+                return found
+            log.warning("The customer on %s is another company: not ours", context.domain)
+            raise domain_unavailable(error, context.domain)
+        if context.clock() + pause > deadline:
+            return None
+        await context.sleep(pause)
+        pause *= 2

@@ -64,6 +64,9 @@ class OnboardingError(Exception):
     is_retryable: bool | None = None
     errors: list[FieldError] = field(default_factory=list)
     suggested_addresses: list[dict[str, Any]] | None = None
+    # An earlier attempt of the same call got no definitive answer (no answer, a timeout, a 5xx): it may have
+    # committed, so a refusal now may be Partner Center refusing to do it twice.
+    after_unanswered: bool = False
 
     def __post_init__(self) -> None:
         super().__init__(self.message)

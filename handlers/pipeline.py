@@ -1,24 +1,42 @@
-"""The onboarding pipeline: message → request → ledger → pre-flight → create → event. Plain functions over ports."""
+"""The onboarding pipeline: message → request → ledger → pre-flight → create → event. Plain functions over ports.
+
+One delivery: parse the message; claim the request in the ledger (or find its outcome decided and publish it
+again); run what the ledger says is still to do; store the outcome on the row; publish what the row then says.
+Every way out of an undecided delivery frees the claim; the whole delivery is bounded by the timing model.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
-from dataclasses import dataclass
-from typing import Any, Literal
+from dataclasses import dataclass, field
 
-from handlers.adapters.ledger import LedgerEntry
-from handlers.adapters.ports import EventSink, Ledger, MessageParking, PartnerCenter, SecretStore
+from handlers.adapters.payloads import CustomerPayload
+from handlers.adapters.ports import EventSink, MessageParking, PartnerCenter, SecretStore
 from handlers.admin_password import keep_admin_password
-from handlers.create import create_customer, domain_for, ms_request_id_for
-from handlers.events import FAILED, CloudEvent, CreatedData, created_event, failed_event
+from handlers.create import (
+    CreateContext,
+    create_customer,
+    customer_body,
+    domain_for,
+    ms_request_id_for,
+    same_company,
+    search_domain,
+)
+from handlers.events import CreatedData
 from handlers.failures import ErrorKind, Failure, OnboardingError, Reason, failure_from_error
-from handlers.logs import bind, log_context
+from handlers.ledger import Decision, Ledger, LedgerEntry, busy
+from handlers.logs import log_context
+from handlers.outcomes import Ids, Outcome, created_decision, failed_decision, publish_decision, publish_stored
 from handlers.preflight import CountryRulesCache, run_preflight
 from handlers.redaction import holding_secrets
 from handlers.request import CustomerRequest, InvalidRequest, parse_message
-from handlers.telemetry import current_traceparent, outcomes, parent_context, tracer
+from handlers.telemetry import parent_context, reused_request_ids, tracer
+from handlers.timing import TimingModel
+
+__all__ = ["Dependencies", "Outcome", "PipelineConfig", "handle_message"]
 
 log = logging.getLogger("csp_onboarding")
 
@@ -30,8 +48,8 @@ class PipelineConfig:
     events_source: str
     domain_suffix: str
     enable_gdap_default: bool
+    timing: TimingModel = field(default_factory=lambda: TimingModel(30.0, 5, 300.0))
     validate_address: bool = True
-    lease_seconds: float = 180.0
     admin_password_expiry_days: int = 30
 
 
@@ -48,18 +66,6 @@ class Dependencies:
     parking: MessageParking | None = None
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """What an invocation published."""
-
-    kind: Literal["created", "failed"]
-    event: CloudEvent
-
-
-def _kind(event: CloudEvent) -> Literal["created", "failed"]:
-    return "failed" if event.type == FAILED else "created"
-
-
 async def handle_message(body: bytes | str, deps: Dependencies, *, traceparent: str | None = None) -> Outcome:
     """Onboard one queue message and publish its outcome.
 
@@ -69,7 +75,27 @@ async def handle_message(body: bytes | str, deps: Dependencies, *, traceparent: 
         parsed = parse_message(body)
         if isinstance(parsed, InvalidRequest):
             return await _publish_invalid(parsed, deps)
-        return await _handle_request(parsed, deps)
+        try:
+            async with asyncio.timeout(deps.config.timing.invocation_timeout):
+                return await _handle_request(parsed, deps)
+        except TimeoutError:
+            raise OnboardingError(ErrorKind.TRANSIENT, "the invocation ran out of time; the queue will retry") from None
+
+
+def request_hash(request: CustomerRequest, config: PipelineConfig) -> str:
+    """What Partner Center would receive for this request, hashed: a resend that changes only, say, its
+    correlationId is the same request."""
+    body = customer_body(
+        request, domain=domain_for(request, config.domain_suffix), enable_gdap_default=config.enable_gdap_default
+    )
+    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+@dataclass
+class _Held:
+    """The row as this delivery last wrote it (what a release must name)."""
+
+    entry: LedgerEntry
 
 
 async def _handle_request(request: CustomerRequest, deps: Dependencies) -> Outcome:
@@ -81,118 +107,108 @@ async def _handle_request(request: CustomerRequest, deps: Dependencies) -> Outco
         msRequestId=ms_request_id,
         outcome="pending",
     ):
-        request_hash = hashlib.sha256(request.model_dump_json().encode("utf-8")).hexdigest()
+        content = request_hash(request, deps.config)
         entry = await deps.ledger.claim(
-            request.requestId, ms_request_id, lease_seconds=deps.config.lease_seconds, request_hash=request_hash
+            request.requestId, ms_request_id, lease_seconds=deps.config.timing.lease, request_hash=content
         )
-        if entry.outcome_known and entry.event_json is not None:
-            # Published by every delivery until one succeeds and the queue consumes the message: no write.
+        if entry.outcome_known:
+            if entry.outcome == "created" and entry.request_hash != content:
+                reused_request_ids.add(1)
+                log.warning("requestId reused with other content after its customer was created: the first wins")
             log.info("Outcome already decided (%s): publishing it again", entry.state)
-            return await _publish(CloudEvent.model_validate_json(entry.event_json), deps)
+            return await publish_stored(entry, deps)
+        held = _Held(entry)
+        row: LedgerEntry | None = None
         try:
-            entry, decided = await _decide(request, entry, deps)
+            decision = await _onboard(request, content, held, deps)
+            row = await deps.ledger.decide(held.entry, decision)
         except OnboardingError as error:
             if error.kind is ErrorKind.TRANSIENT:
                 log.warning("Onboarding will be retried by the queue: %s", error, extra={"outcome": "retry"})
             raise
-        except Exception:
-            # Not one of ours (a library's surprise): this delivery is over all the same; free the request.
-            await deps.ledger.release(await deps.ledger.read(request.requestId) or entry)
-            raise
-        return await _store_and_publish(entry, decided, deps)
+        finally:
+            if row is None or row.decided is None:
+                await deps.ledger.release(held.entry)
+        if row.decided is None:
+            raise busy(request.requestId)  # another delivery took it over: it decides and publishes
+        return await publish_stored(row, deps)
 
 
-@dataclass(frozen=True)
-class _Decided:
-    """An outcome to store on the request's row (with `changes`) and to publish."""
-
-    event: CloudEvent
-    state: Literal["created", "failed"]
-    changes: dict[str, Any]
-
-
-async def _store_and_publish(entry: LedgerEntry, decided: _Decided, deps: Dependencies) -> Outcome:
-    """Store the outcome on the row while publishing it: neither waits for the other, and either failing fails the
-    invocation. The next delivery then publishes the stored event again or, had storing failed, decides again and
-    publishes an event with the same id: a refusal comes from the same checks, and a customer from replaying the
-    create under the same MS-RequestId (the row still says `creating`)."""
-    event = decided.event
-    store = asyncio.create_task(
-        deps.ledger.advance(
-            entry, decided.state, event_id=event.id, event_json=event.model_dump_json(), outcome=decided.state,
-            **decided.changes,
-        )
-    )  # fmt: skip
+async def _onboard(request: CustomerRequest, content: str, held: _Held, deps: Dependencies) -> Decision:
+    """Run what the ledger says is still to do; the decision to store. Raises OnboardingError(TRANSIENT)."""
+    customer: CustomerPayload | None
     try:
-        outcome = await _publish(event, deps)
-    except BaseException:
-        await asyncio.wait([store])  # never leave the write running after the invocation
-        if not store.cancelled():
-            store.exception()  # retrieved: the publish failure is the one reported
-        raise
-    await store  # raises when storing failed
-    return outcome
-
-
-async def _publish(event: CloudEvent, deps: Dependencies) -> Outcome:
-    """Publish one outcome event (raises when Event Grid refuses), then count and log it."""
-    await deps.events.publish([event.to_json()])
-    kind = _kind(event)
-    reason = getattr(event.data, "reason", None)
-    outcome = kind if reason is None else f"failed:{reason}"
-    bind(outcome=outcome)
-    outcomes.add(1, {"type": kind, "reason": str(reason or "")})
-    log.info("Published %s event %s", outcome, event.id, extra={"eventId": event.id})
-    return Outcome(kind, event)
-
-
-async def _decide(request: CustomerRequest, entry: LedgerEntry, deps: Dependencies) -> tuple[LedgerEntry, _Decided]:
-    """Run pre-flight and the create (as far as the ledger says is still to do); the outcome to store and publish."""
-    config = deps.config
-    domain = domain_for(request, config.domain_suffix)
-    try:
-        if entry.state == "received":
-            await run_preflight(
-                request,
-                deps.partner_center,
-                deps.rules_cache,
-                domain=domain,
-                ms_request_id=entry.ms_request_id,
-                validate_address=config.validate_address,
-            )
-            entry = await deps.ledger.advance(entry, "creating", domain=domain)
+        if held.entry.customer_json is None:
+            customer = await _create(request, content, held, deps)
         else:
-            log.warning("An earlier delivery was interrupted while creating: creating again with the same MS-RequestId")
-        customer = await create_customer(
-            request,
-            deps.partner_center,
-            domain_suffix=config.domain_suffix,
-            enable_gdap_default=config.enable_gdap_default,
-            may_exist=True,  # the ledger says "creating": an earlier attempt may have committed
-        )
+            customer = await _answer_again(request, held.entry, deps)
+        secret_id = await _keep_password(request, customer, held.entry, deps)
     except OnboardingError as error:
         if error.kind is ErrorKind.TRANSIENT:
-            await deps.ledger.release(entry)  # this delivery is over: the next one may start at once
             raise
         failure = failure_from_error(error)
-        return entry, _Decided(_failed(request, failure, deps), "failed", {"retryable": failure.retryable})
+        log.warning("Request refused: %s: %s", failure.reason.value, failure.message)
+        return failed_decision(failure, Ids.of(request), deps)
+    log.info("Customer %s created for %s", held.entry.customer_id, held.entry.domain)
+    return created_decision(held.entry, secret_id, request.correlationId, deps)
+
+
+async def _create(request: CustomerRequest, content: str, held: _Held, deps: Dependencies) -> CustomerPayload:
+    """The customer for this request — found from an earlier attempt, or created after pre-flight (unless this
+    content passed it already) — recorded on the row."""
+    domain = domain_for(request, deps.config.domain_suffix)
+    customer = await _earlier_tenant(request, held.entry, domain, deps) or await _create_new(
+        request, content, domain, held, deps
+    )
+    return await _record(request, customer, domain, held, deps)
+
+
+async def _earlier_tenant(
+    request: CustomerRequest, entry: LedgerEntry, domain: str, deps: Dependencies
+) -> CustomerPayload | None:
+    """When the CRM changed the domain after a create for another one went out, that create's tenant (if it exists
+    after all, named as the request's company) is this request's customer: never create a second one."""
+    if entry.state != "creating" or entry.domain in (None, domain):
+        return None
+    assert entry.domain is not None
+    earlier = await search_domain(deps.partner_center, entry.domain, entry.ms_request_id)
+    if earlier is None or not same_company(earlier.companyProfile.companyName, request.customer.companyName):
+        return None
+    log.warning("The customer an earlier attempt created on %s is this request's: adopting it", entry.domain)
+    return earlier
+
+
+async def _create_new(
+    request: CustomerRequest, content: str, domain: str, held: _Held, deps: Dependencies
+) -> CustomerPayload:
+    config, entry = deps.config, held.entry
+    # Positive evidence only: a create for this very domain went out before this delivery, outcome unknown.
+    may_exist = entry.state == "creating" and entry.domain == domain
+    if entry.checked_hash != content:
+        await run_preflight(
+            request,
+            deps.partner_center,
+            deps.rules_cache,
+            domain=domain,
+            ms_request_id=entry.ms_request_id,
+            validate_address=config.validate_address,
+            check_domain_taken=not may_exist,
+        )
+    elif may_exist:
+        log.warning("An earlier delivery was interrupted while creating: creating again with the same MS-RequestId")
+    held.entry = entry = await deps.ledger.start_create(entry, domain=domain, checked_hash=content)
+    context = CreateContext(
+        domain=domain, may_exist=may_exist, creating_since=entry.creating_since or 0.0,
+        search_seconds=config.timing.round_budget,
+    )  # fmt: skip
+    return await create_customer(request, deps.partner_center, context, enable_gdap_default=config.enable_gdap_default)
+
+
+async def _record(
+    request: CustomerRequest, customer: CustomerPayload, domain: str, held: _Held, deps: Dependencies
+) -> CustomerPayload:
     domain = customer.companyProfile.domain or domain
     user_name = customer.userCredentials.userName if customer.userCredentials else None
-    if user_name and "@" not in user_name:
-        user_name = f"{user_name}@{domain}"
-    try:
-        secret_id = await keep_admin_password(
-            customer,
-            request_id=request.requestId,
-            user_principal_name=user_name,
-            vault=deps.vault,
-            expires_in_days=config.admin_password_expiry_days,
-        )
-    except OnboardingError as error:
-        # The customer exists: never publish `failed` for it. Retry (the create replays idempotently) until
-        # the vault takes the password; an operator fixes a refused role in the meantime.
-        await deps.ledger.release(entry)
-        raise OnboardingError(ErrorKind.TRANSIENT, f"the admin password could not be stored: {error}") from None
     data = CreatedData(
         requestId=request.requestId,
         crmAccountId=request.crmAccountId,
@@ -202,101 +218,66 @@ async def _decide(request: CustomerRequest, entry: LedgerEntry, deps: Dependenci
         domain=domain,
         companyName=customer.companyProfile.companyName or request.customer.companyName,
         relationshipToPartner=customer.relationshipToPartner,
-        adminUserPrincipalName=user_name,
-        adminCredentialsSecretId=secret_id,
+        adminUserPrincipalName=f"{user_name}@{domain}" if user_name and "@" not in user_name else user_name,
+        adminCredentialsSecretId=None,
     )
-    log.info("Customer %s created for %s", customer.id, domain, extra={"customerId": customer.id})
-    event = created_event(
-        data, source=config.events_source, correlation_id=request.correlationId, traceparent=current_traceparent()
-    )
-    changes = {
-        "customer_id": customer.id,
-        "tenant_id": data.tenantId,
-        "commerce_id": customer.commerceId,
-        "domain": domain,
-    }
-    return entry, _Decided(event, "created", changes)
+    # Recorded before anything else can fail: from here on the request can only end `created`.
+    held.entry = await deps.ledger.record_customer(
+        held.entry, customer_id=customer.id, tenant_id=data.tenantId, commerce_id=customer.commerceId, domain=domain,
+        customer_json=data.model_dump_json(),
+    )  # fmt: skip
+    return customer
 
 
-async def handle_poison(body: bytes | str, deps: Dependencies, *, traceparent: str | None = None) -> Outcome:
-    """A message that failed every delivery: publish `failed` / retries_exhausted (retryable) — unless the
-    ledger already knows its outcome (e.g. created, but every publish failed), which is published instead."""
-    with tracer.start_as_current_span("report_exhausted_request", context=parent_context(traceparent)):
-        outcome = await _handle_poison(parse_message(body), deps)
-        if deps.parking is not None:  # after the event: a failed park retries the message, the event repeats
-            await deps.parking.park(body.encode("utf-8") if isinstance(body, str) else body)
-        return outcome
+async def _answer_again(request: CustomerRequest, entry: LedgerEntry, deps: Dependencies) -> CustomerPayload | None:
+    """The customer is recorded but its admin password never reached the vault: ask Partner Center for the create's
+    answer again — for the recorded domain, never another, so it can only replay or refuse — to get the password."""
+    if deps.vault is None or entry.domain is None:
+        return None
+    body = customer_body(request, domain=entry.domain, enable_gdap_default=deps.config.enable_gdap_default)
+    try:
+        customer = await deps.partner_center.create_customer(body, ms_request_id=entry.ms_request_id)
+    except OnboardingError as error:
+        if error.kind is ErrorKind.TRANSIENT:
+            raise
+        log.warning("Partner Center no longer replays the create (%s): the admin password is lost", error)
+        return None
+    return customer if customer.id == entry.customer_id else None
 
 
-async def _handle_poison(parsed: CustomerRequest | InvalidRequest, deps: Dependencies) -> Outcome:
-    if isinstance(parsed, InvalidRequest):
-        identity, ids = (
-            parsed.request_id or parsed.fingerprint,
-            (parsed.request_id, parsed.crm_account_id, parsed.correlation_id),
+async def _keep_password(
+    request: CustomerRequest, customer: CustomerPayload | None, entry: LedgerEntry, deps: Dependencies
+) -> str | None:
+    """Store the admin password; a vault failure is transient (the customer is recorded: the next delivery only
+    fetches the answer again and retries the vault)."""
+    if customer is None or customer.userCredentials is None or customer.userCredentials.password is None:
+        if deps.vault is not None:
+            log.warning("Partner Center's answer carries no admin password: none is stored")
+        return None
+    upn = CreatedData.model_validate_json(entry.customer_json).adminUserPrincipalName if entry.customer_json else None
+    try:
+        return await keep_admin_password(
+            customer,
+            request_id=request.requestId,
+            user_principal_name=upn,
+            vault=deps.vault,
+            expires_in_days=deps.config.admin_password_expiry_days,
         )
-    else:
-        identity, ids = parsed.requestId, (parsed.requestId, parsed.crmAccountId, parsed.correlationId)
-    with log_context(requestId=ids[0], crmAccountId=ids[1], correlationId=ids[2], outcome="pending"):
-        entry = await deps.ledger.read(parsed.requestId) if isinstance(parsed, CustomerRequest) else None
-        if entry is not None and entry.outcome_known and entry.event_json is not None:
-            log.warning("Poisoned request had a decided outcome: publishing it")
-            return await _publish(CloudEvent.model_validate_json(entry.event_json), deps)
-        failure = Failure(
-            reason=Reason.RETRIES_EXHAUSTED,
-            retryable=True,
-            message="The request could not be completed after repeated transient failures; send it again later.",
-        )
-        event = failed_event(
-            failure,
-            request_id=ids[0],
-            crm_account_id=ids[1],
-            correlation_id=ids[2],
-            source=deps.config.events_source,
-            identity=identity,
-            traceparent=current_traceparent(),
-        )
-        if isinstance(parsed, CustomerRequest):
-            await deps.ledger.record_exhausted(
-                parsed.requestId, ms_request_id_for(parsed.requestId), event.id, event.model_dump_json()
-            )
-        log.error("Request poisoned after repeated failures")
-        return await _publish(event, deps)
-
-
-def _failed(request: CustomerRequest, failure: Failure, deps: Dependencies) -> CloudEvent:
-    log.warning("Request refused: %s: %s", failure.reason.value, failure.message)
-    return failed_event(
-        failure,
-        request_id=request.requestId,
-        crm_account_id=request.crmAccountId,
-        correlation_id=request.correlationId,
-        source=deps.config.events_source,
-        identity=request.requestId,
-        traceparent=current_traceparent(),
-    )
+    except OnboardingError as error:
+        raise OnboardingError(ErrorKind.TRANSIENT, f"the admin password could not be stored: {error}") from None
 
 
 async def _publish_invalid(parsed: InvalidRequest, deps: Dependencies) -> Outcome:
+    count = len(parsed.errors)
     failure = Failure(
         reason=Reason.INVALID_REQUEST,
         retryable=False,
-        message=f"The request is invalid: {len(parsed.errors)} rule(s) broken; see errors.",
+        message=f"The request is invalid: {count} {'rule' if count == 1 else 'rules'} broken; see errors.",
         errors=parsed.errors,
     )
+    ids = Ids(parsed.request_id, parsed.crm_account_id, parsed.correlation_id, parsed.fingerprint)
     with log_context(
-        requestId=parsed.request_id,
-        crmAccountId=parsed.crm_account_id,
-        correlationId=parsed.correlation_id,
-        outcome="pending",
+        requestId=ids.request_id, crmAccountId=ids.crm_account_id, correlationId=ids.correlation_id, outcome="pending"
     ):
-        event = failed_event(
-            failure,
-            request_id=parsed.request_id,
-            crm_account_id=parsed.crm_account_id,
-            correlation_id=parsed.correlation_id,
-            source=deps.config.events_source,
-            identity=parsed.fingerprint,
-            traceparent=current_traceparent(),
-        )
         log.warning("Invalid request: %s", "; ".join(e.message for e in parsed.errors[:5]))
-        return await _publish(event, deps)
+        return await publish_decision(failed_decision(failure, ids, deps), deps)

@@ -71,7 +71,6 @@ class Settings(BaseSettings):
 
     # Added by this project (documented in the README).
     PARTNER_CENTER_TIMEOUT_SECONDS: float = Field(default=30.0, gt=0)
-    ONBOARDING_DEADLINE_SECONDS: float = Field(default=120.0, gt=0)
     ADDRESS_VALIDATION_ENABLED: bool = True
     ADMIN_CREDENTIALS_EXPIRY_DAYS: int = Field(default=30, gt=0)
     # The function's user-assigned managed identity (Event Grid and Key Vault tokens); system-assigned if unset.

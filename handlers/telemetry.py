@@ -22,6 +22,12 @@ partner_center_duration = _meter.create_histogram(
     "partner_center.call.duration", unit="ms", description="Partner Center call duration, by endpoint and status"
 )
 retries = _meter.create_counter("onboarding.retries", description="Retried calls, by target")
+reused_request_ids = _meter.create_counter(
+    "onboarding.reused_request_ids", description="requestIds sent again with other content after their outcome"
+)
+poison_failures = _meter.create_counter(
+    "onboarding.poison_failures", description="Poisoned requests the poison function could not report (parked)"
+)
 _propagator = TraceContextTextMapPropagator()
 _configured = False
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from handlers.pipeline import Dependencies, handle_message, handle_poison
+from handlers.pipeline import Dependencies, handle_message
+from handlers.poison import handle_poison
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 

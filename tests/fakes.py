@@ -6,11 +6,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from handlers.adapters.ledger import InMemoryLedger
 from handlers.adapters.payloads import AddressValidation, CountryRules, CustomerPayload
+from handlers.adapters.rows import InMemoryRows
 from handlers.failures import OnboardingError
+from handlers.ledger import Ledger
 from handlers.pipeline import Dependencies, PipelineConfig
 from handlers.preflight import CountryRulesCache
+from handlers.timing import TimingModel
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples" / "requests"
 ADMIN_PASSWORD = "Pa55-word-never-to-be-seen!"
@@ -111,10 +113,15 @@ class FakeParking:
         self.parked.append(body)
 
 
+def memory_ledger() -> Ledger:
+    """The real ledger state machine over rows kept in memory."""
+    return Ledger(InMemoryRows())
+
+
 def dependencies(
     partner_center: FakePartnerCenter | None = None,
     sink: FakeEventSink | None = None,
-    ledger: InMemoryLedger | None = None,
+    ledger: Ledger | None = None,
     *,
     validate_address: bool = True,
     parking: FakeParking | None = None,
@@ -123,11 +130,12 @@ def dependencies(
     return Dependencies(
         partner_center=partner_center or FakePartnerCenter(),
         events=sink or FakeEventSink(),
-        ledger=ledger if ledger is not None else InMemoryLedger(),
+        ledger=ledger if ledger is not None else memory_ledger(),
         config=PipelineConfig(
             events_source="/tests",
             domain_suffix=".onmicrosoft.com",
             enable_gdap_default=True,
+            timing=TimingModel(visibility_timeout=1.0, max_dequeue_count=5, function_timeout=300.0),
             validate_address=validate_address,
         ),
         rules_cache=CountryRulesCache(),

@@ -10,7 +10,7 @@ from pydantic import SecretStr
 
 from handlers.adapters.http import transport_failure
 from handlers.adapters.ports import TokenProvider
-from handlers.adapters.retry import RetryPolicy, call_with_retries
+from handlers.adapters.retry import RetryPolicy, call_with_retries, retry_after_seconds
 from handlers.failures import ErrorKind, OnboardingError
 
 CONTENT_TYPE = "application/cloudevents-batch+json; charset=utf-8"
@@ -55,11 +55,10 @@ class EventGridPublisher:
             # Any refusal fails the invocation: the message returns and the retry publishes again.
             # 401/403 are classified AUTH for the log, but still raised (an event must never be lost).
             kind = ErrorKind.AUTH if response.status_code in (401, 403) else ErrorKind.TRANSIENT
-            retry_after = response.headers.get("Retry-After")
             raise OnboardingError(
                 kind,
                 f"Event Grid refused the batch with HTTP {response.status_code}",
-                retry_after=float(retry_after) if retry_after and retry_after.isdigit() else None,
+                retry_after=retry_after_seconds(response.headers.get("Retry-After"), cap=self._policy.max_retry_after),
             )
 
         await call_with_retries(self._policy, attempt, what="Event Grid publish")

@@ -10,7 +10,7 @@ from pydantic import SecretStr
 
 from handlers.adapters.entra import MsalTokenProvider
 from handlers.adapters.http import transport_failure
-from handlers.adapters.retry import RetryPolicy, call_with_retries
+from handlers.adapters.retry import RetryPolicy, call_with_retries, retry_after_seconds
 from handlers.failures import ErrorKind, OnboardingError
 
 API_VERSION = "7.4"
@@ -52,7 +52,13 @@ class KeyVaultSecrets:
                 if response.status_code in (200, 201):
                     return f"{self._vault_url}/secrets/{name}"
                 kind = ErrorKind.AUTH if response.status_code in (401, 403) else ErrorKind.TRANSIENT
-                raise OnboardingError(kind, f"Key Vault refused to store secret {name} (HTTP {response.status_code})")
+                raise OnboardingError(
+                    kind,
+                    f"Key Vault refused to store secret {name} (HTTP {response.status_code})",
+                    retry_after=retry_after_seconds(
+                        response.headers.get("Retry-After"), cap=self._policy.max_retry_after
+                    ),
+                )
             raise OnboardingError(ErrorKind.AUTH, f"Key Vault refused the managed identity's token for {name}")
 
         return await call_with_retries(self._policy, attempt, what="Key Vault set secret")

@@ -6,18 +6,18 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
-SLOWDOWN = 0.7  # a 429 cuts the pace to this fraction of what it was
-SLOWEST = 1 / 8  # the lowest fraction of the budget repeated 429s bring the pace down to
+SLOWDOWN = 0.7  # a 429 brings the pace down to (at most) this fraction of the budget
 
 
 class Pacer:
     """Spaces call starts evenly, `margin` (2 %) under `per_minute`: a limit counted over a sliding window never
     sees the event loop's scheduling jitter as a burst, which pacing at exactly the limit would.
 
-    A 429 holds every caller until its Retry-After, those already waiting for a slot included, and cuts the pace by
-    30 % — once per hold: the 429s of calls that were already under way add nothing — and the pace climbs back to
-    the full budget over the next `recovery_calls` calls. So a quota shared with other tools is survived (one 429
-    per window of the limit), and a stray 429 costs its Retry-After and a few seconds, not minutes.
+    A 429 holds every caller until its Retry-After, those already waiting for a slot included, and sets the pace to
+    at most 70 % of the budget; the pace climbs back to the full budget over the next `recovery_calls` calls. The
+    cut does not compound: repeated 429s (a quota shared with other tools, or random throttling) keep the pace at
+    70 %, never 70 % of 70 % — the Retry-After holds are what slows a worker further. So a stray 429 costs its
+    Retry-After and a few seconds, and a burst of them cannot starve a backlog.
     """
 
     def __init__(
@@ -57,10 +57,11 @@ class Pacer:
                 return
 
     def throttled(self, retry_after: float | None) -> None:
-        """Record a 429: nobody starts before Retry-After has passed; the first 429 of a hold cuts the pace."""
+        """Record a 429: nobody starts before Retry-After (already bounded by the caller) has passed; the pace drops
+        to at most SLOWDOWN."""
         now = self._clock()
         if now >= self._held_until:
-            self.pace = max(SLOWEST, self.pace * SLOWDOWN)
+            self.pace = min(self.pace, SLOWDOWN)
             self._holds += 1
         self._held_until = max(self._held_until, now + (retry_after or 0.0))
         self._next_slot = max(self._next_slot, self._held_until)

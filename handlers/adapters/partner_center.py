@@ -7,7 +7,7 @@ import logging
 import time
 import uuid
 from collections.abc import Iterable
-from email.utils import parsedate_to_datetime
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
@@ -17,7 +17,7 @@ from handlers.adapters.http import transport_failure
 from handlers.adapters.pacing import Pacer
 from handlers.adapters.payloads import AddressValidation, CountryRules, CustomerPayload
 from handlers.adapters.ports import TokenProvider
-from handlers.adapters.retry import RetryPolicy, call_with_retries
+from handlers.adapters.retry import RetryPolicy, call_with_retries, retry_after_seconds
 from handlers.failures import ErrorKind, OnboardingError
 from handlers.telemetry import partner_center_duration
 
@@ -30,20 +30,7 @@ AUTH_CODES = frozenset({"900329", "900420", "800001", "600006"})
 BUSINESS_403_CODES = frozenset({"2030", "900123", "900124"})
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        try:
-            return max(parsedate_to_datetime(value).timestamp() - time.time(), 0.0)
-        except (TypeError, ValueError):
-            return None
-
-
-def classify_response(response: httpx.Response, *, what: str) -> OnboardingError:
+def classify_response(response: httpx.Response, *, what: str, max_retry_after: float = 60.0) -> OnboardingError:
     """Read a Partner Center error response, whatever its body, into one classified error."""
     body: Any = None
     try:
@@ -72,7 +59,11 @@ def classify_response(response: httpx.Response, *, what: str) -> OnboardingError
         code=code,
         description=description,
         error_name=str(error_name) if error_name else None,
-        retry_after=_retry_after(response) if status in (429, 503) else None,
+        retry_after=(
+            retry_after_seconds(response.headers.get("Retry-After"), cap=max_retry_after)
+            if status in (429, 503)
+            else None
+        ),
         is_retryable=is_retryable if isinstance(is_retryable, bool) else None,
     )
 
@@ -154,10 +145,15 @@ class PartnerCenterClient:
     ) -> httpx.Response:
         accepted = frozenset(ok)
         what = f"{method} {path.split('?')[0]}"
+        paced = 0.0  # seconds spent waiting for pacer slots: not call time
+        unanswered = False  # an attempt got no definitive answer: it may have been carried out
 
         async def attempt() -> httpx.Response:
+            nonlocal paced, unanswered
             token = await self._tokens.get_token()
+            waiting = time.monotonic()
             await self._pacer.acquire()
+            paced += time.monotonic() - waiting
             correlation_id = str(uuid.uuid4())
             headers = {
                 "Authorization": f"Bearer {token}",
@@ -171,6 +167,7 @@ class PartnerCenterClient:
             try:
                 response = await self._http.request(method, self._base_url + path, headers=headers, json=json_body)
             except httpx.TransportError as exc:
+                unanswered = True
                 raise transport_failure(what, exc) from None
             elapsed_ms = (time.perf_counter() - started) * 1000
             partner_center_duration.record(elapsed_ms, {"endpoint": what, "status": response.status_code})
@@ -187,9 +184,12 @@ class PartnerCenterClient:
             )
             if response.status_code in accepted:
                 return response
-            error = classify_response(response, what=what)
+            error = classify_response(response, what=what, max_retry_after=self._policy.max_retry_after)
             if response.status_code == 429:
                 self._pacer.throttled(error.retry_after)
+            if unanswered:
+                error = replace(error, after_unanswered=True)
+            unanswered = unanswered or response.status_code == 408 or response.status_code >= 500
             raise error
 
-        return await call_with_retries(self._policy, attempt, what=f"Partner Center {what}")
+        return await call_with_retries(self._policy, attempt, what=f"Partner Center {what}", paused=lambda: paced)

@@ -6,7 +6,6 @@ from typing import Any, Protocol
 
 from pydantic import SecretStr
 
-from handlers.adapters.ledger import LedgerEntry, State
 from handlers.adapters.payloads import AddressValidation, CountryRules, CustomerPayload
 
 
@@ -28,22 +27,6 @@ class PartnerCenter(Protocol):
     async def get_country_rules(self, country: str, *, ms_request_id: str) -> CountryRules: ...
 
     async def find_customer_by_domain(self, domain: str, *, ms_request_id: str) -> CustomerPayload | None: ...
-
-
-class Ledger(Protocol):
-    """Remembers per requestId how far a request got (see adapters/ledger.py); raises OnboardingError."""
-
-    async def claim(
-        self, request_id: str, ms_request_id: str, *, lease_seconds: float, request_hash: str | None = None
-    ) -> LedgerEntry: ...
-
-    async def advance(self, entry: LedgerEntry, state: State, **changes: Any) -> LedgerEntry: ...
-
-    async def release(self, entry: LedgerEntry) -> None: ...
-
-    async def read(self, request_id: str) -> LedgerEntry | None: ...
-
-    async def record_exhausted(self, request_id: str, ms_request_id: str, event_id: str, event_json: str) -> None: ...
 
 
 class SecretStore(Protocol):

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from typing import TypeVar
 
 from tenacity import (
@@ -13,9 +16,9 @@ from tenacity import (
     RetryCallState,
     retry_if_exception,
     stop_after_attempt,
-    stop_before_delay,
     wait_exponential_jitter,
 )
+from tenacity.stop import stop_base
 
 from handlers.failures import ErrorKind, OnboardingError
 from handlers.telemetry import retries
@@ -26,22 +29,62 @@ log = logging.getLogger("csp_onboarding")
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How hard one call tries: attempts, backoff, and a time budget so an invocation ends well within
-    the queue's visibility timeout (the queue then redelivers, with the same MS-RequestId)."""
+    """How hard one call tries: attempts, backoff, and a budget of call time (attempts and backoff; time spent
+    waiting for a pacer slot is not counted), so that each round of an invocation fits the timing model
+    (handlers/timing.py). A Retry-After is believed up to `max_retry_after`; one that does not fit the budget ends
+    the call at once, and the queue redelivers (with the same MS-RequestId)."""
 
     max_attempts: int = 5
     initial_backoff: float = 0.5
     max_backoff: float = 8.0
-    budget_seconds: float = 120.0
+    budget_seconds: float = 22.5
+    max_retry_after: float = 60.0
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+
+
+def retry_after_seconds(value: str | None, *, cap: float, now: Callable[[], float] = time.time) -> float | None:
+    """A Retry-After header (seconds, or an HTTP date) as a wait in [0, cap]; None when absent or unreadable.
+    Parsed here for every client: an answer of `inf`, `86400` or the year 9999 holds nobody longer than `cap`."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = parsedate_to_datetime(value).timestamp() - now()
+        except (TypeError, ValueError, OverflowError, IndexError):
+            return None
+    if math.isnan(seconds):
+        return None
+    return min(max(seconds, 0.0), cap)
+
+
+class _OutOfBudget(stop_base):
+    """Stop when call time so far, plus the coming wait, would pass the budget; pacer waits are not call time."""
+
+    def __init__(self, budget: float, paused: Callable[[], float]) -> None:
+        self._budget = budget
+        self._paused = paused
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        call_time = (retry_state.seconds_since_start or 0.0) - self._paused()
+        return call_time + (retry_state.upcoming_sleep or 0.0) >= self._budget
 
 
 def _is_transient(exc: BaseException) -> bool:
     return isinstance(exc, OnboardingError) and exc.kind is ErrorKind.TRANSIENT
 
 
-async def call_with_retries(policy: RetryPolicy, operation: Callable[[], Awaitable[T]], *, what: str) -> T:
-    """Run `operation` until it succeeds, fails for good, or the policy is spent; re-raises the last error."""
+async def call_with_retries(
+    policy: RetryPolicy,
+    operation: Callable[[], Awaitable[T]],
+    *,
+    what: str,
+    paused: Callable[[], float] = lambda: 0.0,
+) -> T:
+    """Run `operation` until it succeeds, fails for good, or the policy is spent; re-raises the last error.
+    `paused()` tells how long the operation has spent waiting outside its own calls (for pacer slots): that time
+    does not count against the budget."""
     backoff = wait_exponential_jitter(
         multiplier=policy.initial_backoff, max=policy.max_backoff, jitter=policy.initial_backoff
     )
@@ -49,7 +92,7 @@ async def call_with_retries(policy: RetryPolicy, operation: Callable[[], Awaitab
     def wait(state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, OnboardingError) and exc.retry_after is not None:
-            return max(exc.retry_after, 0.0)
+            return min(max(exc.retry_after, 0.0), policy.max_retry_after)
         return float(backoff(state))
 
     def before_sleep(state: RetryCallState) -> None:
@@ -66,7 +109,7 @@ async def call_with_retries(policy: RetryPolicy, operation: Callable[[], Awaitab
         )
 
     retrying = AsyncRetrying(
-        stop=stop_after_attempt(policy.max_attempts) | stop_before_delay(policy.budget_seconds),
+        stop=stop_after_attempt(policy.max_attempts) | _OutOfBudget(policy.budget_seconds, paused),
         wait=wait,
         retry=retry_if_exception(_is_transient),
         before_sleep=before_sleep,

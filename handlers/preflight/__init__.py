@@ -46,6 +46,10 @@ async def _country_rule_errors(
     return check_country_rules(request, rules)
 
 
+async def _no_errors() -> list[FieldError]:
+    return []
+
+
 async def _no_address_check() -> tuple[list[FieldError], AddressValidation | None]:
     return [], None
 
@@ -58,9 +62,12 @@ async def run_preflight(
     domain: str,
     ms_request_id: str,
     validate_address: bool = True,
+    check_domain_taken: bool = True,
 ) -> None:
     """Raise OnboardingError (invalid_request, domain_unavailable or address_invalid) when a check refuses;
-    Partner Center errors of the checks themselves propagate (transient ones make the queue redeliver)."""
+    Partner Center errors of the checks themselves propagate (transient ones make the queue redeliver).
+    `check_domain_taken=False` when a create for this domain may already have gone out: the domain then being
+    taken proves nothing, and the create's own answer is judged instead (create.py)."""
     address_check = (
         check_address(partner_center, partner_center_address(request), ms_request_id=ms_request_id)
         if validate_address
@@ -68,7 +75,7 @@ async def run_preflight(
     )
     rules_result, domain_result, address_result = await asyncio.gather(
         _country_rule_errors(request, partner_center, rules_cache, ms_request_id),
-        check_domain(partner_center, domain, ms_request_id=ms_request_id),
+        check_domain(partner_center, domain, ms_request_id=ms_request_id) if check_domain_taken else _no_errors(),
         address_check,
         return_exceptions=True,
     )

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from bench.soak import request, run_soak
+from devhost.hostjson import timing_overrides
 from devhost.stack import QUEUE, Stack
 from ops.replay_poison import replay
 from tests.integration.conftest import Harness
@@ -21,8 +22,8 @@ def chaos_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     worker for a second, so a round of calls can wait several seconds (the shared stack allows 1.5 s)."""
     stack = Stack(
         log_dir=tmp_path_factory.mktemp("chaos-logs"),
-        host_args=["--visibility-timeout", "0.5", "--max-polling-interval", "0.2", "--lease-seconds", "45"],
-        extra_env={"ONBOARDING_DEADLINE_SECONDS": "30", "PARTNER_CENTER_MAX_REQUESTS_PER_MINUTE": "100000"},
+        host_args=["--max-polling-interval", "0.2", "--lease-seconds", "45"],
+        extra_env={**timing_overrides(visibility_timeout=4), "PARTNER_CENTER_MAX_REQUESTS_PER_MINUTE": "100000"},
     ).start()
     yield stack
     stop_after_scan(stack)

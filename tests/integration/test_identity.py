@@ -10,16 +10,16 @@ import pytest
 
 from devhost.stack import Stack
 from tests.fakes import sample
-from tests.integration.conftest import Harness
+from tests.integration.conftest import FAST_RETRIES, Harness
 from tests.leak_scan import scan_stack, stop_after_scan
 
 pytestmark = pytest.mark.integration
 
-FAST = ["--visibility-timeout", "0.5", "--max-polling-interval", "0.2"]
+FAST = ["--max-polling-interval", "0.2"]
 
 
 def started(tmp_path: Path, **options: object) -> Stack:
-    return Stack(log_dir=tmp_path, host_args=FAST, extra_env={"ONBOARDING_DEADLINE_SECONDS": "6"}, **options).start()  # type: ignore[arg-type]
+    return Stack(log_dir=tmp_path, host_args=FAST, extra_env=FAST_RETRIES, **options).start()  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +89,7 @@ def test_a_wrong_secret_fails_clearly_without_a_retry_storm(tmp_path: Path) -> N
     stack = Stack(
         log_dir=tmp_path,
         host_args=FAST,
-        extra_env={"ONBOARDING_DEADLINE_SECONDS": "6", "PARTNER_CENTER_CLIENT_SECRET": "not-the-secret-at-all"},
+        extra_env={**FAST_RETRIES, "PARTNER_CENTER_CLIENT_SECRET": "not-the-secret-at-all"},
     ).start()
     try:
         harness = Harness(stack)

@@ -22,7 +22,6 @@ NOT_DEPLOYED = {
     "PARTNER_CENTER_API_URL": "override for emulators and special endpoints; the cloud decides",
     "PARTNER_CENTER_AUTHORITY_HOST": "override for emulators; the cloud decides",
     "PARTNER_CENTER_TIMEOUT_SECONDS": "tuning knob with a sound default",
-    "ONBOARDING_DEADLINE_SECONDS": "tuning knob with a sound default",
     "ADDRESS_VALIDATION_ENABLED": "on by default; an operator may turn it off",
     "ADMIN_CREDENTIALS_EXPIRY_DAYS": "30 days by default",
     "AzureWebJobsStorage": "connection-string form; deployed identity-based (__accountName)",

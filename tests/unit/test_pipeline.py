@@ -11,7 +11,8 @@ import pytest
 from handlers.create import ms_request_id_for
 from handlers.events import CREATED, FAILED
 from handlers.failures import ErrorKind, OnboardingError, Reason
-from handlers.pipeline import handle_message, handle_poison
+from handlers.pipeline import handle_message
+from handlers.poison import handle_poison
 from handlers.redaction import install_redaction, redact
 from tests.fakes import ADMIN_PASSWORD, FakeEventSink, FakePartnerCenter, dependencies, message, sample
 
@@ -174,7 +175,7 @@ async def test_redelivery_publishes_the_same_event_and_creates_nothing() -> None
 async def test_poison_publishes_retries_exhausted() -> None:
     sink = FakeEventSink()
     outcome = await handle_poison(message(sample()), dependencies(sink=sink))
-    assert outcome.kind == "failed"
+    assert outcome is not None and outcome.kind == "failed"
     data = sink.events[0]["data"]
     assert (data["reason"], data["retryable"], data["requestId"]) == (Reason.RETRIES_EXHAUSTED, True, "crm-se-0001")
     assert sink.events[0]["subject"] == "crmAccounts/ACC-SE-000123"

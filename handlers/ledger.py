@@ -1,0 +1,249 @@
+"""The ledger: one row per requestId recording how far its onboarding got — the state machine behind "exactly once".
+
+    (none) ─claim─► received ─pre-flight passed─► creating ─customer known─► creating + customer ─► created
+                       │                              │
+                       └──────── refused ─────────────┴──► failed
+    received / creating ─poison, no live claim─► failed, exhausted_from = the state to resume from
+    failed (retryable, or the request changed) ─claim─► received, or creating if a create ever went out
+    failed, exhausted ─claim (a replay)─► the state it stopped in
+
+Rules the transitions keep:
+- **Owned claims.** A claim writes a fresh owner token and a lease (`timing.TimingModel.lease`); while the lease
+  runs, other deliveries are refused as busy. The owner frees the request when its delivery ends undecided.
+- **Outcomes only get stronger.** created > failed > exhausted (failed by the poison path) > undecided. A write
+  that loses a race re-reads the row: a weaker outcome never replaces a stronger one, and a failure never replaces
+  a row that another delivery holds right now.
+- **Evidence is kept.** `creating_since` is set when a create first goes out and never cleared: a row that reached
+  `creating` never returns to `received`, so a later "domain taken" can be recognised as possibly our own tenant.
+- **Lost answers are recognised.** Every write carries a new `write_id`; when storage commits a write but the
+  answer is lost, re-reading the row shows whose write it was.
+The admin password is never on a row.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+from handlers.adapters.rows import RowChanged, RowExists, RowStore, WriteUnknown
+from handlers.failures import ErrorKind, OnboardingError
+
+log = logging.getLogger("csp_onboarding")
+
+State = Literal["received", "creating", "created", "failed"]
+Outcome = Literal["created", "failed", "exhausted"]
+_RANK: dict[Outcome | None, int] = {None: 0, "exhausted": 1, "failed": 2, "created": 3}
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """What the ledger knows about one request (one row)."""
+
+    request_id: str
+    ms_request_id: str
+    state: State = "received"
+    owner: str | None = None  # the claim holding the request, while one does
+    lease_until: float = 0.0
+    attempts: int = 1
+    creating_since: float | None = None  # when a create first went out: evidence, never cleared
+    domain: str | None = None  # the domain that create was for
+    checked_hash: str | None = None  # the request content that passed pre-flight
+    customer_id: str | None = None
+    tenant_id: str | None = None
+    commerce_id: str | None = None
+    customer_json: str | None = None  # the created event's data, no secret: enough to report the customer
+    event_id: str | None = None
+    event_json: str | None = None  # the outcome event, published again on every redelivery
+    exhausted_from: State | None = None  # set by the poison path: where a replay resumes
+    outcome: Literal["created", "failed"] | None = None  # what the stored event says
+    retryable: bool | None = None  # for a failure: may the same request, unchanged, succeed later?
+    request_hash: str | None = None  # what Partner Center receives for this request, hashed
+    write_id: str | None = None
+    created_at: float = field(default_factory=time.time)
+    updated_at: float = field(default_factory=time.time)
+    etag: str | None = None
+
+    @property
+    def decided(self) -> Outcome | None:
+        """The stored outcome, if any: created, failed, or exhausted (a poisoned request a replay may resume)."""
+        if self.event_json is None or self.outcome is None:
+            return None
+        return "exhausted" if self.exhausted_from is not None else self.outcome
+
+    @property
+    def outcome_known(self) -> bool:
+        """Decided for good: a redelivery only publishes the stored event again."""
+        return self.decided in ("created", "failed")
+
+    def held(self, now: float) -> bool:
+        """Whether a delivery holds the request right now."""
+        return self.owner is not None and self.lease_until > now
+
+
+@dataclass(frozen=True)
+class Decision:
+    """An outcome to store: its event, and what else the row should say."""
+
+    outcome: Outcome
+    event_id: str
+    event_json: str
+    retryable: bool | None = None
+    changes: dict[str, Any] = field(default_factory=dict)
+
+
+def busy(request_id: str) -> OnboardingError:
+    """The transient error of a delivery that finds the request held by another one."""
+    return OnboardingError(
+        ErrorKind.TRANSIENT, f"request {request_id} is being handled by another delivery; the queue will retry"
+    )
+
+
+class Ledger:
+    """The state machine over a row store (Azure Table in production, memory in tests)."""
+
+    def __init__(self, rows: RowStore, *, clock: Callable[[], float] = time.time) -> None:
+        self.rows = rows
+        self._clock = clock
+
+    async def read(self, request_id: str) -> LedgerEntry | None:
+        """The row of a request, if any; raises OnboardingError(TRANSIENT) when storage fails."""
+        return await self.rows.read(request_id)
+
+    def is_held(self, entry: LedgerEntry) -> bool:
+        """Whether a delivery holds the request right now."""
+        return entry.held(self._clock())
+
+    async def claim(
+        self, request_id: str, ms_request_id: str, *, lease_seconds: float, request_hash: str | None = None
+    ) -> LedgerEntry:
+        """Take the request for this delivery (the entry's `owner` is the claim), or return its decided outcome to
+        publish again; raises OnboardingError(TRANSIENT) while another delivery holds it."""
+        owner = uuid.uuid4().hex
+        now = self._clock()
+        fresh = LedgerEntry(
+            request_id, ms_request_id, owner=owner, lease_until=now + lease_seconds, request_hash=request_hash
+        )
+        try:  # most requests are new: one round trip
+            return await self._write(fresh, insert=True)
+        except RowExists:
+            pass
+        for _ in range(3):
+            entry = await self.rows.read(request_id)
+            if entry is None:
+                break
+            taken = self._take(entry, owner, now, lease_seconds, request_hash)
+            if taken is entry:
+                return entry
+            try:
+                return await self._write(taken)
+            except RowChanged:
+                continue
+        raise busy(request_id)
+
+    def _take(
+        self, entry: LedgerEntry, owner: str, now: float, lease_seconds: float, request_hash: str | None
+    ) -> LedgerEntry:
+        """The row as this claim would leave it: the entry itself when it only needs publishing again."""
+        decided = entry.decided
+        if decided == "created":
+            return entry
+        if decided == "failed" and not (entry.retryable or entry.request_hash != request_hash):
+            return entry
+        if entry.held(now):
+            raise busy(entry.request_id)
+        if decided == "failed":  # the CRM fixed the request, or a later try may pass: onboard it again
+            resume: State = "creating" if entry.creating_since is not None else "received"
+        elif decided == "exhausted":  # a replay after an outage: go on where it stopped
+            resume = entry.exhausted_from or "received"
+        else:
+            resume = entry.state
+        return replace(
+            entry, owner=owner, lease_until=now + lease_seconds, attempts=entry.attempts + 1, updated_at=now,
+            state=resume, request_hash=request_hash, outcome=None, event_id=None, event_json=None, retryable=None,
+            exhausted_from=None,
+        )  # fmt: skip
+
+    async def start_create(self, entry: LedgerEntry, *, domain: str, checked_hash: str | None) -> LedgerEntry:
+        """Record that a create for `domain` is about to go out (received → creating); raises OnboardingError."""
+        now = self._clock()
+        moved = replace(
+            entry, state="creating", domain=domain, checked_hash=checked_hash, updated_at=now,
+            creating_since=entry.creating_since if entry.creating_since is not None else now,
+        )  # fmt: skip
+        return await self._write_owned(moved)
+
+    async def record_customer(self, entry: LedgerEntry, **customer: Any) -> LedgerEntry:
+        """Record the created customer (before anything else can fail); raises OnboardingError."""
+        return await self._write_owned(replace(entry, updated_at=self._clock(), **customer))
+
+    async def decide(self, entry: LedgerEntry, decision: Decision) -> LedgerEntry:
+        """Store an outcome; returns the row as it then stands — which says another outcome when a stronger one
+        was stored first, or none when another delivery holds the request (publish only what the row says)."""
+        decided = self._decided(entry, decision)
+        for _ in range(3):
+            try:
+                return await self._write(decided, insert=entry.etag is None)
+            except (RowChanged, RowExists):
+                current = await self.rows.read(entry.request_id)
+                if current is None:
+                    decided = replace(decided, etag=None)
+                    continue
+                if _RANK[current.decided] >= _RANK[decision.outcome]:
+                    return current
+                if decision.outcome != "created" and current.held(self._clock()) and current.owner != entry.owner:
+                    return current  # undecided and held by a live delivery: it decides
+                decided = self._decided(current, decision)
+        raise busy(entry.request_id)
+
+    def _decided(self, entry: LedgerEntry, decision: Decision) -> LedgerEntry:
+        exhausted = decision.outcome == "exhausted"
+        outcome: Literal["created", "failed"] = "created" if decision.outcome == "created" else "failed"
+        return replace(
+            entry, **decision.changes,
+            state=outcome,
+            outcome=outcome,
+            exhausted_from=(entry.exhausted_from or entry.state) if exhausted else None,
+            event_id=decision.event_id, event_json=decision.event_json, retryable=decision.retryable,
+            owner=None, lease_until=0.0, updated_at=self._clock(),
+        )  # fmt: skip
+
+    async def release(self, entry: LedgerEntry) -> None:
+        """End this delivery's hold on an undecided request so the next delivery need not wait; never raises."""
+        if entry.owner is None or entry.decided is not None:
+            return
+        try:
+            await self._write(replace(entry, owner=None, lease_until=0.0, updated_at=self._clock()))
+        except (RowChanged, OnboardingError) as exc:
+            log.warning("Could not release request %s (%s): its lease will run out", entry.request_id, exc)
+
+    async def _write_owned(self, entry: LedgerEntry) -> LedgerEntry:
+        try:
+            return await self._write(entry)
+        except RowChanged:
+            raise busy(entry.request_id) from None
+
+    async def _write(self, entry: LedgerEntry, *, insert: bool = False) -> LedgerEntry:
+        """Insert or conditionally replace the row; a write whose answer was lost is resolved by re-reading it.
+        Raises RowExists / RowChanged when another write won, OnboardingError when storage fails."""
+        mine = replace(entry, write_id=uuid.uuid4().hex)
+        conflict = RowExists(entry.request_id) if insert else RowChanged(entry.request_id)
+        lost = False
+        for _ in range(2):
+            try:
+                return await (self.rows.insert(mine) if insert else self.rows.replace(mine))
+            except WriteUnknown:
+                lost = True
+            except (RowChanged, RowExists):
+                if not lost:
+                    raise
+            current = await self.rows.read(entry.request_id)
+            if current is not None and current.write_id == mine.write_id:
+                return current  # committed; only the answer was lost
+            unchanged = current is None if insert else (current is not None and current.etag == entry.etag)
+            if not unchanged:
+                raise conflict from None
+        raise OnboardingError(ErrorKind.TRANSIENT, f"ledger write for {entry.request_id}: no answer, twice")

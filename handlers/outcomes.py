@@ -1,0 +1,96 @@
+"""Outcomes: the ledger decision and the event for each way a request ends, and publishing what the ledger says."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from handlers.events import FAILED, CloudEvent, CreatedData, created_event, failed_event
+from handlers.failures import Failure
+from handlers.ledger import Decision, LedgerEntry
+from handlers.logs import bind
+from handlers.request import CustomerRequest
+from handlers.telemetry import current_traceparent, outcomes
+
+if TYPE_CHECKING:
+    from handlers.pipeline import Dependencies
+
+log = logging.getLogger("csp_onboarding")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an invocation published."""
+
+    kind: Literal["created", "failed"]
+    event: CloudEvent
+
+
+@dataclass(frozen=True)
+class Ids:
+    """How a request names itself on events: its ids as far as they could be read."""
+
+    request_id: str | None
+    crm_account_id: str | None
+    correlation_id: str | None
+    identity: str  # what the failed event's id derives from: the requestId, or a hash of an unreadable message
+
+    @classmethod
+    def of(cls, request: CustomerRequest) -> Ids:
+        return cls(request.requestId, request.crmAccountId, request.correlationId, request.requestId)
+
+
+def failed_decision(failure: Failure, ids: Ids, deps: Dependencies, *, exhausted: bool = False) -> Decision:
+    """The decision (and its event) for a failure."""
+    event = failed_event(
+        failure,
+        request_id=ids.request_id,
+        crm_account_id=ids.crm_account_id,
+        correlation_id=ids.correlation_id,
+        source=deps.config.events_source,
+        identity=ids.identity,
+        traceparent=current_traceparent(),
+    )
+    return Decision(
+        "exhausted" if exhausted else "failed", event.id, event.model_dump_json(), retryable=failure.retryable
+    )
+
+
+def created_decision(
+    entry: LedgerEntry, secret_id: str | None, correlation_id: str | None, deps: Dependencies
+) -> Decision:
+    """The decision (and its event) for the customer the row records, with the admin password's secret id."""
+    if entry.customer_json is None:
+        raise ValueError("no customer recorded")
+    data = CreatedData.model_validate_json(entry.customer_json).model_copy(
+        update={"adminCredentialsSecretId": secret_id}
+    )
+    event = created_event(
+        data, source=deps.config.events_source, correlation_id=correlation_id, traceparent=current_traceparent()
+    )
+    return Decision("created", event.id, event.model_dump_json())
+
+
+async def publish_stored(entry: LedgerEntry, deps: Dependencies) -> Outcome:
+    """Publish the outcome the row stores (raises when Event Grid refuses, so the queue redelivers)."""
+    if entry.event_json is None:
+        raise ValueError("no outcome stored")
+    return await publish(CloudEvent.model_validate_json(entry.event_json), deps)
+
+
+async def publish_decision(decision: Decision, deps: Dependencies) -> Outcome:
+    """Publish a decision's event without storing it (a message the ledger never knew)."""
+    return await publish(CloudEvent.model_validate_json(decision.event_json), deps)
+
+
+async def publish(event: CloudEvent, deps: Dependencies) -> Outcome:
+    """Publish one outcome event (raises when Event Grid refuses), then count and log it."""
+    await deps.events.publish([event.to_json()])
+    kind: Literal["created", "failed"] = "failed" if event.type == FAILED else "created"
+    reason = getattr(event.data, "reason", None)
+    outcome = kind if reason is None else f"failed:{reason}"
+    bind(outcome=outcome)
+    outcomes.add(1, {"type": kind, "reason": str(reason or "")})
+    log.info("Published %s event %s", outcome, event.id, extra={"eventId": event.id})
+    return Outcome(kind, event)

@@ -1,0 +1,92 @@
+"""The poison path: a request that failed every delivery is reported once, from what the ledger knows, and parked.
+
+- Decided already (say created, but every publish failed): its stored outcome is published.
+- A customer is recorded (the create succeeded, the vault never took the password): `created`, without a secret id.
+- Held by a live delivery (a duplicate of this message is being handled right now): no event; that delivery decides.
+- Otherwise: `failed` / retries_exhausted (retryable), stored as "exhausted" so a replay resumes where it stopped.
+
+The real host gives a `-poison` queue no poison queue of its own, and does not release a message whose poison
+invocation failed (it stays invisible until its lease ends, then is tried again until it expires). So this function
+never fails for a reason a retry would fix out of sight: whatever goes wrong, it logs an error (an alert) and parks
+the message for `ops.replay_poison`; only a failure to park fails the invocation.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from handlers.create import ms_request_id_for
+from handlers.failures import Failure, Reason
+from handlers.ledger import LedgerEntry
+from handlers.logs import log_context
+from handlers.outcomes import Ids, Outcome, created_decision, failed_decision, publish_decision, publish_stored
+from handlers.request import CustomerRequest, InvalidRequest, parse_message
+from handlers.telemetry import parent_context, poison_failures, tracer
+
+if TYPE_CHECKING:
+    from handlers.pipeline import Dependencies
+
+log = logging.getLogger("csp_onboarding")
+
+EXHAUSTED = Failure(
+    reason=Reason.RETRIES_EXHAUSTED,
+    retryable=True,
+    message="The request could not be completed after repeated transient failures; send it again later.",
+)
+
+
+async def handle_poison(body: bytes | str, deps: Dependencies, *, traceparent: str | None = None) -> Outcome | None:
+    """Report a request that failed every delivery (see the module docstring), then park its message; raises only
+    when parking fails."""
+    with tracer.start_as_current_span("report_exhausted_request", context=parent_context(traceparent)):
+        outcome = None
+        try:
+            outcome = await _report(parse_message(body), deps)
+        except Exception as exc:
+            poison_failures.add(1)
+            log.error(
+                "The poison function could not report an exhausted request (%s: %s): parking it for replay",
+                type(exc).__name__,
+                exc if not isinstance(exc, UnicodeError) else "undecodable text",
+            )
+        if deps.parking is not None:
+            await deps.parking.park(body.encode("utf-8", errors="surrogatepass") if isinstance(body, str) else body)
+        return outcome
+
+
+async def _report(parsed: CustomerRequest | InvalidRequest, deps: Dependencies) -> Outcome | None:
+    if isinstance(parsed, InvalidRequest):
+        ids = Ids(
+            parsed.request_id, parsed.crm_account_id, parsed.correlation_id, parsed.request_id or parsed.fingerprint
+        )
+    else:
+        ids = Ids.of(parsed)
+    with log_context(
+        requestId=ids.request_id, crmAccountId=ids.crm_account_id, correlationId=ids.correlation_id, outcome="pending"
+    ):
+        if not isinstance(parsed, CustomerRequest):  # never claimed: nothing in the ledger to consult
+            log.error("Unreadable request poisoned after repeated failures")
+            return await publish_decision(failed_decision(EXHAUSTED, ids, deps, exhausted=True), deps)
+        entry = await deps.ledger.read(parsed.requestId) or _unrecorded(parsed.requestId)
+        if entry.outcome_known:
+            log.warning("Poisoned request had a decided outcome: publishing it")
+            return await publish_stored(entry, deps)
+        if deps.ledger.is_held(entry):
+            log.warning("Poisoned message of a request another delivery holds right now: it will report the outcome")
+            return None
+        if entry.customer_json is not None:
+            log.error("Poisoned request's customer exists (its admin password could not be kept): reporting it created")
+            decision = created_decision(entry, None, parsed.correlationId, deps)
+        else:
+            log.error("Request poisoned after repeated failures")
+            decision = failed_decision(EXHAUSTED, ids, deps, exhausted=True)
+        row = await deps.ledger.decide(entry, decision)
+        if row.decided is None:
+            log.warning("Another delivery took the request meanwhile: it will report the outcome")
+            return None
+        return await publish_stored(row, deps)
+
+
+def _unrecorded(request_id: str) -> LedgerEntry:
+    return LedgerEntry(request_id, ms_request_id_for(request_id))

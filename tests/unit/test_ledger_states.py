@@ -1,0 +1,195 @@
+"""The ledger's state machine, one transition at a time, over rows in memory and a clock the tests move."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from handlers.adapters.rows import InMemoryRows, RowChanged
+from handlers.failures import ErrorKind, OnboardingError
+from handlers.ledger import Decision, Ledger, LedgerEntry
+
+LEASE = 60.0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def rows() -> InMemoryRows:
+    return InMemoryRows()
+
+
+@pytest.fixture
+def ledger(rows: InMemoryRows, clock: Clock) -> Ledger:
+    return Ledger(rows, clock=clock)
+
+
+async def claim(ledger: Ledger, content: str = "h1") -> LedgerEntry:
+    return await ledger.claim("r-1", "m-1", lease_seconds=LEASE, request_hash=content)
+
+
+def failed(retryable: bool = False) -> Decision:
+    return Decision("failed", "ev-failed", '{"failed": true}', retryable=retryable)
+
+
+CREATED = Decision("created", "ev-created", '{"created": true}')
+EXHAUSTED = Decision("exhausted", "ev-exhausted", '{"exhausted": true}', retryable=True)
+
+
+async def test_a_new_request_is_claimed_as_received_with_an_owner_and_a_lease(ledger: Ledger, clock: Clock) -> None:
+    entry = await claim(ledger)
+    assert (entry.state, entry.lease_until, entry.attempts) == ("received", clock.now + LEASE, 1)
+    assert entry.owner is not None and entry.etag is not None
+
+
+async def test_a_claim_while_another_delivery_holds_the_request_is_busy(ledger: Ledger) -> None:
+    await claim(ledger)
+    with pytest.raises(OnboardingError) as raised:
+        await claim(ledger)
+    assert raised.value.kind is ErrorKind.TRANSIENT
+
+
+async def test_a_claim_whose_holder_died_is_taken_over_once_its_lease_ran_out(ledger: Ledger, clock: Clock) -> None:
+    first = await claim(ledger)
+    clock.now += LEASE + 1
+    second = await claim(ledger)
+    assert second.owner != first.owner and second.attempts == 2 and second.state == "received"
+
+
+async def test_received_to_creating_records_the_domain_and_when_a_create_first_went_out(
+    ledger: Ledger, clock: Clock
+) -> None:
+    entry = await ledger.start_create(await claim(ledger), domain="a.onmicrosoft.com", checked_hash="h1")
+    assert (entry.state, entry.domain, entry.checked_hash, entry.creating_since) == (
+        "creating", "a.onmicrosoft.com", "h1", clock.now,
+    )  # fmt: skip
+    clock.now += 5
+    again = await ledger.start_create(entry, domain="a.onmicrosoft.com", checked_hash="h1")
+    assert again.creating_since == clock.now - 5  # the first create's time is kept
+
+
+async def test_the_customer_is_recorded_on_the_row(ledger: Ledger) -> None:
+    entry = await ledger.start_create(await claim(ledger), domain="a.onmicrosoft.com", checked_hash="h1")
+    entry = await ledger.record_customer(entry, customer_id="c-1", customer_json='{"customerId": "c-1"}')
+    assert (entry.state, entry.customer_id, entry.decided) == ("creating", "c-1", None)
+
+
+async def test_deciding_created_stores_the_event_and_frees_the_request(ledger: Ledger) -> None:
+    row = await ledger.decide(await claim(ledger), CREATED)
+    assert (row.state, row.decided, row.event_id, row.owner, row.lease_until) == (
+        "created", "created", "ev-created", None, 0.0,
+    )  # fmt: skip
+
+
+async def test_a_created_request_is_returned_as_it_is_whatever_is_sent_again(ledger: Ledger, clock: Clock) -> None:
+    row = await ledger.decide(await claim(ledger), CREATED)
+    again = await claim(ledger, content="something else")
+    assert again == row  # nothing written: the first outcome wins
+
+
+async def test_a_final_failure_resent_unchanged_keeps_its_answer(ledger: Ledger) -> None:
+    row = await ledger.decide(await claim(ledger), failed())
+    assert await claim(ledger) == row
+
+
+async def test_a_failure_resent_with_new_content_reopens_as_received_when_no_create_went_out(ledger: Ledger) -> None:
+    await ledger.decide(await claim(ledger), failed())
+    reopened = await claim(ledger, content="h2")
+    assert (reopened.state, reopened.decided, reopened.request_hash, reopened.attempts) == ("received", None, "h2", 2)
+
+
+async def test_a_reopened_failure_never_returns_to_received_once_a_create_went_out(ledger: Ledger) -> None:
+    entry = await ledger.start_create(await claim(ledger), domain="a.onmicrosoft.com", checked_hash="h1")
+    await ledger.decide(entry, failed())
+    reopened = await claim(ledger, content="h2")
+    assert (reopened.state, reopened.domain, reopened.creating_since) == (
+        "creating", "a.onmicrosoft.com", entry.creating_since,
+    )  # fmt: skip
+
+
+async def test_a_retryable_failure_resent_unchanged_reopens(ledger: Ledger) -> None:
+    await ledger.decide(await claim(ledger), failed(retryable=True))
+    assert (await claim(ledger)).decided is None
+
+
+async def test_the_poison_path_exhausts_an_unheld_request_and_a_replay_resumes_where_it_stopped(
+    ledger: Ledger, clock: Clock
+) -> None:
+    entry = await ledger.start_create(await claim(ledger), domain="a.onmicrosoft.com", checked_hash="h1")
+    await ledger.release(entry)
+    row = await ledger.decide((await ledger.read("r-1")) or entry, EXHAUSTED)
+    assert (row.state, row.decided, row.exhausted_from) == ("failed", "exhausted", "creating")
+    resumed = await claim(ledger)
+    assert (resumed.state, resumed.decided, resumed.exhausted_from) == ("creating", None, None)
+
+
+async def test_a_weaker_outcome_never_replaces_a_stronger_one(ledger: Ledger) -> None:
+    stale = await claim(ledger)
+    created = await ledger.decide(stale, CREATED)
+    assert await ledger.decide(stale, EXHAUSTED) == created
+    assert await ledger.decide(stale, failed()) == created
+
+
+async def test_created_replaces_an_exhausted_outcome(ledger: Ledger, clock: Clock) -> None:
+    stale = await claim(ledger)
+    clock.now += LEASE + 1  # the poison path ran after this delivery's lease ran out
+    await ledger.decide((await ledger.read("r-1")) or stale, EXHAUSTED)
+    row = await ledger.decide(stale, CREATED)
+    assert (row.decided, row.exhausted_from) == ("created", None)
+
+
+async def test_a_failure_never_replaces_a_request_another_delivery_holds(ledger: Ledger) -> None:
+    unheld = LedgerEntry("r-1", "m-1")
+    held = await claim(ledger)
+    row = await ledger.decide(unheld, EXHAUSTED)  # the poison path, racing a live delivery
+    assert row == held and row.decided is None
+
+
+async def test_release_frees_the_request_and_never_raises_when_it_changed(ledger: Ledger, rows: InMemoryRows) -> None:
+    entry = await claim(ledger)
+    await ledger.release(entry)
+    freed = rows.rows["r-1"]
+    assert (freed.owner, freed.lease_until) == (None, 0.0)
+    await ledger.release(entry)  # stale ETag: logged, not raised
+    assert rows.rows["r-1"] == freed
+
+
+async def test_a_claim_whose_answer_was_lost_is_recognised_as_this_deliverys(rows: InMemoryRows, clock: Clock) -> None:
+    rows.lose_answer = lambda entry: entry.attempts == 1 and entry.state == "received"
+    entry = await Ledger(rows, clock=clock).claim("r-1", "m-1", lease_seconds=LEASE)
+    assert entry.owner == rows.rows["r-1"].owner and entry.etag == rows.rows["r-1"].etag
+
+
+async def test_an_outcome_whose_answer_was_lost_is_recognised_as_stored(ledger: Ledger, rows: InMemoryRows) -> None:
+    entry = await claim(ledger)
+    rows.lose_answer = lambda written: written.decided == "created"
+    row = await ledger.decide(entry, CREATED)
+    assert row.decided == "created" and row.etag == rows.rows["r-1"].etag
+
+
+async def test_a_lost_answer_over_a_write_someone_else_made_is_a_conflict(ledger: Ledger, rows: InMemoryRows) -> None:
+    entry = await claim(ledger)
+    original = rows.lose_answer
+
+    def lost_and_overwritten(written: LedgerEntry) -> bool:
+        rows.lose_answer = original
+        rows.rows["r-1"] = replace(written, owner="someone-else", etag="999", write_id="theirs")
+        return True
+
+    rows.lose_answer = lost_and_overwritten
+    with pytest.raises(OnboardingError):  # busy: never mistaken for our own write
+        await ledger.start_create(entry, domain="a.onmicrosoft.com", checked_hash="h1")
+    with pytest.raises(RowChanged):
+        await rows.replace(entry)

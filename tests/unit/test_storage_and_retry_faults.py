@@ -1,0 +1,112 @@
+"""Exactly once against storage and retry faults (issue 13, scenarios 3 and 6): a failed first contact with Table
+storage, pacer waits and the retry budget, and Retry-After values no client should believe whole."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from azure.core.exceptions import ResourceNotFoundError, ServiceRequestError
+
+from handlers.adapters.pacing import Pacer
+from handlers.adapters.partner_center import PartnerCenterClient
+from handlers.adapters.retry import RetryPolicy, retry_after_seconds
+from handlers.adapters.table_rows import TableRows
+from handlers.bootstrap import build_ledger
+from handlers.failures import ErrorKind, OnboardingError
+from handlers.settings import Settings
+from handlers.timing import load_timing
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+# 3. One failed first contact with storage decides nothing.
+
+
+class FlakyTable:
+    """A TableClient whose first contact fails as a DNS blip does; later calls reach the service."""
+
+    def __init__(self) -> None:
+        self.creates = 0
+
+    async def create_table(self) -> None:
+        self.creates += 1
+        if self.creates == 1:
+            raise ServiceRequestError("Name or service not known")
+
+    async def get_entity(self, partition: str, row: str) -> None:
+        raise ResourceNotFoundError("not found")
+
+
+async def test_3_a_failed_first_contact_with_storage_is_transient_and_storage_is_used_after_it() -> None:
+    table = FlakyTable()
+    rows = TableRows(table)  # type: ignore[arg-type]
+    with pytest.raises(OnboardingError) as raised:
+        await rows.read("r-1")
+    assert raised.value.kind is ErrorKind.TRANSIENT
+    assert await rows.read("r-1") is None  # the table, not a memory of this worker
+    assert table.creates == 2
+
+
+def test_3_without_storage_for_the_ledger_nothing_runs() -> None:
+    settings = Settings(
+        PARTNER_CENTER_TENANT_ID="t", PARTNER_CENTER_CLIENT_ID="c", PARTNER_CENTER_CLIENT_SECRET="s",
+        EVENTS_TOPIC_ENDPOINT="https://topic.test/api/events",
+    )  # fmt: skip
+    with pytest.raises(RuntimeError, match="No storage for the ledger"):
+        build_ledger(settings)
+
+
+# 6. Retry arithmetic and Retry-After.
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [("7", 7.0), ("86400", 60.0), ("inf", 60.0), ("Fri, 31 Dec 9999 23:59:59 GMT", 60.0), ("-5", 0.0),
+     ("soon", None), ("nan", None), ("", None), (None, None)],
+)  # fmt: skip
+def test_6_retry_after_is_parsed_once_and_bounded(header: str | None, expected: float | None) -> None:
+    assert retry_after_seconds(header, cap=60.0) == expected
+
+
+class SlowPacer(Pacer):
+    """Every slot comes after a real wait, as with many invocations sharing a small budget."""
+
+    async def acquire(self) -> None:
+        await asyncio.sleep(0.3)
+
+
+async def test_6_waiting_for_pacer_slots_does_not_eat_the_retry_budget() -> None:
+    answers = [httpx.Response(503, json={"code": 800003}), httpx.Response(503, json={"code": 800003})]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return answers.pop(0) if answers else httpx.Response(404)
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    client = PartnerCenterClient(
+        http, StaticTokens(), base_url="https://pc.test", pacer=SlowPacer(60),
+        retry_policy=RetryPolicy(budget_seconds=0.5, initial_backoff=0.01, max_backoff=0.01),
+    )  # fmt: skip
+    assert await client.domain_exists("x.onmicrosoft.com", ms_request_id="m") is False  # third attempt: 0.9 s of waits
+
+
+async def test_6_a_huge_retry_after_holds_the_worker_no_longer_than_the_cap() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(429, json={"statusCode": 429}, headers={"Retry-After": "86400"})
+
+    pacer = Pacer(60)
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    policy = RetryPolicy(max_attempts=1, max_retry_after=load_timing(ROOT / "host.json", env={}).max_retry_after)
+    client = PartnerCenterClient(http, StaticTokens(), base_url="https://pc.test", pacer=pacer, retry_policy=policy)
+    with pytest.raises(OnboardingError) as raised:
+        await client.domain_exists("x.onmicrosoft.com", ms_request_id="m")
+    assert raised.value.retry_after == 60.0
+    assert pacer._held_until - time.monotonic() <= 60.0
+
+
+class StaticTokens:
+    async def get_token(self) -> str:
+        return "token"
