@@ -51,7 +51,9 @@ def index_functions(module_name: str, env: dict[str, str]) -> list[QueueFunction
     for function in app.get_functions():
         triggers = [b for b in function.get_bindings() if b.type == "queueTrigger"]
         if not triggers:
-            raise ValueError(f"{function.get_function_name()}: the local host only runs queue triggers")
+            if any(b.type == "timerTrigger" for b in function.get_bindings()):
+                continue  # devhost/timers.py runs those
+            raise ValueError(f"{function.get_function_name()}: the local host runs queue and timer triggers only")
         binding = triggers[0].get_dict_repr()
         functions.append(
             QueueFunction(
@@ -228,5 +230,13 @@ async def run_host(
     # renew, so it receives with the longer of that and functionTimeout.
     lease = lease_seconds if lease_seconds is not None else max(RECEIVE_VISIBILITY, options.function_timeout)
     listeners = [QueueListener(f, options, env, lease, max_concurrency) for f in functions]
-    await asyncio.gather(*(listener.run(stop) for listener in listeners))
+    from devhost.timers import index_timers, run_timer  # beside this module: it imports resolve_app_settings
+
+    timers = index_timers(module_name, env)
+    for timer in timers:
+        log.info("Found function %s (timer %s)", timer.name, timer.schedule)
+    await asyncio.gather(
+        *(listener.run(stop) for listener in listeners),
+        *(run_timer(timer, stop, function_timeout=options.function_timeout) for timer in timers),
+    )
     return listeners

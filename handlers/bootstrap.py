@@ -76,6 +76,7 @@ def build_dependencies(settings: Settings, *, http: httpx.AsyncClient | None = N
         timing=timing,
         validate_address=settings.ADDRESS_VALIDATION_ENABLED,
         admin_password_expiry_days=settings.ADMIN_CREDENTIALS_EXPIRY_DAYS,
+        retention_days=settings.ONBOARDING_LEDGER_RETENTION_DAYS,
     )
     return Dependencies(
         partner_center=partner_center,

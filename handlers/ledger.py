@@ -220,6 +220,19 @@ class Ledger:
         except (RowChanged, OnboardingError) as exc:
             log.warning("Could not release request %s (%s): its lease will run out", entry.request_id, exc)
 
+    async def purge_decided(self, *, older_than_seconds: float, batch: int = 500) -> int:
+        """Delete decided rows last written more than `older_than_seconds` ago (retention); returns how many. A row
+        written meanwhile is kept. Raises OnboardingError when storage fails."""
+        cutoff = self._clock() - older_than_seconds
+        purged = 0
+        while True:
+            old = await self.rows.decided_before(cutoff, limit=batch)
+            for entry in old:
+                if entry.etag is not None and await self.rows.purge(entry.request_id, entry.etag):
+                    purged += 1
+            if len(old) < batch:
+                return purged
+
     async def _write_owned(self, entry: LedgerEntry) -> LedgerEntry:
         try:
             return await self._write(entry)

@@ -51,6 +51,7 @@ class PipelineConfig:
     timing: TimingModel = field(default_factory=lambda: TimingModel(30.0, 5, 300.0))
     validate_address: bool = True
     admin_password_expiry_days: int = 30
+    retention_days: int = 90
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,8 @@ class Settings(BaseSettings):
     ADMIN_CREDENTIALS_EXPIRY_DAYS: int = Field(default=30, gt=0)
     # The function's user-assigned managed identity (Event Grid and Key Vault tokens); system-assigned if unset.
     AZURE_CLIENT_ID: str | None = None
+    # Decided ledger rows (which hold the outcome event, personal data included) are deleted after this many days.
+    ONBOARDING_LEDGER_RETENTION_DAYS: int = Field(default=90, gt=0)
     ONBOARDING_LEDGER_TABLE: str = Field(default="onboardingledger", pattern=r"^[A-Za-z][A-Za-z0-9]{2,62}$")
     # The Functions host's storage connection (the ledger lives there), else the queue's.
     AzureWebJobsStorage: SecretStr | None = None

@@ -1,4 +1,5 @@
-"""The function bindings: the requests queue and its poison queue, each handing bytes to the pipeline.
+"""The function bindings: the requests queue and its poison queue, each handing bytes to the pipeline; a daily timer
+that applies the ledger's retention.
 
 The Python worker sets each invocation's OpenTelemetry context from the host's trace (PYTHON_ENABLE_OPENTELEMETRY),
 so the pipeline's spans join it with no `context` argument: the functions take the message alone.
@@ -10,6 +11,7 @@ import azure.functions as func
 
 from handlers.pipeline import Dependencies, handle_message
 from handlers.poison import handle_poison
+from handlers.retention import purge_expired
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 
@@ -27,6 +29,13 @@ def get_dependencies() -> Dependencies:
 async def onboard_customer(msg: func.QueueMessage) -> None:
     """One customer request → one Partner Center customer and one outcome event."""
     await handle_message(msg.get_body(), get_dependencies())
+
+
+@bp.function_name("purge_ledger")
+@bp.timer_trigger(arg_name="timer", schedule="0 17 3 * * *", run_on_startup=False)
+async def purge_ledger(timer: func.TimerRequest) -> None:
+    """Daily at 03:17 UTC: delete ledger rows decided more than ONBOARDING_LEDGER_RETENTION_DAYS ago."""
+    await purge_expired(get_dependencies())
 
 
 @bp.function_name("report_exhausted_request")

@@ -22,9 +22,11 @@ def indexed() -> list[Any]:
     return list(function_app.app.get_functions())
 
 
-def test_the_host_finds_both_queue_functions(indexed: list[Any]) -> None:
+def test_the_host_finds_both_queue_functions_and_the_retention_timer(indexed: list[Any]) -> None:
     functions = {f.get_function_name(): json.loads(f.get_function_json()) for f in indexed}
-    assert set(functions) == {"onboard_customer", "report_exhausted_request"}
+    assert set(functions) == {"onboard_customer", "report_exhausted_request", "purge_ledger"}
+    timer = functions["purge_ledger"]["bindings"]
+    assert [(b["type"], b["schedule"]) for b in timer] == [("timerTrigger", "0 17 3 * * *")]
     main = functions["onboard_customer"]["bindings"]
     poison = functions["report_exhausted_request"]["bindings"]
     assert main == [
@@ -41,9 +43,10 @@ def test_the_host_finds_both_queue_functions(indexed: list[Any]) -> None:
     assert len(poison) == 1
 
 
-def test_each_function_takes_the_message_alone(indexed: list[Any]) -> None:
+def test_each_function_takes_its_trigger_alone(indexed: list[Any]) -> None:
     for function in indexed:
-        assert list(inspect.signature(function.get_user_function()).parameters) == ["msg"]
+        [binding] = function.get_bindings()
+        assert list(inspect.signature(function.get_user_function()).parameters) == [binding.name]
 
 
 def test_the_functions_are_async(indexed: list[Any]) -> None:

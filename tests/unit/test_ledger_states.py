@@ -193,3 +193,14 @@ async def test_a_lost_answer_over_a_write_someone_else_made_is_a_conflict(ledger
         await ledger.start_create(entry, domain="a.onmicrosoft.com", checked_hash="h1")
     with pytest.raises(RowChanged):
         await rows.replace(entry)
+
+
+async def test_retention_deletes_decided_rows_past_their_time_and_keeps_the_rest(
+    ledger: Ledger, rows: InMemoryRows, clock: Clock
+) -> None:
+    await ledger.decide(await claim(ledger), CREATED)
+    await ledger.claim("r-2", "m-2", lease_seconds=LEASE)  # undecided: kept whatever its age
+    clock.now += 90 * 86400 + 1
+    await ledger.decide(await ledger.claim("r-3", "m-3", lease_seconds=LEASE), failed())  # decided just now: kept
+    assert await ledger.purge_decided(older_than_seconds=90 * 86400) == 1
+    assert sorted(rows.rows) == ["r-2", "r-3"]

@@ -242,3 +242,14 @@ async def test_8_a_resend_that_changes_only_what_partner_center_never_sees_is_th
     pc = FakePartnerCenter()
     await handle_message(message(resent), dependencies(pc, sink, ledger_over(rows)))
     assert pc.calls == []  # the final failure stands: nothing was fixed
+
+
+async def test_a_request_delivered_again_after_its_row_was_purged_never_makes_a_second_customer() -> None:
+    rows, sink, pc = InMemoryRows(), FakeEventSink(), FakePartnerCenter()
+    ledger = ledger_over(rows)
+    await handle_message(message(sample()), dependencies(pc, sink, ledger))
+    rows.rows.clear()  # retention deleted the decided row
+    pc.taken_domains.add("wingtiptoysab.onmicrosoft.com")  # the customer's own domain, taken by the customer
+    outcome = await handle_message(message(sample()), dependencies(pc, sink, ledger))
+    assert outcome.event.data.reason == "domain_unavailable"  # type: ignore[union-attr]
+    assert len(pc.created) == 1  # a new request now, and still one customer
