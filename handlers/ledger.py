@@ -240,23 +240,25 @@ class Ledger:
             raise busy(entry.request_id) from None
 
     async def _write(self, entry: LedgerEntry, *, insert: bool = False) -> LedgerEntry:
-        """Insert or conditionally replace the row; a write whose answer was lost is resolved by re-reading it.
-        Raises RowExists / RowChanged when another write won, OnboardingError when storage fails."""
+        """Insert or conditionally replace the row. Raises RowExists / RowChanged when another write won,
+        OnboardingError when storage fails.
+
+        A write whose answer was lost may have committed — and the storage client may even have resent it, so
+        that our own committed write answers 412 to its resend. So a lost answer or a conflict is settled by
+        reading the row back: our write id on it means the write is ours."""
         mine = replace(entry, write_id=uuid.uuid4().hex)
         conflict = RowExists(entry.request_id) if insert else RowChanged(entry.request_id)
-        lost = False
         for _ in range(2):
             try:
                 return await (self.rows.insert(mine) if insert else self.rows.replace(mine))
             except WriteUnknown:
                 lost = True
             except (RowChanged, RowExists):
-                if not lost:
-                    raise
+                lost = False
             current = await self.rows.read(entry.request_id)
             if current is not None and current.write_id == mine.write_id:
                 return current  # committed; only the answer was lost
             unchanged = current is None if insert else (current is not None and current.etag == entry.etag)
-            if not unchanged:
+            if not (lost and unchanged):
                 raise conflict from None
         raise OnboardingError(ErrorKind.TRANSIENT, f"ledger write for {entry.request_id}: no answer, twice")

@@ -8,9 +8,11 @@ from handlers.failures import ErrorKind, OnboardingError
 
 
 def answer_lost(exc: BaseException) -> bool:
-    """The request went out but no answer came back (a timeout, a dropped connection): it may have committed.
-    azure-core raises ServiceResponseError for that, ServiceRequestError when the request never left."""
-    return isinstance(exc, ServiceResponseError)
+    """No answer came back, so the write may have committed. azure-core means ServiceResponseError for "sent, no
+    answer" and ServiceRequestError for "never sent" — but its aiohttp transport reports a connection closed after
+    the request went out as ServiceRequestError too (azure/core/pipeline/transport/_aiohttp.py), so neither proves
+    that nothing was written: both are settled by reading the row back."""
+    return isinstance(exc, (ServiceRequestError, ServiceResponseError))
 
 
 def storage_failure(what: str, exc: AzureError) -> OnboardingError:

@@ -204,3 +204,19 @@ async def test_retention_deletes_decided_rows_past_their_time_and_keeps_the_rest
     await ledger.decide(await ledger.claim("r-3", "m-3", lease_seconds=LEASE), failed())  # decided just now: kept
     assert await ledger.purge_decided(older_than_seconds=90 * 86400) == 1
     assert sorted(rows.rows) == ["r-2", "r-3"]
+
+
+async def test_our_committed_write_answering_412_to_the_clients_own_resend_is_recognised(
+    ledger: Ledger, rows: InMemoryRows
+) -> None:
+    # azure-core resends a PUT whose answer was dropped; the resend's If-Match is stale against our own write.
+    entry = await claim(ledger)
+    original = InMemoryRows.replace
+
+    async def commit_then_412(self: InMemoryRows, written: LedgerEntry) -> LedgerEntry:
+        await original(self, written)
+        raise RowChanged(written.request_id)
+
+    rows.replace = commit_then_412.__get__(rows)  # type: ignore[method-assign]
+    moved = await ledger.start_create(entry, domain="a.onmicrosoft.com", checked_hash="h1")
+    assert moved.state == "creating" and moved == rows.rows["r-1"]
