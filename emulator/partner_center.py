@@ -11,9 +11,9 @@ from typing import Any
 
 from aiohttp import web
 
+from emulator.countries import REGISTRATION_COUNTRIES
 from emulator.country_rules import rules_for
 from emulator.state import PARTNER_CENTER_AUDIENCE, State
-from handlers.countries import REGISTRATION_COUNTRIES
 
 STATE_KEY: web.AppKey[State] = web.AppKey("state", State)
 
