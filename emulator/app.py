@@ -90,6 +90,7 @@ async def admin_state(request: web.Request) -> web.Response:
             "events": len(state.events),
             "calls": len(state.calls),
             "faults": [asdict(r) for r in request.app[FAULTS_KEY].rules],
+            "behaviour": state.behaviour.as_json(),
         }
     )
 
@@ -146,10 +147,18 @@ async def admin_clear_faults(request: web.Request) -> web.Response:
 
 
 async def admin_behaviour(request: web.Request) -> web.Response:
-    """{"idempotent": false} makes POST /v1/customers forget MS-RequestIds (a ghost create then reads as taken)."""
+    """Partner Center's behaviours (emulator.state.Behaviour), each key optional, omitted keys unchanged:
+    {"idempotent": false, "listingLagSeconds": 20, "idempotencyWindowSeconds": 60, "replayWithoutCredentials": true}.
+    Answers the behaviours now in force."""
     body = await request.json()
-    request.app[STATE_KEY].idempotent = bool(body.get("idempotent", True))
-    return web.Response(status=204)
+    behaviour = request.app[STATE_KEY].behaviour
+    try:
+        if not isinstance(body, dict):
+            raise ValueError("the body must be a JSON object")
+        behaviour.update(body)
+    except ValueError as exc:
+        return _json({"error": str(exc)}, status=400)
+    return _json(behaviour.as_json())
 
 
 async def admin_rate_limit(request: web.Request) -> web.Response:
@@ -164,7 +173,6 @@ async def admin_rate_limit(request: web.Request) -> web.Response:
 
 async def admin_reset(request: web.Request) -> web.Response:
     request.app[STATE_KEY].reset()
-    request.app[STATE_KEY].idempotent = True
     request.app[FAULTS_KEY].rules.clear()
     return web.Response(status=204)
 
