@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bench.soak import request, run_soak
+from bench.soak import CLASSIC, request, run_soak
 from devhost.stack import QUEUE, Stack
 from ops.replay_poison import replay
 from tests.integration.conftest import Harness
@@ -29,7 +29,7 @@ def chaos_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 def test_a_chaos_soak_of_100_requests_gives_exactly_one_customer_and_outcome_each(chaos_stack: Stack) -> None:
-    report = run_soak(100, kills=0, seed=11, timeout=240, stack=chaos_stack)
+    report = run_soak(100, kills=0, seed=11, timeout=240, stack=chaos_stack, mix=CLASSIC)
     assert sum(report.faults_fired.values()) > 0, "the soak injected faults"
     figures = (report.customers_created, report.created_requests, report.duplicate_domains, report.lost)
     assert figures == (100, 100, 0, 0), report
