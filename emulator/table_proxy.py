@@ -27,10 +27,11 @@ from emulator.faults import drop_connection
 from emulator.state import State
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "MERGE", "DELETE"})
-# RFC 9110 §7.6.1 connection-specific fields, plus the framing the proxy recomputes for its own hop.
+# RFC 9110 §7.6.1 connection-specific fields, and what each hop sets for itself (host, framing, 100-continue, which
+# the proxy's server side has already answered).
 _HOP_BY_HOP = frozenset(
-    {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "host"}
-    | {"content-length"}
+    {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"}
+    | {"host", "content-length", "expect"}
 )
 Drop = Literal["before", "after"]
 
