@@ -64,6 +64,7 @@ class Stack:
     credential: Literal["secret", "certificate", "federated"] = "secret"
     events_auth: Literal["key", "entra"] = "key"
     vault: bool = False
+    table_proxy: bool = False  # TableEndpoint → the emulator's table fault proxy (queues, blobs: straight to Azurite)
     processes: dict[str, subprocess.Popen[Any]] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
@@ -85,7 +86,7 @@ class Stack:
             f"AccountKey={account_key};"
             f"BlobEndpoint=http://127.0.0.1:{self.ports['blob']}/devstoreaccount1;"
             f"QueueEndpoint=http://127.0.0.1:{self.ports['queue']}/devstoreaccount1;"
-            f"TableEndpoint=http://127.0.0.1:{self.ports['table']}/devstoreaccount1;"
+            f"TableEndpoint=http://127.0.0.1:{self.ports.get('table_proxy', self.ports['table'])}/devstoreaccount1;"
         )
         self.env = {
             "AzureWebJobsStorage": storage,
@@ -156,6 +157,8 @@ class Stack:
         command = [sys.executable, "-m", "emulator", "--port", "0", "--cert-dir", str(LOCAL / "emulator")]
         if app_certificate is not None:
             command += ["--app-certificate", str(app_certificate)]
+        if self.table_proxy:
+            command += ["--table-proxy-to", f"http://127.0.0.1:{self.ports['table']}"]
         process = subprocess.Popen(
             command,
             cwd=ROOT,
@@ -170,6 +173,8 @@ class Stack:
         if "url" not in ready:
             raise RuntimeError("the emulator did not start: see .local/logs/emulator.log")
         self.emulator_url = ready["url"]
+        if self.table_proxy:
+            self.ports["table_proxy"] = int(ready["tableProxyPort"])
         system = ssl.get_default_verify_paths().cafile or "/etc/ssl/certs/ca-certificates.crt"
         bundle = Path(ready["caFile"]).read_text()
         if Path(system).exists():
@@ -196,7 +201,7 @@ class Stack:
     # --- talking to the stack -------------------------------------------------------------------------------
 
     def admin(self, method: str, path: str, body: Any = None) -> Any:
-        """Call the emulator's /_emulator/ API."""
+        """Call the emulator's /_emulator/ API (the table proxy's `storage-faults` included)."""
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(f"{self.emulator_url}/_emulator/{path}", data=data, method=method)  # noqa: S310
         request.add_header("Content-Type", "application/json")

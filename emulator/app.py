@@ -15,8 +15,10 @@ from emulator import entra, event_grid, identity, key_vault, partner_center
 from emulator.faults import Faults, drop_connection, error_response
 from emulator.partner_center import STATE_KEY
 from emulator.state import Call, RateLimit, State
+from emulator.table_proxy import StorageFaults
 
 FAULTS_KEY: web.AppKey[Faults] = web.AppKey("faults", Faults)
+STORAGE_FAULTS_KEY: web.AppKey[StorageFaults] = web.AppKey("storage_faults", StorageFaults)
 PARTNER_CENTER_ENDPOINTS = frozenset(
     {"customers.create", "customers.list", "customers.get", "domains.head", "address.validate", "rules.get"}
 )
@@ -90,6 +92,8 @@ async def admin_state(request: web.Request) -> web.Response:
             "events": len(state.events),
             "calls": len(state.calls),
             "faults": [asdict(r) for r in request.app[FAULTS_KEY].rules],
+            "behaviour": state.behaviour.as_json(),
+            "storageFaults": request.app[STORAGE_FAULTS_KEY].as_json(),
         }
     )
 
@@ -146,10 +150,18 @@ async def admin_clear_faults(request: web.Request) -> web.Response:
 
 
 async def admin_behaviour(request: web.Request) -> web.Response:
-    """{"idempotent": false} makes POST /v1/customers forget MS-RequestIds (a ghost create then reads as taken)."""
+    """Partner Center's behaviours (emulator.state.Behaviour), each key optional, omitted keys unchanged:
+    {"idempotent": false, "listingLagSeconds": 20, "idempotencyWindowSeconds": 60, "replayWithoutCredentials": true}.
+    Answers the behaviours now in force."""
     body = await request.json()
-    request.app[STATE_KEY].idempotent = bool(body.get("idempotent", True))
-    return web.Response(status=204)
+    behaviour = request.app[STATE_KEY].behaviour
+    try:
+        if not isinstance(body, dict):
+            raise ValueError("the body must be a JSON object")
+        behaviour.update(body)
+    except ValueError as exc:
+        return _json({"error": str(exc)}, status=400)
+    return _json(behaviour.as_json())
 
 
 async def admin_rate_limit(request: web.Request) -> web.Response:
@@ -162,9 +174,29 @@ async def admin_rate_limit(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def admin_storage_faults(request: web.Request) -> web.Response:
+    """The table proxy's drops (emulator.table_proxy): {"dropAfterCommit": p, "dropBeforeCommit": q, "times": n|null,
+    "seed": s} replaces the whole setting; 409 when this emulator runs no table proxy."""
+    faults = request.app[STORAGE_FAULTS_KEY]
+    if not faults.proxying:
+        return _json(
+            {"error": "no table proxy: start the emulator with --table-proxy-to (Stack(table_proxy=True))"}, 409
+        )
+    try:
+        faults.configure(await request.json())
+    except ValueError as exc:
+        return _json({"error": str(exc)}, status=400)
+    return _json(faults.as_json())
+
+
+async def admin_clear_storage_faults(request: web.Request) -> web.Response:
+    request.app[STORAGE_FAULTS_KEY].clear()
+    return web.Response(status=204)
+
+
 async def admin_reset(request: web.Request) -> web.Response:
     request.app[STATE_KEY].reset()
-    request.app[STATE_KEY].idempotent = True
+    request.app[STORAGE_FAULTS_KEY].clear()
     request.app[FAULTS_KEY].rules.clear()
     return web.Response(status=204)
 
@@ -178,6 +210,7 @@ def build_app(state: State) -> web.Application:
     app = web.Application(middlewares=[faults_and_calls])
     app[STATE_KEY] = state
     app[FAULTS_KEY] = Faults()
+    app[STORAGE_FAULTS_KEY] = StorageFaults()
     r = app.router
     r.add_get("/{tenant}/v2.0/.well-known/openid-configuration", entra.openid_configuration, name="entra.discovery")
     r.add_get("/{tenant}/.well-known/openid-configuration", entra.openid_configuration, name="entra.discovery.v1")
@@ -204,4 +237,6 @@ def build_app(state: State) -> web.Application:
     r.add_post("/_emulator/reset", admin_reset, name="admin.reset")
     r.add_post("/_emulator/ratelimit", admin_rate_limit, name="admin.ratelimit")
     r.add_post("/_emulator/behaviour", admin_behaviour, name="admin.behaviour")
+    r.add_post("/_emulator/storage-faults", admin_storage_faults, name="admin.storage_faults.set")
+    r.add_delete("/_emulator/storage-faults", admin_clear_storage_faults, name="admin.storage_faults.clear")
     return app

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.countries import ISO_ALPHA2, REGISTRATION_COUNTRIES
+from emulator.countries import ISO_ALPHA2, REGISTRATION_COUNTRIES
 
 PHONE = r"^\+?[0-9][0-9 ()\-.]{4,24}$"
 

@@ -20,12 +20,15 @@ class FaultRule:
     then do the work), hang (never answer in time), drop (close the connection without doing the work),
     commit_drop (do the work, then close the connection without answering: an ambiguous outcome).
     `times` limits how often it fires (None: no limit); `probability` makes it fire at random (seeded).
+    `retry_after` is sent verbatim as the Retry-After header, as reality may send it: a number of seconds (also a
+    huge or negative one), an HTTP-date, or garbage ("inf", "soon"). A throttle sends 1 when it is None; a status
+    fault sends it only when set.
     """
 
     target: str
     kind: FaultKind
     status: int = 503
-    retry_after: float = 1.0
+    retry_after: float | str | None = None
     delay_ms: float = 0.0
     times: int | None = 1
     probability: float = 1.0
@@ -46,7 +49,7 @@ class Faults:
             target=str(spec.get("target", "*")),
             kind=spec["kind"],
             status=int(spec.get("status", 503)),
-            retry_after=float(spec.get("retryAfter", 1.0)),
+            retry_after=_retry_after(spec.get("retryAfter")),
             delay_ms=float(spec.get("delayMs", 0.0)),
             times=None if spec.get("times", 1) is None else int(spec.get("times", 1)),
             probability=float(spec.get("probability", 1.0)),
@@ -76,13 +79,35 @@ class Faults:
         return fired
 
 
+def _retry_after(value: Any) -> float | str | None:
+    """A rule's retryAfter as given: a number, or any string a header can carry; raises ValueError."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float | None):
+        raise ValueError("retryAfter must be a number or a string")
+    if isinstance(value, str) and not (value.isprintable() and value.isascii()):
+        raise ValueError("retryAfter must be printable ASCII: it is sent as a header")
+    return value
+
+
+def retry_after_header(rule: FaultRule) -> dict[str, str]:
+    """The Retry-After header a status or throttle rule sends (none for a status rule without one)."""
+    value = rule.retry_after
+    if value is None:
+        value = 1 if rule.kind == "throttle" else None
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        return {"Retry-After": value}
+    whole = isinstance(value, int) or value.is_integer()
+    return {"Retry-After": str(int(value)) if whole else f"{value:g}"}
+
+
 def error_response(rule: FaultRule) -> web.Response:
     """The answer a status or throttle fault gives, in Partner Center's documented shapes."""
     if rule.kind == "throttle":
         body = {"statusCode": 429, "message": "Rate limit is exceeded. Try again in a while."}
-        return web.json_response(body, status=429, headers={"Retry-After": f"{rule.retry_after:g}"})
+        return web.json_response(body, status=429, headers=retry_after_header(rule))
     body = {"code": 800003, "description": "Injected fault", "errorName": "ServiceUnavailable", "isRetryable": True}
-    return web.json_response(body, status=rule.status)
+    return web.json_response(body, status=rule.status, headers=retry_after_header(rule))
 
 
 def drop_connection(request: web.Request) -> web.StreamResponse:

@@ -11,9 +11,9 @@ from typing import Any
 
 from aiohttp import web
 
+from emulator.countries import REGISTRATION_COUNTRIES
 from emulator.country_rules import rules_for
 from emulator.state import PARTNER_CENTER_AUDIENCE, State
-from handlers.countries import REGISTRATION_COUNTRIES
 
 STATE_KEY: web.AppKey[State] = web.AppKey("state", State)
 
@@ -126,9 +126,11 @@ async def create_customer(request: web.Request) -> web.Response:
     except (json.JSONDecodeError, UnicodeDecodeError):
         return pc_error(400, 27002, "The request body is not valid JSON.")
     ms_request_id = request.headers["MS-RequestId"]
-    if state.idempotent and ms_request_id in state.by_request_id:  # idempotent replay: the same customer
+    if (known := state.replayable(ms_request_id)) is not None:  # idempotent replay: the same customer
         state.count("idempotent_replays")
-        return web.json_response(state.customers[state.by_request_id[ms_request_id]], status=201)
+        return web.json_response(
+            public_view(known) if state.behaviour.replay_without_credentials else known, status=201
+        )
     if not isinstance(body, dict):
         return pc_error(400, 27002, "The request body must be a Customer object.")
     if (invalid := _validate_customer(body)) is not None:
@@ -137,8 +139,7 @@ async def create_customer(request: web.Request) -> web.Response:
     if domain in state.taken_domains or state.customer_by_domain(domain) is not None:
         return pc_error(400, 27100, f"The domain specified {domain} is already used by another tenant.", "DomainInUse")
     customer = _new_customer(body, state)
-    state.customers[customer["id"]] = customer
-    state.by_request_id[ms_request_id] = customer["id"]
+    state.remember_create(ms_request_id, customer)
     state.count("customers_created")
     return web.json_response(customer, status=201)
 
@@ -214,7 +215,7 @@ async def list_customers(request: web.Request) -> web.Response:
     if (refused := _authorized(request)) is not None:
         return refused
     state = request.app[STATE_KEY]
-    items = [public_view(c) for c in state.customers.values()]
+    items = [public_view(c) for c in state.customers.values() if state.listed(c["id"])]
     raw_filter = request.query.get("filter")
     if raw_filter:
         value = str(json.loads(raw_filter).get("Value", "")).lower()
@@ -228,7 +229,8 @@ async def list_customers(request: web.Request) -> web.Response:
 async def get_customer(request: web.Request) -> web.Response:
     if (refused := _authorized(request)) is not None:
         return refused
-    customer = request.app[STATE_KEY].customers.get(request.match_info["customer_id"])
-    if customer is None:
+    state = request.app[STATE_KEY]
+    customer = state.customers.get(request.match_info["customer_id"])
+    if customer is None or not state.listed(customer["id"]):
         return pc_error(404, 600008, "The requested customer was not found.", "CustomerNotFound")
     return web.json_response(public_view(customer))

@@ -64,6 +64,52 @@ class RateLimit:
         return (1 - self.tokens) * 60 / self.per_minute
 
 
+_BEHAVIOUR_KEYS = {
+    "idempotent": "idempotent",
+    "listingLagSeconds": "listing_lag_seconds",
+    "idempotencyWindowSeconds": "idempotency_window_seconds",
+    "replayWithoutCredentials": "replay_without_credentials",
+}
+
+
+@dataclass
+class Behaviour:
+    """How Partner Center's customers behave where reality is less tidy than the documentation (issue 13):
+
+    - `idempotent`: a create with a known MS-RequestId replays its customer (off: every id is forgotten at once);
+    - `listing_lag_seconds`: a new customer is missing from GET /v1/customers and 404 on GET /v1/customers/{id}
+      for this long (real reads lag writes by about 90 s, partner-center.md); its domain is taken at once;
+    - `idempotency_window_seconds`: an MS-RequestId is remembered this long after its create (None: forever);
+    - `replay_without_credentials`: a replay answers without `userCredentials` (the password is given once).
+    """
+
+    idempotent: bool = True
+    listing_lag_seconds: float = 0.0
+    idempotency_window_seconds: float | None = None
+    replay_without_credentials: bool = False
+
+    def update(self, body: dict[str, Any]) -> None:
+        """Apply the keys given (camelCase, as POST /_emulator/behaviour takes them); raises ValueError."""
+        unknown = set(body) - set(_BEHAVIOUR_KEYS)
+        if unknown:
+            raise ValueError(f"unknown behaviour keys {sorted(unknown)}; known: {sorted(_BEHAVIOUR_KEYS)}")
+        changes: dict[str, Any] = {}
+        for key, value in body.items():
+            if key in ("idempotent", "replayWithoutCredentials"):
+                if not isinstance(value, bool):
+                    raise ValueError(f"{key} must be true or false")
+            elif value is None and key == "idempotencyWindowSeconds":
+                pass
+            elif isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < math.inf:
+                raise ValueError(f"{key} must be a number of seconds >= 0")
+            changes[_BEHAVIOUR_KEYS[key]] = value
+        for name, value in changes.items():
+            setattr(self, name, value)
+
+    def as_json(self) -> dict[str, Any]:
+        return {key: getattr(self, name) for key, name in _BEHAVIOUR_KEYS.items()}
+
+
 @dataclass
 class Call:
     """One request the emulator answered, as tests inspect it."""
@@ -93,10 +139,12 @@ class State:
     vault: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # secret name → versions
     assertions: list[str] = field(default_factory=list)
     rate_limit: RateLimit | None = None  # Partner Center's per-tenant limit, when switched on
-    idempotent: bool = True  # replay a create with a known MS-RequestId (off: behave like a forgetful service)
+    behaviour: Behaviour = field(default_factory=Behaviour)
     tokens: dict[str, Token] = field(default_factory=dict)
     customers: dict[str, dict[str, Any]] = field(default_factory=dict)
-    by_request_id: dict[str, str] = field(default_factory=dict)
+    by_request_id: dict[str, str] = field(default_factory=dict)  # MS-RequestId → customer id
+    created_at: dict[str, float] = field(default_factory=dict)  # customer id → time.monotonic() of its create
+    request_id_at: dict[str, float] = field(default_factory=dict)  # MS-RequestId → time.monotonic() of its create
     events: list[dict[str, Any]] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
     passwords: list[str] = field(default_factory=list)
@@ -125,10 +173,34 @@ class State:
                 return customer
         return None
 
+    def remember_create(self, ms_request_id: str, customer: dict[str, Any]) -> None:
+        now = time.monotonic()
+        self.customers[customer["id"]] = customer
+        self.by_request_id[ms_request_id] = customer["id"]
+        self.created_at[customer["id"]] = self.request_id_at[ms_request_id] = now
+
+    def replayable(self, ms_request_id: str) -> dict[str, Any] | None:
+        """The customer a create with this MS-RequestId replays, if Partner Center still remembers the id."""
+        customer_id = self.by_request_id.get(ms_request_id)
+        if customer_id is None or not self.behaviour.idempotent:
+            return None
+        window = self.behaviour.idempotency_window_seconds
+        if window is not None and time.monotonic() - self.request_id_at[ms_request_id] >= window:
+            return None
+        return self.customers[customer_id]
+
+    def listed(self, customer_id: str) -> bool:
+        """Whether reads (list, get) see this customer yet: not within the listing lag after its create."""
+        lag = self.behaviour.listing_lag_seconds
+        return lag <= 0 or time.monotonic() - self.created_at.get(customer_id, -math.inf) >= lag
+
     def reset(self) -> None:
         self.vault.clear()
         self.customers.clear()
         self.by_request_id.clear()
+        self.created_at.clear()
+        self.request_id_at.clear()
+        self.behaviour = Behaviour()
         self.events.clear()
         self.calls.clear()
         self.counters.clear()

@@ -1,0 +1,22 @@
+"""The emulator's own country facts, copied from the sources rather than imported from the product: an oracle that
+shared the product's list could never catch a wrong entry in it (issue 13). tests/unit/test_emulator_countries.py
+checks that the product agrees."""
+
+from __future__ import annotations
+
+# ISO 3166-1 alpha-2: the 249 officially assigned codes (a string kept compact on purpose).
+_ISO_CODES = """
+AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW
+BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ
+FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ
+IR IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH
+MK ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL
+PM PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD
+TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW
+"""
+ISO_ALPHA2: frozenset[str] = frozenset(_ISO_CODES.split())
+
+# Where organizationRegistrationNumber and a phone number are required: the seed page `create-a-customer`, 2021
+# list, as ../shared/spec/partner-center.md "Country rules (24 countries)" quotes it, in its order.
+_REGISTRATION_CODES = "AM AZ BY HU KZ KG MD RU TJ UZ UA BR IN ZA PL AE SA TR TH VN MM IQ SS VE"
+REGISTRATION_COUNTRIES: frozenset[str] = frozenset(_REGISTRATION_CODES.split())
