@@ -43,12 +43,15 @@ def resolve_app_settings(expression: str, env: dict[str, str]) -> str:
     return re.sub(r"%([^%]+)%", lambda m: env[m.group(1)], expression)
 
 
-def index_functions(module_name: str, env: dict[str, str]) -> list[QueueFunction]:
-    """Import the app module and list its queue-triggered functions from the app's own index."""
-    module = importlib.import_module(module_name)
-    app = module.app
+def app_functions(module_name: str) -> list[Any]:
+    """Import the app module and index it, once (the library refuses to index an app twice)."""
+    return list(importlib.import_module(module_name).app.get_functions())
+
+
+def index_functions(indexed: list[Any], env: dict[str, str]) -> list[QueueFunction]:
+    """The app's queue-triggered functions, from the app's own index."""
     functions = []
-    for function in app.get_functions():
+    for function in indexed:
         triggers = [b for b in function.get_bindings() if b.type == "queueTrigger"]
         if not triggers:
             if any(b.type == "timerTrigger" for b in function.get_bindings()):
@@ -221,7 +224,8 @@ async def run_host(
 ) -> list[QueueListener]:
     """Index the app and run a listener per queue function until `stop` is set."""
     env = dict(os.environ)
-    functions = index_functions(module_name, env)
+    indexed = app_functions(module_name)
+    functions = index_functions(indexed, env)
     for function in functions:
         log.info("Found function %s (queue %s, connection %s)", function.name, function.queue_name, function.connection)
     # The real host receives with a 10-minute visibility and renews it while the function runs
@@ -232,7 +236,7 @@ async def run_host(
     listeners = [QueueListener(f, options, env, lease, max_concurrency) for f in functions]
     from devhost.timers import index_timers, run_timer  # beside this module: it imports resolve_app_settings
 
-    timers = index_timers(module_name, env)
+    timers = index_timers(indexed, env)
     for timer in timers:
         log.info("Found function %s (timer %s)", timer.name, timer.schedule)
     await asyncio.gather(

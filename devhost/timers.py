@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import inspect
 import logging
 from collections.abc import Callable
@@ -31,10 +30,10 @@ class TimerFunction:
     arg_name: str
 
 
-def index_timers(module_name: str, env: dict[str, str]) -> list[TimerFunction]:
+def index_timers(indexed: list[Any], env: dict[str, str]) -> list[TimerFunction]:
     """The app's timer-triggered functions, from the app's own index."""
     timers = []
-    for function in importlib.import_module(module_name).app.get_functions():
+    for function in indexed:
         for binding in function.get_bindings():
             if binding.type != "timerTrigger":
                 continue

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sys
-import types
 from typing import Any
 
 import azure.functions as func
@@ -13,19 +11,15 @@ import pytest
 from devhost.timers import TimerFunction, index_timers, run_timer
 
 
-def app_module(schedule: str) -> str:
-    """A throwaway app module with one timer function (registered under a fresh module name)."""
+def app_module(schedule: str) -> list[Any]:
+    """A throwaway app with one timer function, indexed."""
     app = func.FunctionApp()
 
     @app.timer_trigger(arg_name="timer", schedule=schedule, run_on_startup=True)
     async def tick(timer: func.TimerRequest) -> None:
         return None
 
-    name = f"timer_app_{abs(hash(schedule))}"
-    module = types.ModuleType(name)
-    module.app = app  # type: ignore[attr-defined]
-    sys.modules[name] = module
-    return name
+    return list(app.get_functions())
 
 
 def test_timers_are_indexed_with_their_schedule_and_app_settings_resolved() -> None:
