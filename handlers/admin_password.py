@@ -6,6 +6,8 @@ import logging
 
 from handlers.adapters.payloads import CustomerPayload
 from handlers.adapters.ports import SecretStore
+from handlers.events import CreatedData
+from handlers.failures import ErrorKind, OnboardingError
 from handlers.redaction import hold_secret
 
 log = logging.getLogger("csp_onboarding")
@@ -53,3 +55,26 @@ async def keep_admin_password(
     )
     log.info("Admin password stored in Key Vault as %s", secret_id)
     return secret_id
+
+
+async def keep_password_of(
+    customer: CustomerPayload | None,
+    *,
+    request_id: str,
+    customer_json: str | None,
+    vault: SecretStore | None,
+    expires_in_days: int,
+) -> str | None:
+    """Store the admin password of a recorded customer, if the answer carries one; a vault failure is transient (the
+    customer is recorded: the next delivery asks for the answer again and retries the vault)."""
+    if customer is None or customer.userCredentials is None or customer.userCredentials.password is None:
+        if vault is not None:
+            log.warning("Partner Center's answer carries no admin password: none is stored")
+        return None
+    upn = CreatedData.model_validate_json(customer_json).adminUserPrincipalName if customer_json else None
+    try:
+        return await keep_admin_password(
+            customer, request_id=request_id, user_principal_name=upn, vault=vault, expires_in_days=expires_in_days
+        )
+    except OnboardingError as error:
+        raise OnboardingError(ErrorKind.TRANSIENT, f"the admin password could not be stored: {error}") from None

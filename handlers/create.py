@@ -15,6 +15,7 @@ from handlers.adapters.payloads import CustomerPayload
 from handlers.adapters.ports import PartnerCenter
 from handlers.countries import REGISTRATION_COUNTRIES
 from handlers.failures import ErrorKind, FieldError, OnboardingError, Reason
+from handlers.ledger import LedgerEntry
 from handlers.request import CustomerRequest
 
 log = logging.getLogger("csp_onboarding")
@@ -187,3 +188,22 @@ async def _look_for_own_tenant(
             return None
         await context.sleep(pause)
         pause *= 2
+
+
+async def replay_create(
+    request: CustomerRequest, partner_center: PartnerCenter, entry: LedgerEntry, *, enable_gdap_default: bool
+) -> CustomerPayload | None:
+    """Ask Partner Center for a recorded customer's create answer again (to get the admin password that never
+    reached the vault): for the recorded domain, never another, so it can only replay or refuse. None when it no
+    longer replays; raises OnboardingError(TRANSIENT)."""
+    if entry.domain is None:
+        return None
+    body = customer_body(request, domain=entry.domain, enable_gdap_default=enable_gdap_default)
+    try:
+        customer = await partner_center.create_customer(body, ms_request_id=entry.ms_request_id)
+    except OnboardingError as error:
+        if error.kind is ErrorKind.TRANSIENT:
+            raise
+        log.warning("Partner Center no longer replays the create (%s): the admin password is lost", error)
+        return None
+    return customer if customer.id == entry.customer_id else None

@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 
 from handlers.adapters.payloads import CustomerPayload
 from handlers.adapters.ports import EventSink, MessageParking, PartnerCenter, SecretStore
-from handlers.admin_password import keep_admin_password
+from handlers.admin_password import keep_password_of
 from handlers.create import (
     CreateContext,
     create_customer,
     customer_body,
     domain_for,
     ms_request_id_for,
+    replay_create,
     same_company,
     search_domain,
 )
@@ -141,9 +142,19 @@ async def _onboard(request: CustomerRequest, content: str, held: _Held, deps: De
     try:
         if held.entry.customer_json is None:
             customer = await _create(request, content, held, deps)
+        elif deps.vault is not None:  # the password never reached the vault: ask for the create's answer again
+            customer = await replay_create(
+                request, deps.partner_center, held.entry, enable_gdap_default=deps.config.enable_gdap_default
+            )
         else:
-            customer = await _answer_again(request, held.entry, deps)
-        secret_id = await _keep_password(request, customer, held.entry, deps)
+            customer = None
+        secret_id = await keep_password_of(
+            customer,
+            request_id=request.requestId,
+            customer_json=held.entry.customer_json,
+            vault=deps.vault,
+            expires_in_days=deps.config.admin_password_expiry_days,
+        )
     except OnboardingError as error:
         if error.kind is ErrorKind.TRANSIENT:
             raise
@@ -228,44 +239,6 @@ async def _record(
         customer_json=data.model_dump_json(),
     )  # fmt: skip
     return customer
-
-
-async def _answer_again(request: CustomerRequest, entry: LedgerEntry, deps: Dependencies) -> CustomerPayload | None:
-    """The customer is recorded but its admin password never reached the vault: ask Partner Center for the create's
-    answer again — for the recorded domain, never another, so it can only replay or refuse — to get the password."""
-    if deps.vault is None or entry.domain is None:
-        return None
-    body = customer_body(request, domain=entry.domain, enable_gdap_default=deps.config.enable_gdap_default)
-    try:
-        customer = await deps.partner_center.create_customer(body, ms_request_id=entry.ms_request_id)
-    except OnboardingError as error:
-        if error.kind is ErrorKind.TRANSIENT:
-            raise
-        log.warning("Partner Center no longer replays the create (%s): the admin password is lost", error)
-        return None
-    return customer if customer.id == entry.customer_id else None
-
-
-async def _keep_password(
-    request: CustomerRequest, customer: CustomerPayload | None, entry: LedgerEntry, deps: Dependencies
-) -> str | None:
-    """Store the admin password; a vault failure is transient (the customer is recorded: the next delivery only
-    fetches the answer again and retries the vault)."""
-    if customer is None or customer.userCredentials is None or customer.userCredentials.password is None:
-        if deps.vault is not None:
-            log.warning("Partner Center's answer carries no admin password: none is stored")
-        return None
-    upn = CreatedData.model_validate_json(entry.customer_json).adminUserPrincipalName if entry.customer_json else None
-    try:
-        return await keep_admin_password(
-            customer,
-            request_id=request.requestId,
-            user_principal_name=upn,
-            vault=deps.vault,
-            expires_in_days=deps.config.admin_password_expiry_days,
-        )
-    except OnboardingError as error:
-        raise OnboardingError(ErrorKind.TRANSIENT, f"the admin password could not be stored: {error}") from None
 
 
 async def _publish_invalid(parsed: InvalidRequest, deps: Dependencies) -> Outcome:
