@@ -13,7 +13,7 @@ from handlers.adapters.ports import EventSink, Ledger, MessageParking, PartnerCe
 from handlers.admin_password import keep_admin_password
 from handlers.create import create_customer, domain_for, ms_request_id_for
 from handlers.events import FAILED, CloudEvent, CreatedData, created_event, failed_event
-from handlers.failures import ErrorKind, Failure, OnboardingError, Reason, failure_from_error
+from handlers.failures import ErrorKind, Failure, OnboardingError, Reason, failure_from_error, invalid_request_message
 from handlers.logs import bind, log_context
 from handlers.preflight import CountryRulesCache, run_preflight
 from handlers.redaction import holding_secrets
@@ -280,7 +280,7 @@ async def _publish_invalid(parsed: InvalidRequest, deps: Dependencies) -> Outcom
     failure = Failure(
         reason=Reason.INVALID_REQUEST,
         retryable=False,
-        message=f"The request is invalid: {len(parsed.errors)} rule(s) broken; see errors.",
+        message=invalid_request_message(parsed.errors),
         errors=parsed.errors,
     )
     with log_context(
