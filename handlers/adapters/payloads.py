@@ -8,7 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 
 class _Payload(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    # An error about Partner Center's answer names the field and the rule, never the value: the Customer resource
+    # carries the new admin's password.
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, hide_input_in_errors=True)
 
 
 class CompanyProfile(_Payload):
@@ -31,6 +33,12 @@ class CustomerPayload(_Payload):
     relationshipToPartner: str | None = None
     userCredentials: UserCredentials | None = None
     associatedPartnerId: str | None = None
+
+
+class CustomerPage(_Payload):
+    """`GET /v1/customers?filter=…` → a page of customers."""
+
+    items: list[CustomerPayload] | None = None
 
 
 class AddressValidation(_Payload):
