@@ -59,7 +59,10 @@ class EventGridPublisher:
             raise OnboardingError(
                 kind,
                 f"Event Grid refused the batch with HTTP {response.status_code}",
-                retry_after=float(retry_after) if retry_after and retry_after.isdigit() else None,
+                # ASCII digits only: "²" is a digit to str.isdigit() but not to float()
+                retry_after=float(retry_after)
+                if retry_after and retry_after.isascii() and retry_after.isdigit()
+                else None,
             )
 
         await call_with_retries(self._policy, attempt, what="Event Grid publish")

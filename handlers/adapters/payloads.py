@@ -64,3 +64,10 @@ class CountryRules(_Payload):
     supportedCultures: list[str] = Field(default_factory=list)
     supportedLanguages: list[str] = Field(default_factory=list)
     defaultCulture: str | None = None
+
+
+class TokenAnswer(_Payload):
+    """Entra ID's token answer as MSAL returns it (client credentials, managed identity)."""
+
+    access_token: SecretStr = Field(repr=False)
+    expires_in: float = Field(default=3600.0, ge=0, allow_inf_nan=False)

@@ -12,8 +12,11 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from devhost.console import report_failed_invocation
+from handlers.adapters.entra import MsalTokenProvider
+from handlers.adapters.event_grid import EventGridPublisher
 from handlers.adapters.ledger import InMemoryLedger
 from handlers.adapters.pacing import Pacer
 from handlers.adapters.partner_center import PartnerCenterClient
@@ -161,3 +164,22 @@ def test_the_host_output_escapes_control_characters() -> None:
     assert "\x1b" not in text and "\\x1b[2J" in text
     assert "Executed 'Functions.f' (Failed, Id=m-1, Delivery=2)" in text
     assert "Result: Failure\nException: OnboardingError: transient: bad" in text
+
+
+async def test_an_unreadable_token_answer_is_classified_without_quoting_it() -> None:
+    provider = MsalTokenProvider(lambda: {"access_token": PLANTED, "expires_in": "soon"}, what="Entra ID")
+    with pytest.raises(OnboardingError) as caught:
+        await provider.get_token()
+    assert caught.value.kind is ErrorKind.TRANSIENT
+    assert PLANTED not in "".join(traceback.format_exception(caught.value))
+
+
+async def test_an_event_grid_retry_after_that_only_looks_like_digits_is_ignored() -> None:
+    superscript_two = [(b"Retry-After", "²".encode("latin-1"))]  # as a server may send it
+    http = httpx.AsyncClient(transport=httpx.MockTransport(lambda r: httpx.Response(503, headers=superscript_two)))
+    publisher = EventGridPublisher(
+        http, "https://eg.test/api/events", key=SecretStr("k" * 12), tokens=None, retry_policy=RetryPolicy(1)
+    )
+    with pytest.raises(OnboardingError) as caught:
+        await publisher.publish([{"id": "e-1"}])
+    assert caught.value.retry_after is None
