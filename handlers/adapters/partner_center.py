@@ -21,6 +21,7 @@ from handlers.adapters.ports import TokenProvider
 from handlers.adapters.retry import RetryPolicy, call_with_retries
 from handlers.failures import ErrorKind, OnboardingError
 from handlers.telemetry import partner_center_duration
+from handlers.text import echoable
 
 log = logging.getLogger("csp_onboarding")
 
@@ -44,6 +45,12 @@ def _retry_after(response: httpx.Response) -> float | None:
             return None
 
 
+def _text(value: Any, limit: int) -> str | None:
+    """A text field of an error body as events and logs may carry it: a string (anything else in its place, say
+    an object, is not shown), cut to `limit`, control characters replaced."""
+    return echoable(value[:limit]) if isinstance(value, str) and value.strip() else None
+
+
 def classify_response(response: httpx.Response, *, what: str) -> OnboardingError:
     """Read a Partner Center error response, whatever its body, into one classified error."""
     body: Any = None
@@ -54,10 +61,9 @@ def classify_response(response: httpx.Response, *, what: str) -> OnboardingError
     if not isinstance(body, dict):
         body = {}
     raw_code = body.get("code", body.get("errorCode"))
-    code = None if raw_code is None else str(raw_code)
-    description = body.get("description") or body.get("message") or response.reason_phrase or None
-    description = str(description)[:500] if description else None
-    error_name = body.get("errorName")
+    code = _text(str(raw_code) if isinstance(raw_code, int) and not isinstance(raw_code, bool) else raw_code, 64)
+    description = _text(body.get("description"), 500) or _text(body.get("message"), 500) or response.reason_phrase
+    error_name = _text(body.get("errorName"), 128)
     is_retryable = body.get("isRetryable")
     status = response.status_code
     if status == 429 or status == 408 or status >= 500:
@@ -72,7 +78,7 @@ def classify_response(response: httpx.Response, *, what: str) -> OnboardingError
         http_status=status,
         code=code,
         description=description,
-        error_name=str(error_name) if error_name else None,
+        error_name=error_name,
         retry_after=_retry_after(response) if status in (429, 503) else None,
         is_retryable=is_retryable if isinstance(is_retryable, bool) else None,
     )
