@@ -20,6 +20,7 @@ from handlers.adapters.retry import RetryPolicy
 from handlers.events import failed_event
 from handlers.failures import Failure, OnboardingError, Reason, invalid_request_message
 from handlers.request import CustomerRequest, parse_message
+from handlers.text import first_unsafe
 
 PLANTED = "Pl4nted-Admin-Pa55word!"  # what Partner Center's 201 carries as the new admin's password
 PLANTED_NUMBER = 73519046628190447  # the same, as a number (a malformed answer)
@@ -57,7 +58,7 @@ def message_problems(body: bytes) -> list[str]:
         json.dumps(event, ensure_ascii=False).encode("utf-8")  # as the publisher encodes it
     except UnicodeEncodeError:
         problems.append("a failed event that cannot be encoded")
-    if not all(value.isprintable() for value in (event["subject"], event.get("correlationid") or "")):
+    if any(first_unsafe(value) for value in (event["subject"], event.get("correlationid") or "")):
         problems.append("a control character in an event attribute")
     return problems
 
