@@ -73,7 +73,8 @@ class OnboardingError(Exception):
         super().__init__(self.message)
 
     def __str__(self) -> str:
-        status = f" (HTTP {self.http_status}, code {self.code})" if self.http_status else ""
+        code = f", code {self.code}" if self.code is not None else ""
+        status = f" (HTTP {self.http_status}{code})" if self.http_status else ""
         return f"{self.kind.value}: {self.message}{status}"
 
     @property
