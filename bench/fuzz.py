@@ -80,7 +80,7 @@ def a_message(rng: random.Random) -> bytes:
 def a_customer(rng: random.Random) -> dict[str, Any]:
     customer: dict[str, Any] = {}
     for key, choices in (
-        ("id", ["c-1", 7, None, {"password": PLANTED}, value(rng)]),
+        ("id", ["c-1", 7, None, {"password": PLANTED}, value(rng, planted=False)]),
         ("companyProfile", [{"domain": "x.onmicrosoft.com"}, PLANTED, value(rng)]),
         ("userCredentials", [{"userName": "admin", "password": rng.choice([PLANTED, PLANTED_NUMBER, [PLANTED]])},
                              f"admin:{PLANTED}", value(rng)]),
@@ -103,7 +103,8 @@ def an_answer(rng: random.Random) -> tuple[str, int, list[tuple[bytes, bytes]], 
         data: Any = (
             a_customer(rng) if roll < 0.45
             else {"items": [a_customer(rng) for _ in range(rng.randrange(3))]} if roll < 0.6
-            else {"status": rng.choice(["VerifiedShippable", "None", value(rng)]), "userCredentials": a_customer(rng)}
+            else {"status": rng.choice(["VerifiedShippable", "None", value(rng, planted=False)]),
+                  "userCredentials": a_customer(rng)}
             if roll < 0.75
             else {"code": value(rng, planted=False), "description": value(rng, planted=False),
                   "errorName": value(rng, planted=False), "data": [a_customer(rng)]} if roll < 0.9

@@ -115,6 +115,10 @@ def read_answer(response: httpx.Response, model: type[P], *, what: str) -> P:
         body = response.json()
     except (ValueError, RecursionError):  # not JSON, not UTF-8, too deep, an integer too long to read
         raise _unreadable(response, what, ["the body is not JSON"]) from None
+    try:  # a lone surrogate ("\\udfff") anywhere would make the event or ledger row built from it unencodable
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except (UnicodeEncodeError, RecursionError):
+        raise _unreadable(response, what, ["the body holds a broken character (a lone surrogate)"]) from None
     try:
         return model.model_validate(body)
     except ValidationError as exc:

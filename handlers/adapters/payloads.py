@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 
 class _Payload(BaseModel):
@@ -71,3 +71,11 @@ class TokenAnswer(_Payload):
 
     access_token: SecretStr = Field(repr=False)
     expires_in: float = Field(default=3600.0, ge=0, allow_inf_nan=False)
+
+    @field_validator("access_token")
+    @classmethod
+    def _header_safe(cls, value: SecretStr) -> SecretStr:
+        token = value.get_secret_value()
+        if not (token and token.isascii() and token.isprintable() and " " not in token):
+            raise ValueError("a bearer token is printable ASCII")  # it goes into an HTTP header
+        return value

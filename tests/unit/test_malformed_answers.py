@@ -124,6 +124,23 @@ async def test_a_201_that_is_not_json_is_retried() -> None:
     assert caught.value.kind is ErrorKind.TRANSIENT and "not JSON" in caught.value.message
 
 
+async def test_a_201_with_a_lone_surrogate_is_retried_not_published() -> None:
+    body = b'{"id": "c-\\udfff", "userCredentials": {"userName": "admin", "password": "%s"}}' % PLANTED.encode()
+    sink = FakeEventSink()
+    deps = replace(dependencies(sink=sink), partner_center=partner_center(httpx.Response(201, content=body)))
+    with pytest.raises(OnboardingError) as caught:
+        await handle_message(message(sample()), deps)
+    assert caught.value.kind is ErrorKind.TRANSIENT and "lone surrogate" in caught.value.message
+    assert sink.events == []
+
+
+async def test_a_token_that_cannot_go_into_a_header_is_classified() -> None:
+    provider = MsalTokenProvider(lambda: {"access_token": "tok\u00e9n value", "expires_in": 3600}, what="Entra ID")
+    with pytest.raises(OnboardingError) as caught:
+        await provider.get_token()
+    assert caught.value.kind is ErrorKind.TRANSIENT
+
+
 async def test_an_exception_of_a_library_leaves_the_function_with_our_message_only() -> None:
     async def leaky(body: bytes, deps: Dependencies) -> None:
         try:
