@@ -21,6 +21,7 @@ from azure.functions.queue import QueueMessage as FunctionQueueMessage
 from azure.storage.queue import QueueMessage as StorageMessage
 from azure.storage.queue.aio import QueueClient
 
+from devhost.console import report_failed_invocation
 from devhost.hostjson import QueueOptions
 
 log = logging.getLogger("devhost")
@@ -200,7 +201,7 @@ class QueueListener:
             if inspect.isawaitable(result):
                 await asyncio.wait_for(result, timeout=self.options.function_timeout)
         except (TimeoutError, Exception, binascii.Error) as exc:
-            log.warning("%s failed for message %s (delivery %s): %s", name, message.id, message.dequeue_count, exc)
+            report_failed_invocation(name, message.id, message.dequeue_count, exc)  # to stderr, as the host does
             await self._after_failure(message)
             return
         await self.queue.delete_message(message)

@@ -6,9 +6,10 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from handlers.failures import Failure, FieldError, PartnerCenterDetail, Reason
+from handlers.text import echoable
 
 CREATED = "csp.onboarding.customer.created"
 FAILED = "csp.onboarding.customer.failed"
@@ -19,6 +20,8 @@ _EVENT_NAMESPACE = uuid.UUID("3f9c7a52-6b1e-4d47-9a55-0c2f8e1d7b64")
 
 class CreatedData(BaseModel):
     """`data` of csp.onboarding.customer.created."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
 
     requestId: str
     crmAccountId: str
@@ -35,6 +38,8 @@ class CreatedData(BaseModel):
 class FailedData(BaseModel):
     """`data` of csp.onboarding.customer.failed."""
 
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     requestId: str | None
     crmAccountId: str | None
     reason: Reason
@@ -49,6 +54,8 @@ class FailedData(BaseModel):
 
 class CloudEvent(BaseModel):
     """A CloudEvents 1.0 envelope in structured JSON."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
 
     specversion: Literal["1.0"] = "1.0"
     type: Literal["csp.onboarding.customer.created", "csp.onboarding.customer.failed"]
@@ -73,8 +80,19 @@ class CloudEvent(BaseModel):
 
 
 def event_id(*parts: str) -> str:
-    """The deterministic id for an outcome, from the parts that name it."""
-    return str(uuid.uuid5(_EVENT_NAMESPACE, "\n".join(parts)))
+    """The deterministic id for an outcome, from the parts that name it (any text: a part that is not valid
+    Unicode, such as a lone surrogate, is named by its code units)."""
+    name = "\n".join(parts)
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        name = name.encode("utf-8", "surrogatepass").hex()
+    return str(uuid.uuid5(_EVENT_NAMESPACE, name))
+
+
+def _echo(value: str | None) -> str | None:
+    """A value from the request as an event may carry it: control characters and lone surrogates replaced."""
+    return None if value is None else echoable(value)
 
 
 def _now() -> str:
@@ -113,9 +131,11 @@ def failed_event(
     time: str | None = None,
     traceparent: str | None = None,
 ) -> CloudEvent:
-    """The `failed` event; `identity` names the request (its requestId, or a hash of an unreadable message)."""
+    """The `failed` event; `identity` names the request (its requestId, or a hash of an unreadable message).
+    Values echoed from the request are made safe to carry (an invalid request may hold anything)."""
+    crm_account_id = _echo(crm_account_id)
     data = FailedData(
-        requestId=request_id,
+        requestId=_echo(request_id),
         crmAccountId=crm_account_id,
         reason=failure.reason,
         retryable=failure.retryable,
@@ -130,7 +150,7 @@ def failed_event(
         id=event_id(FAILED, identity, failure.reason.value),
         subject=f"crmAccounts/{crm_account_id or 'unknown'}",
         time=time or _now(),
-        correlationid=correlation_id,
+        correlationid=_echo(correlation_id),
         traceparent=traceparent,
         data=data,
     )

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 
 class Reason(StrEnum):
@@ -32,6 +32,8 @@ class ErrorKind(StrEnum):
 class FieldError(BaseModel):
     """One broken rule: where (dotted path into the request, or null), a stable code, and a sentence."""
 
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     field: str | None
     code: str
     message: str
@@ -39,6 +41,8 @@ class FieldError(BaseModel):
 
 class PartnerCenterDetail(BaseModel):
     """What Partner Center's error body said, as published in `failed` events."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
 
     httpStatus: int | None
     code: str | None
@@ -72,7 +76,8 @@ class OnboardingError(Exception):
         super().__init__(self.message)
 
     def __str__(self) -> str:
-        status = f" (HTTP {self.http_status}, code {self.code})" if self.http_status else ""
+        code = f", code {self.code}" if self.code is not None else ""
+        status = f" (HTTP {self.http_status}{code})" if self.http_status else ""
         return f"{self.kind.value}: {self.message}{status}"
 
     @property
@@ -100,6 +105,45 @@ class Failure:
     suggested_addresses: list[dict[str, Any]] | None = None
 
 
+def invalid_request_message(errors: list[FieldError]) -> str:
+    """The sentence of an invalid_request: the broken rule itself when there is one, else how many there are."""
+    if len(errors) == 1:
+        return f"The request is invalid: {errors[0].message}"
+    return f"The request breaks {len(errors)} rules; see errors."
+
+
+# Refusals a resend of the same request cannot fix, whatever the CRM does: what the operator must change.
+# (code: (retryable, sentence)); a None retryable keeps what the error says.
+_OPERATOR_FIXES: dict[str, tuple[bool | None, str]] = {
+    "900329": (
+        False,
+        "Partner Center accepts this operation only with an App+User token, and this function signs in app-only "
+        "(code 900329): creating a customer for an indirect reseller needs the Secure Application Model; send the "
+        "request without indirectResellerId, or have the operator set up App+User sign-in.",
+    ),
+    "2030": (
+        None,
+        "The partner account is not enabled to sell in the customer's country (code 2030): a Partner Center admin "
+        "of the partner must add that market in Partner Center before this request is sent again.",
+    ),
+    "900123": (
+        None,
+        "The indirect reseller has not accepted the Microsoft Partner Agreement (code 900123): the reseller must "
+        "accept it in Partner Center before this request is sent again.",
+    ),
+    "900124": (
+        None,
+        "The partner has not accepted the Microsoft Partner Agreement (code 900124): a global admin of the partner "
+        "must accept it in Partner Center before this request is sent again.",
+    ),
+    "800018": (
+        None,
+        "The Partner Center integration sandbox already holds its 75 customers (code 800018): the operator must "
+        "delete sandbox customers before this request is sent again.",
+    ),
+}
+
+
 def failure_from_error(error: OnboardingError) -> Failure:
     """Turn a non-transient error into the failure to publish; raises ValueError for a transient one."""
     if error.kind is ErrorKind.TRANSIENT:
@@ -112,10 +156,15 @@ def failure_from_error(error: OnboardingError) -> Failure:
         reason = Reason.INVALID_REQUEST
     else:
         reason = Reason.REJECTED_BY_PARTNER_CENTER
+    retryable, message = _retryable(reason, error), error.message
+    fix = _OPERATOR_FIXES.get(error.code or "") if error.http_status is not None else None
+    if fix is not None:
+        retryable = retryable if fix[0] is None else fix[0]
+        message = fix[1]
     return Failure(
         reason=reason,
-        retryable=_retryable(reason, error),
-        message=error.message,
+        retryable=retryable,
+        message=message,
         errors=error.errors,
         partner_center=error.partner_center,
         suggested_addresses=error.suggested_addresses,
@@ -124,7 +173,8 @@ def failure_from_error(error: OnboardingError) -> Failure:
 
 def _retryable(reason: Reason, error: OnboardingError) -> bool:
     # Sending the same request unchanged can succeed later only when nothing in it is wrong:
-    # an operator fixing our credential, or Partner Center saying so itself.
+    # an operator fixing our credential, or Partner Center saying so itself. (_OPERATOR_FIXES names the refusals
+    # where an operator's fix is not enough.)
     if reason in (Reason.NOT_AUTHORIZED, Reason.RETRIES_EXHAUSTED):
         return True
     if reason is Reason.REJECTED_BY_PARTNER_CENTER:

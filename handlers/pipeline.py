@@ -27,7 +27,7 @@ from handlers.create import (
     search_domain,
 )
 from handlers.events import CreatedData
-from handlers.failures import ErrorKind, Failure, OnboardingError, Reason, failure_from_error
+from handlers.failures import ErrorKind, Failure, OnboardingError, Reason, failure_from_error, invalid_request_message
 from handlers.ledger import Decision, Ledger, LedgerEntry, busy
 from handlers.logs import log_context
 from handlers.outcomes import Ids, Outcome, created_decision, failed_decision, publish_decision, publish_stored
@@ -73,7 +73,10 @@ async def handle_message(body: bytes | str, deps: Dependencies, *, traceparent: 
 
     Raises OnboardingError(TRANSIENT) — and any publish failure — so the queue redelivers the message.
     """
-    with tracer.start_as_current_span("onboard_customer", context=parent_context(traceparent)), holding_secrets():
+    with (
+        tracer.start_as_current_span("onboard_customer", context=parent_context(traceparent), record_exception=False),
+        holding_secrets(),
+    ):
         parsed = parse_message(body)
         if isinstance(parsed, InvalidRequest):
             return await _publish_invalid(parsed, deps)
@@ -242,11 +245,10 @@ async def _record(
 
 
 async def _publish_invalid(parsed: InvalidRequest, deps: Dependencies) -> Outcome:
-    count = len(parsed.errors)
     failure = Failure(
         reason=Reason.INVALID_REQUEST,
         retryable=False,
-        message=f"The request is invalid: {count} {'rule' if count == 1 else 'rules'} broken; see errors.",
+        message=invalid_request_message(parsed.errors),
         errors=parsed.errors,
     )
     ids = Ids(parsed.request_id, parsed.crm_account_id, parsed.correlation_id, parsed.fingerprint)

@@ -39,7 +39,9 @@ EXHAUSTED = Failure(
 async def handle_poison(body: bytes | str, deps: Dependencies, *, traceparent: str | None = None) -> Outcome | None:
     """Report a request that failed every delivery (see the module docstring), then park its message; raises only
     when parking fails."""
-    with tracer.start_as_current_span("report_exhausted_request", context=parent_context(traceparent)):
+    with tracer.start_as_current_span(
+        "report_exhausted_request", context=parent_context(traceparent), record_exception=False
+    ):
         outcome = None
         try:
             outcome = await _report(parse_message(body), deps)

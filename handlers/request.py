@@ -2,27 +2,46 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import contextlib
 import hashlib
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from handlers.countries import COUNTRY_ALIASES, ISO_ALPHA2, REGISTRATION_COUNTRIES
 from handlers.failures import FieldError
+from handlers.message import MAX_MESSAGE_BYTES, read_json
+from handlers.text import describe, echoable, first_unsafe, has_visible, is_surrogate, nfc
 
-MAX_MESSAGE_BYTES = 64 * 1024
+__all__ = ["MAX_MESSAGE_BYTES", "Address", "Customer", "CustomerRequest", "InvalidRequest", "parse_message"]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, frozen=True)
+    # Input is hidden from errors: a field error's text is built from its path and rule, never its value.
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, frozen=True, hide_input_in_errors=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _readable_text(cls, value: Any) -> Any:
+        """Every string field: no control characters or lone surrogates, something visible, NFC."""
+        if not isinstance(value, str):
+            return value
+        unsafe = first_unsafe(value)
+        if unsafe is not None:
+            position, char = unsafe
+            kind, rule = (
+                ("lone_surrogate", "must be whole characters: {character} at position {position} is a lone surrogate")
+                if is_surrogate(char)
+                else ("control_character", "must not contain control characters: {character} at position {position}")
+            )
+            raise PydanticCustomError(kind, rule, {"character": describe(char), "position": position + 1})
+        if value.strip() and not has_visible(value):
+            raise PydanticCustomError("not_visible", "must contain visible characters, not only invisible ones")
+        return nfc(value)
 
 
 class Address(_Model):
@@ -55,6 +74,15 @@ class Address(_Model):
             raise PydanticCustomError("country_not_iso", "is not an ISO 3166-1 alpha-2 country code")
         return code
 
+    @field_validator("state")
+    @classmethod
+    def _state_code_upper_case(cls, value: str | None) -> str | None:
+        # Partner Center's country rules list two-letter state codes in upper case (BR "SP", US "CA"); names
+        # (IN "Goa") are left as written and checked against the list by pre-flight.
+        if value is not None and len(value) == 2 and value.isascii() and value.isalpha():
+            return value.upper()
+        return value
+
 
 class Customer(_Model):
     """The company to create and its billing contact."""
@@ -66,12 +94,33 @@ class Customer(_Model):
         pattern=r"^[A-Za-z0-9]+$",
         description="letters and digits only; the cloud's suffix (.onmicrosoft.com) is appended",
     )
-    email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    email: str = Field(min_length=1, max_length=254, json_schema_extra={"format": "email"})
     culture: str = Field(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){1,2}$", description="e.g. tr-TR")
     language: str = Field(pattern=r"^[A-Za-z]{2}$", description="2-letter language, e.g. tr")
     organizationRegistrationNumber: str | None = Field(default=None, max_length=100)
     enableGdapByDefault: StrictBool | None = None
     address: Address
+
+    @field_validator("email")
+    @classmethod
+    def _email_address(cls, value: str) -> str:
+        try:  # syntax only: whether the mailbox exists is the CRM's to know
+            return validate_email(value, check_deliverability=False).normalized
+        except EmailNotValidError:
+            raise PydanticCustomError("pattern", "must be an e-mail address") from None
+
+    @field_validator("culture")
+    @classmethod
+    def _culture_as_listed(cls, value: str) -> str:
+        # As Partner Center lists cultures: language lower case, region upper case, script title case (zh-Hant-TW).
+        language, *subtags = value.split("-")
+        cased = [s.upper() if len(s) == 2 else s.title() if len(s) == 4 and s.isalpha() else s for s in subtags]
+        return "-".join([language.lower(), *cased])
+
+    @field_validator("language")
+    @classmethod
+    def _language_lower_case(cls, value: str) -> str:
+        return value.lower()
 
 
 class CustomerRequest(_Model):
@@ -83,6 +132,14 @@ class CustomerRequest(_Model):
     correlationId: str | None = Field(default=None, max_length=128)
     customer: Customer
     indirectResellerId: UUID | None = None
+
+    @field_validator("requestId", mode="before")
+    @classmethod
+    def _no_surrounding_whitespace(cls, value: Any) -> Any:
+        # Not stripped: " abc" and "abc" would silently become the same idempotency key.
+        if isinstance(value, str) and value != value.strip():
+            raise PydanticCustomError("surrounding_whitespace", "must not start or end with whitespace")
+        return value
 
     @field_validator("schemaVersion")
     @classmethod
@@ -174,52 +231,37 @@ def _country_rule_errors(raw: dict[str, Any]) -> list[FieldError]:
     return errors
 
 
-def _decode(body: bytes) -> tuple[Any, FieldError | None]:
-    if len(body) > MAX_MESSAGE_BYTES:
-        return None, FieldError(
-            field=None, code="too_large", message=f"The message is larger than {MAX_MESSAGE_BYTES} bytes."
-        )
-    try:
-        text = body.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return None, FieldError(field=None, code="not_utf8", message="The message is not UTF-8 text.")
-    stripped = text.strip()
-    if stripped and stripped[0] not in '{["' and re.fullmatch(r"[A-Za-z0-9+/=\s]+", stripped):
-        # A producer that base64-encoded the JSON although host.json says "none": accept it.
-        with contextlib.suppress(binascii.Error, UnicodeDecodeError):
-            text = base64.b64decode(stripped, validate=False).decode("utf-8-sig")
-    try:
-        return json.loads(text), None
-    except (json.JSONDecodeError, RecursionError):
-        return None, FieldError(field=None, code="not_json", message="The message is not valid JSON.")
-
-
 def _echo(raw: Any, key: str) -> str | None:
+    """A top-level id as read, for the failed event: control characters and lone surrogates replaced, so the event
+    can always be encoded and its `subject` and attributes carry nothing a header, log or terminal acts on."""
     value = raw.get(key) if isinstance(raw, dict) else None
-    return value[:256] if isinstance(value, str) and value else None
+    return echoable(value[:256]) if isinstance(value, str) and value else None
+
+
+def _unreadable(exc: Exception) -> FieldError:
+    return FieldError(field=None, code="unreadable", message=f"The message could not be read ({type(exc).__name__}).")
 
 
 def parse_message(body: bytes | str) -> CustomerRequest | InvalidRequest:
     """Read one queue message into a request, or into every field error it has. Never raises."""
-    data = body.encode("utf-8") if isinstance(body, str) else body
+    data = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
     fingerprint = hashlib.sha256(data).hexdigest()
-    raw, decode_error = _decode(data)
-    if decode_error is not None:
-        return InvalidRequest(errors=[decode_error], fingerprint=fingerprint)
+    raw, read_errors = read_json(data)
+    if read_errors and raw is None:
+        return InvalidRequest(errors=read_errors, fingerprint=fingerprint)
     if not isinstance(raw, dict):
         error = FieldError(field=None, code="not_an_object", message="The message must be a JSON object.")
         return InvalidRequest(errors=[error], fingerprint=fingerprint)
-    errors: list[FieldError] = []
+    errors: list[FieldError] = list(read_errors)
     request: CustomerRequest | None = None
-    try:
-        request = CustomerRequest.model_validate(raw)
-    except ValidationError as exc:
-        errors.extend(_field_error(detail) for detail in exc.errors(include_url=False))
-    except (RecursionError, ValueError) as exc:  # pathological nesting or values pydantic cannot hold
-        errors.append(
-            FieldError(field=None, code="unreadable", message=f"The message could not be read: {type(exc).__name__}.")
-        )
-    errors.extend(_country_rule_errors(raw))
+    if not errors:
+        try:
+            request = CustomerRequest.model_validate(raw)
+        except ValidationError as exc:
+            errors.extend(_field_error(detail) for detail in exc.errors(include_url=False, include_input=False))
+        except (RecursionError, ValueError, TypeError) as exc:  # values pydantic cannot hold
+            errors.append(_unreadable(exc))
+        errors.extend(_country_rule_errors(raw))
     if request is not None and not errors:
         return request
     return InvalidRequest(

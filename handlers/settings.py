@@ -49,7 +49,8 @@ CredentialKind = Literal["secret", "certificate", "federated"]
 class Settings(BaseSettings):
     """Every setting the function reads; names are the contract's (case-sensitive)."""
 
-    model_config = SettingsConfigDict(case_sensitive=True, extra="ignore", frozen=True)
+    # hide_input_in_errors: a refused setting is named, never quoted (it may be a secret or a connection string).
+    model_config = SettingsConfigDict(case_sensitive=True, extra="ignore", frozen=True, hide_input_in_errors=True)
 
     PARTNER_CENTER_CLOUD: Literal["public", "usgov", "china"] = "public"
     PARTNER_CENTER_API_URL: str | None = None

@@ -7,13 +7,25 @@ so the pipeline's spans join it with no `context` argument: the functions take t
 
 from __future__ import annotations
 
+import traceback
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
 import azure.functions as func
 
+from handlers.failures import OnboardingError
 from handlers.pipeline import Dependencies, handle_message
 from handlers.poison import handle_poison
 from handlers.retention import purge_expired
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
+
+Handler = Callable[[bytes, Dependencies], Awaitable[object]]
+
+
+class InvocationFailed(Exception):
+    """An exception that is not an OnboardingError ended an invocation. Its text is withheld (a library's message
+    can quote its input: a pydantic error quotes the value it refused); its type and where it was raised are kept."""
 
 
 def get_dependencies() -> Dependencies:
@@ -24,18 +36,41 @@ def get_dependencies() -> Dependencies:
     return built()
 
 
+def _where(exc: BaseException) -> str:
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return type(exc).__name__
+    last = frames[-1]
+    return f"{type(exc).__name__} raised in {last.name} ({Path(last.filename).name}:{last.lineno})"
+
+
+async def run_invocation(
+    function: str, handler: Handler, body: bytes, dependencies: Callable[[], Dependencies] = get_dependencies
+) -> None:
+    """Run one invocation. An exception leaves it only with a message built by this project and without the
+    exceptions chained to it: the worker sends the host `{type}: {str(exc)}` and a traceback of the whole chain
+    (azure-functions-python-worker, Dispatcher._serialize_exception / utils.tracing.marshall_exception_trace), and
+    the host logs both and records them on the invocation's span, outside this worker's log redaction."""
+    try:
+        await handler(body, dependencies())
+    except OnboardingError as error:
+        raise error from None  # its message is ours; what it was raised from stays out of the host's logs
+    except Exception as exc:
+        raise InvocationFailed(f"{function} failed: {_where(exc)}") from None
+
+
 @bp.function_name("onboard_customer")
 @bp.queue_trigger(arg_name="msg", queue_name="%CUSTOMER_REQUESTS_QUEUE%", connection="CrmQueue")
 async def onboard_customer(msg: func.QueueMessage) -> None:
     """One customer request → one Partner Center customer and one outcome event."""
-    await handle_message(msg.get_body(), get_dependencies())
+    await run_invocation("onboard_customer", handle_message, msg.get_body())
 
 
 @bp.function_name("purge_ledger")
 @bp.timer_trigger(arg_name="timer", schedule="0 17 3 * * *", run_on_startup=False)
 async def purge_ledger(timer: func.TimerRequest) -> None:
     """Daily at 03:17 UTC: delete ledger rows decided more than ONBOARDING_LEDGER_RETENTION_DAYS ago."""
-    await purge_expired(get_dependencies())
+    await run_invocation("purge_ledger", lambda _, deps: purge_expired(deps), b"")
 
 
 @bp.function_name("report_exhausted_request")
@@ -43,4 +78,4 @@ async def purge_ledger(timer: func.TimerRequest) -> None:
 async def report_exhausted_request(msg: func.QueueMessage) -> None:
     """A request that failed every delivery → a `failed` event (retries_exhausted); the message is parked in
     `{queue}-exhausted`, from where `python -m ops.replay_poison` sends it back after an outage."""
-    await handle_poison(msg.get_body(), get_dependencies())
+    await run_invocation("report_exhausted_request", handle_poison, msg.get_body())

@@ -1,10 +1,17 @@
-"""The leak scan: does any secret the emulator generated or issued appear in what the stack logged or published?"""
+"""The leak scan: does any secret the emulator generated or issued (or one a test planted) appear in what the stack
+wrote — the logs of its processes (the local host's output included: it reports an escaping exception there as the
+Functions host does, outside the app's log redaction), the events it published, or the ledger rows it stored?"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
 from typing import Any
+
+from azure.core.exceptions import ResourceNotFoundError
+from azure.data.tables import TableClient
+
+LEDGER_TABLE = "onboardingledger"
 
 
 def secrets_of(emulator_secrets: dict[str, Any]) -> list[str]:
@@ -21,16 +28,32 @@ def find_leaks(texts: Iterable[str], secrets: Iterable[str]) -> list[str]:
     return sorted({f"{s[:4]}…({len(s)} chars)" for s in secrets if s in haystack})
 
 
-def scan_stack(stack: Any) -> list[str]:
-    """Scan every log file of a running stack and every event it published."""
+def ledger_rows(stack: Any) -> list[str]:
+    """Every row of the stack's ledger table, as text."""
+    table = stack.env.get("ONBOARDING_LEDGER_TABLE", LEDGER_TABLE)
+    with TableClient.from_connection_string(stack.env["AzureWebJobsStorage"], table_name=table) as client:
+        try:
+            return [json.dumps(dict(row), default=str, ensure_ascii=False) for row in client.list_entities()]
+        except ResourceNotFoundError:  # no request reached the ledger yet
+            return []
+
+
+def written_by(stack: Any) -> list[str]:
+    """Everything the stack wrote: every log file, every published event, every ledger row."""
     texts = [p.read_text(errors="replace") for p in stack.log_dir.glob("*.log")]
-    texts.append(json.dumps(stack.events()))
-    return find_leaks(texts, secrets_of(stack.admin("GET", "secrets")))
+    texts.append(json.dumps(stack.events(), ensure_ascii=False))
+    texts.extend(ledger_rows(stack))
+    return texts
+
+
+def scan_stack(stack: Any, planted: Iterable[str] = ()) -> list[str]:
+    """The emulator's secrets, and any planted by a test, found in what the stack wrote."""
+    return find_leaks(written_by(stack), [*secrets_of(stack.admin("GET", "secrets")), *planted])
 
 
 def stop_after_scan(stack: Any) -> None:
     """A fixture's teardown: fail if anything leaked, and stop the stack in any case."""
     try:
-        assert scan_stack(stack) == [], "a secret leaked into a log or an event"
+        assert scan_stack(stack) == [], "a secret leaked into a log, an event or a ledger row"
     finally:
         stack.stop()

@@ -17,7 +17,9 @@ import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from pydantic import ValidationError
 
+from handlers.adapters.payloads import TokenAnswer
 from handlers.failures import ErrorKind, OnboardingError
 from handlers.redaction import remember_token
 from handlers.settings import CLOUDS, PARTNER_CENTER_SCOPE, Settings
@@ -201,9 +203,13 @@ class MsalTokenProvider:
                     self._refusal = (error, time.monotonic() + self._refusal_memory)
                 raise
             self._refusal = None
-            self._token = str(result["access_token"])
+            try:
+                answer = TokenAnswer.model_validate(result)
+            except ValidationError:  # its text would quote the token
+                raise OnboardingError(ErrorKind.TRANSIENT, f"{self._what}: the answer could not be read") from None
+            self._token = answer.access_token.get_secret_value()
             remember_token(self._token)
-            self._expires_at = time.monotonic() + float(result.get("expires_in", 3600))
+            self._expires_at = time.monotonic() + answer.expires_in
             return self._token
 
     def _acquire(self) -> MsalResult:

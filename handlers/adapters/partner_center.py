@@ -8,18 +8,20 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
 from handlers.adapters.http import transport_failure
 from handlers.adapters.pacing import Pacer
-from handlers.adapters.payloads import AddressValidation, CountryRules, CustomerPayload
+from handlers.adapters.payloads import AddressValidation, CountryRules, CustomerPage, CustomerPayload
 from handlers.adapters.ports import TokenProvider
 from handlers.adapters.retry import RetryPolicy, call_with_retries, retry_after_seconds
 from handlers.failures import ErrorKind, OnboardingError
 from handlers.telemetry import partner_center_duration
+from handlers.text import echoable
 
 log = logging.getLogger("csp_onboarding")
 
@@ -30,20 +32,25 @@ AUTH_CODES = frozenset({"900329", "900420", "800001", "600006"})
 BUSINESS_403_CODES = frozenset({"2030", "900123", "900124"})
 
 
+def _text(value: Any, limit: int) -> str | None:
+    """A text field of an error body as events and logs may carry it: a string (anything else in its place, say
+    an object, is not shown), cut to `limit`, control characters replaced."""
+    return echoable(value[:limit]) if isinstance(value, str) and value.strip() else None
+
+
 def classify_response(response: httpx.Response, *, what: str, max_retry_after: float = 60.0) -> OnboardingError:
     """Read a Partner Center error response, whatever its body, into one classified error."""
     body: Any = None
     try:
         body = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, too deep, an integer too long to read
         body = None
     if not isinstance(body, dict):
         body = {}
     raw_code = body.get("code", body.get("errorCode"))
-    code = None if raw_code is None else str(raw_code)
-    description = body.get("description") or body.get("message") or response.reason_phrase or None
-    description = str(description)[:500] if description else None
-    error_name = body.get("errorName")
+    code = _text(str(raw_code) if isinstance(raw_code, int) and not isinstance(raw_code, bool) else raw_code, 64)
+    description = _text(body.get("description"), 500) or _text(body.get("message"), 500) or response.reason_phrase
+    error_name = _text(body.get("errorName"), 128)
     is_retryable = body.get("isRetryable")
     status = response.status_code
     if status == 429 or status == 408 or status >= 500:
@@ -58,7 +65,7 @@ def classify_response(response: httpx.Response, *, what: str, max_retry_after: f
         http_status=status,
         code=code,
         description=description,
-        error_name=str(error_name) if error_name else None,
+        error_name=error_name,
         retry_after=(
             retry_after_seconds(response.headers.get("Retry-After"), cap=max_retry_after)
             if status in (429, 503)
@@ -66,6 +73,52 @@ def classify_response(response: httpx.Response, *, what: str, max_retry_after: f
         ),
         is_retryable=is_retryable if isinstance(is_retryable, bool) else None,
     )
+
+
+P = TypeVar("P", bound=BaseModel)
+_BROKEN = {
+    "missing": "is missing",
+    "model_type": "is not an object",
+    "model_attributes_type": "is not an object",
+    "dict_type": "is not an object",
+    "list_type": "is not a list",
+    "string_type": "is not a string",
+    "bool_type": "is not true or false",
+    "bool_parsing": "is not true or false",
+}
+
+
+def _unreadable(response: httpx.Response, what: str, problems: list[str]) -> OnboardingError:
+    """An answer this client cannot read, as a transient error naming what is wrong with it but none of its values
+    (a Customer carries the new admin's password). Transient: a create may have been committed, so the request
+    is retried under the same MS-RequestId, never reported failed."""
+    shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+    return OnboardingError(
+        ErrorKind.TRANSIENT,
+        f"Partner Center's answer to {what} (HTTP {response.status_code}) could not be read: {shown}",
+        http_status=response.status_code,
+    )
+
+
+def read_answer(response: httpx.Response, model: type[P], *, what: str) -> P:
+    """Partner Center's answer as `model`; raises OnboardingError(TRANSIENT) naming the fields it could not read."""
+    try:
+        body = response.json()
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, too deep, an integer too long to read
+        raise _unreadable(response, what, ["the body is not JSON"]) from None
+    try:  # a lone surrogate ("\\udfff") anywhere would make the event or ledger row built from it unencodable
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except (UnicodeEncodeError, RecursionError):
+        raise _unreadable(response, what, ["the body holds a broken character (a lone surrogate)"]) from None
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        problems = [
+            f"{'.'.join(str(part) for part in error['loc']) or 'the body'} "
+            f"{_BROKEN.get(error['type'], 'is not valid (' + error['type'] + ')')}"
+            for error in exc.errors(include_url=False, include_context=False, include_input=False)
+        ]
+        raise _unreadable(response, what, problems) from None
 
 
 class PartnerCenterClient:
@@ -95,7 +148,7 @@ class PartnerCenterClient:
     async def create_customer(self, body: dict[str, Any], *, ms_request_id: str) -> CustomerPayload:
         """POST /v1/customers; raises OnboardingError."""
         response = await self._call("POST", "/v1/customers", ms_request_id, json_body=body, ok=(200, 201))
-        return CustomerPayload.model_validate(response.json())
+        return read_answer(response, CustomerPayload, what="POST /v1/customers")
 
     async def domain_exists(self, domain: str, *, ms_request_id: str) -> bool:
         """HEAD /v1/domains/{domain}: 200 means taken, 404 free; a check that cannot be made here (405, 501)
@@ -115,21 +168,19 @@ class PartnerCenterClient:
         if response.status_code in unavailable:
             message = f"address validation unavailable (HTTP {response.status_code})"
             return AddressValidation(status="NotValidated", validationMessage=message)
-        return AddressValidation.model_validate(response.json())
+        return read_answer(response, AddressValidation, what=f"POST {path}")
 
     async def get_country_rules(self, country: str, *, ms_request_id: str) -> CountryRules:
         """GET /v1/countryvalidationrules/{iso2}; raises OnboardingError."""
         path = f"/v1/countryvalidationrules/{quote(country)}"
         response = await self._call("GET", path, ms_request_id, ok=(200,))
-        return CountryRules.model_validate(response.json())
+        return read_answer(response, CountryRules, what="GET /v1/countryvalidationrules")
 
     async def find_customer_by_domain(self, domain: str, *, ms_request_id: str) -> CustomerPayload | None:
         """Search the partner's customers for one with this domain; raises OnboardingError."""
         params = json.dumps({"Field": "Domain", "Value": domain, "Operator": "starts_with"})
         response = await self._call("GET", f"/v1/customers?size=50&filter={quote(params)}", ms_request_id, ok=(200,))
-        items = response.json().get("items", [])
-        for item in items if isinstance(items, list) else []:
-            customer = CustomerPayload.model_validate(item)
+        for customer in read_answer(response, CustomerPage, what="GET /v1/customers").items or []:
             if (customer.companyProfile.domain or "").lower() == domain.lower():
                 return customer
         return None

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 
 class _Payload(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    # An error about Partner Center's answer names the field and the rule, never the value: the Customer resource
+    # carries the new admin's password.
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, hide_input_in_errors=True)
 
 
 class CompanyProfile(_Payload):
@@ -31,6 +33,12 @@ class CustomerPayload(_Payload):
     relationshipToPartner: str | None = None
     userCredentials: UserCredentials | None = None
     associatedPartnerId: str | None = None
+
+
+class CustomerPage(_Payload):
+    """`GET /v1/customers?filter=…` → a page of customers."""
+
+    items: list[CustomerPayload] | None = None
 
 
 class AddressValidation(_Payload):
@@ -56,3 +64,18 @@ class CountryRules(_Payload):
     supportedCultures: list[str] = Field(default_factory=list)
     supportedLanguages: list[str] = Field(default_factory=list)
     defaultCulture: str | None = None
+
+
+class TokenAnswer(_Payload):
+    """Entra ID's token answer as MSAL returns it (client credentials, managed identity)."""
+
+    access_token: SecretStr = Field(repr=False)
+    expires_in: float = Field(default=3600.0, ge=0, allow_inf_nan=False)
+
+    @field_validator("access_token")
+    @classmethod
+    def _header_safe(cls, value: SecretStr) -> SecretStr:
+        token = value.get_secret_value()
+        if not (token and token.isascii() and token.isprintable() and " " not in token):
+            raise ValueError("a bearer token is printable ASCII")  # it goes into an HTTP header
+        return value

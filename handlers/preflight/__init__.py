@@ -11,7 +11,7 @@ import logging
 from handlers.adapters.payloads import AddressValidation
 from handlers.adapters.ports import PartnerCenter
 from handlers.create import partner_center_address
-from handlers.failures import ErrorKind, FieldError, OnboardingError, Reason
+from handlers.failures import ErrorKind, FieldError, OnboardingError, Reason, invalid_request_message
 from handlers.preflight.address import check_address
 from handlers.preflight.country_rules import CountryRulesCache, check_country_rules
 from handlers.preflight.domain import check_domain
@@ -87,11 +87,12 @@ async def run_preflight(
     assert isinstance(address_result, tuple)
     address_errors, validation = address_result
     if rules_result:
+        errors = [*rules_result, *domain_result, *address_errors]
         raise OnboardingError(
             ErrorKind.INVALID,
-            f"The request breaks {len(rules_result)} rule(s) of its country; see errors.",
+            invalid_request_message(errors),
             reason=Reason.INVALID_REQUEST,
-            errors=[*rules_result, *domain_result, *address_errors],
+            errors=errors,
         )
     if domain_result:
         raise OnboardingError(

@@ -60,9 +60,16 @@ def check_country_rules(request: CustomerRequest, rules: CountryRules) -> list[F
     state = (address.state or "").strip()
     if rules.isStateRequired and not state:
         errors.append(_error(f"{ADDRESS}.state", "required_for_country", f"is required for addresses in {country}"))
-    elif state and rules.states and state.casefold() not in {s.casefold() for s in rules.states}:
-        shown = ", ".join(rules.states[:12]) + (", …" if len(rules.states) > 12 else "")
-        errors.append(_error(f"{ADDRESS}.state", "not_in_list", f"must be one of {country}'s states: {shown}"))
+    elif state and rules.states and state not in rules.states:
+        # Sent as written: a state that matches only when case is ignored would reach Partner Center unlisted.
+        listed = next((s for s in rules.states if s.casefold() == state.casefold()), None)
+        if listed is not None:
+            errors.append(
+                _error(f"{ADDRESS}.state", "not_as_listed", f"must be written as Partner Center lists it: {listed}")
+            )
+        else:
+            shown = ", ".join(rules.states[:12]) + (", …" if len(rules.states) > 12 else "")
+            errors.append(_error(f"{ADDRESS}.state", "not_in_list", f"must be one of {country}'s states: {shown}"))
     if rules.isCityRequired and not address.city:
         errors.append(_error(f"{ADDRESS}.city", "required_for_country", f"is required for addresses in {country}"))
     postal = (address.postalCode or "").strip()

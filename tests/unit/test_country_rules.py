@@ -83,7 +83,17 @@ def test_each_rule_is_reported(country: str, changes: dict[str, Any], expected: 
 
 
 def test_states_compare_without_case() -> None:
-    assert errors("US", state="wa") == {}
+    assert errors("US", state="wa") == {}  # a two-letter code is upper-cased by the request model: sent as "WA"
+
+
+@pytest.mark.parametrize(("country", "state", "listed"), [("AU", "nsw", "NSW"), ("IN", "goa", "Goa")])
+def test_a_state_listed_in_another_case_is_refused_with_the_listed_spelling(
+    country: str, state: str, listed: str
+) -> None:
+    rules = CountryRules.model_validate(rules_for(country))
+    [error] = check_country_rules(request_for(country, state=state), rules)
+    assert (error.field, error.code) == ("customer.address.state", "not_as_listed")
+    assert error.message.endswith(f"as Partner Center lists it: {listed}.")
 
 
 def test_markets_without_lists_accept_any_culture() -> None:

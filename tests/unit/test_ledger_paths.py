@@ -186,7 +186,7 @@ async def test_a_customer_search_that_is_refused_reads_as_none_found() -> None:
     assert raised.value.kind is ErrorKind.TRANSIENT
 
 
-AUTH = OnboardingError(ErrorKind.AUTH, "app-only refused", http_status=403, code="900329")
+AUTH = OnboardingError(ErrorKind.AUTH, "audience retired", http_status=401, code="900420")
 
 
 async def test_an_unchanged_resend_of_a_final_failure_gets_the_same_answer_without_calls() -> None:

@@ -129,7 +129,7 @@ async def test_garbage_gets_an_unknown_subject_and_a_stable_id() -> None:
             "rejected_by_partner_center",
             True,
         ),
-        (OnboardingError(ErrorKind.AUTH, "app-only", http_status=403, code="900329"), "not_authorized", True),
+        (OnboardingError(ErrorKind.AUTH, "audience", http_status=401, code="900420"), "not_authorized", True),
         (
             OnboardingError(ErrorKind.BUSINESS, "taken", http_status=400, code="27100", description="domain in use"),
             "domain_unavailable",
