@@ -6,6 +6,8 @@ import json
 import logging
 import sys
 
+from handlers.telemetry import quiet_noisy_loggers
+
 _SHOWN = ("requestId", "crmAccountId", "correlationId", "msRequestId", "msCorrelationId", "outcome", "httpStatus")
 
 
@@ -25,5 +27,4 @@ def configure_console_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("httpx", "httpcore", "azure", "msal", "urllib3", "aiohttp.access"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    quiet_noisy_loggers()

@@ -3,11 +3,13 @@ module wiring. Each check reads the templates as text."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import pytest
 
+from handlers import telemetry
 from handlers.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,17 +31,26 @@ NOT_DEPLOYED = {
     "CrmQueue": "connection-string form; deployed identity-based (__queueServiceUri)",
     "AzureWebJobsStorage__tableServiceUri": "derived from __accountName",
 }
-# App settings read by the Functions host or the Python worker rather than by this code.
-HOST_SETTINGS = {"AzureWebJobsStorage__credential", "PYTHON_ENABLE_OPENTELEMETRY"}
+# App settings read by the Functions host, the Python worker or its exporter rather than by this code.
+HOST_SETTINGS = {
+    "AzureWebJobsStorage__credential",
+    "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY",
+    "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
+}
 # Settings read through os.environ (not Settings) by handlers/.
-ENVIRON_SETTINGS = {"APPLICATIONINSIGHTS_CONNECTION_STRING", "APPLICATIONINSIGHTS_AUTHENTICATION_STRING"}
+ENVIRON_SETTINGS = {"APPLICATIONINSIGHTS_CONNECTION_STRING"}
 
 
-def app_settings() -> set[str]:
+def app_setting_values() -> dict[str, str]:
+    """The deployed app settings: name → the Bicep expression of its value."""
     text = (INFRA / "app" / "function-app.bicep").read_text()
     block = text[text.index("name: 'appsettings'") :]
     block = block[: block.index("\n    }\n")]
-    return set(re.findall(r"^\s{6}([A-Za-z_][A-Za-z0-9_]*):", block, re.MULTILINE))
+    return dict(re.findall(r"^\s{6}([A-Za-z_][A-Za-z0-9_]*): (.*)$", block, re.MULTILINE))
+
+
+def app_settings() -> set[str]:
+    return set(app_setting_values())
 
 
 def binding_connections() -> set[str]:
@@ -59,6 +70,32 @@ def test_every_deployed_setting_is_read() -> None:
     read = set(Settings.model_fields) | ENVIRON_SETTINGS | HOST_SETTINGS
     unread = {name for name in app_settings() if name not in read and name.split("__")[0] not in binding_connections()}
     assert unread == set()
+
+
+# The Python worker's own names (Azure/azure-functions-python-worker, workers/azure_functions_worker/constants.py;
+# dispatcher.py `_handle__worker_init_request`). PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY makes the worker call
+# configure_azure_monitor() and set up the trace propagator; PYTHON_ENABLE_OPENTELEMETRY alone only marks
+# OpenTelemetry available, and every async invocation then calls `.extract` on the unset propagator and fails.
+WORKER_EXPORTS = "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY"
+WORKER_OTEL_ONLY = "PYTHON_ENABLE_OPENTELEMETRY"
+WORKER_LOGGER_NAME = "PYTHON_APPLICATIONINSIGHTS_LOGGER_NAME"  # default "": the root logger, every library
+
+
+def test_the_worker_is_the_one_telemetry_exporter() -> None:
+    settings = app_setting_values()
+    assert (telemetry.WORKER_TELEMETRY_SETTING, telemetry.WORKER_LOGGER_NAME_SETTING) == (
+        WORKER_EXPORTS,
+        WORKER_LOGGER_NAME,
+    )
+    assert settings.get(WORKER_EXPORTS) == "'true'"
+    assert WORKER_OTEL_ONLY not in settings or settings[WORKER_OTEL_ONLY] == settings[WORKER_EXPORTS]
+    assert WORKER_LOGGER_NAME not in settings, "the worker must export the root logger: every library's records"
+    assert settings["APPLICATIONINSIGHTS_CONNECTION_STRING"] == "applicationInsightsConnectionString"
+    # The exporter turns this into a ManagedIdentityCredential (export/_base.py, _get_authentication_credential).
+    assert settings["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"] == "'ClientId=${identityClientId};Authorization=AAD'"
+    assert json.loads((ROOT / "host.json").read_text())["telemetryMode"] == "OpenTelemetry"
+    for path in (ROOT / "handlers").rglob("*.py"):  # the app never configures a second exporter
+        assert not re.search(r"^\s*(from|import) azure\.monitor", path.read_text(), re.MULTILINE), path.name
 
 
 def test_the_queue_binding_connection_is_deployed_identity_based() -> None:
