@@ -172,6 +172,17 @@ module monitoring 'app/monitoring.bicep' = {
   }
 }
 
+module workbook 'app/workbook.bicep' = {
+  name: 'workbook'
+  scope: rg
+  params: {
+    name: 'csp-onboarding-${resourceToken}'
+    location: location
+    tags: tags
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+  }
+}
+
 module functionApp 'app/function-app.bicep' = {
   name: 'function-app'
   scope: rg
@@ -224,3 +235,4 @@ output CUSTOMER_REQUESTS_QUEUE_URL string = '${storage.outputs.queueEndpoint}${q
 output EVENTS_TOPIC_ENDPOINT string = eventGrid.outputs.endpoint
 output ADMIN_CREDENTIALS_VAULT_URL string = keyVault.outputs.uri
 output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.applicationInsightsName
+output OPERATIONS_WORKBOOK_ID string = workbook.outputs.id
