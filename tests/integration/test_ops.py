@@ -76,6 +76,8 @@ def test_status_counts_what_the_stack_did(harness: Harness) -> None:
     assert taken == 1
     assert after["requests"] == before["requests"] + 2
     assert set(after["queues"]) == {"queued", "poison", "parked"}
+    recent = command(harness.stack, "status", "--json", "--since", "0.05")  # the last 3 minutes
+    assert 2 <= json.loads(recent.stdout)["requests"] <= after["requests"]
     text = command(harness.stack, "status")
     assert text.returncode == 0 and "created" in text.stdout and "domain_unavailable" in text.stdout
     assert "AccountKey" not in text.stdout + text.stderr
