@@ -14,6 +14,8 @@ import unicodedata
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from handlers.telemetry import quiet_noisy_loggers
+
 _SHOWN = ("requestId", "crmAccountId", "correlationId", "msRequestId", "msCorrelationId", "outcome", "httpStatus")
 
 
@@ -56,8 +58,7 @@ def configure_console_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("httpx", "httpcore", "azure", "msal", "urllib3", "aiohttp.access"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    quiet_noisy_loggers()
 
 
 def report_failed_invocation(

@@ -26,6 +26,7 @@ from devhost.hostjson import QueueOptions
 
 log = logging.getLogger("devhost")
 RECEIVE_VISIBILITY = 600.0
+POISON_SUFFIX = "-poison"
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,12 @@ def _queue_client(connection: str, queue_name: str, env: dict[str, str]) -> Queu
 
 class QueueListener:
     """Polls one queue and runs its function per message: concurrency up to batchSize + newBatchThreshold,
-    failed messages return after visibilityTimeout, and go to `{queue}-poison` after maxDequeueCount."""
+    failed messages return after visibilityTimeout, and go to `{queue}-poison` after maxDequeueCount.
+
+    As the real host (azure-sdk-for-net, Microsoft.Azure.WebJobs.Extensions.Storage.Queues:
+    QueueListenerFactory.CreatePoisonQueueReference, QueueProcessor): a queue whose name ends in "-poison" has no
+    poison queue, and a failed message there is not released: it stays invisible until its lease ends.
+    """
 
     def __init__(
         self,
@@ -97,12 +103,15 @@ class QueueListener:
         self.function = function
         self.options = options
         self.queue = _queue_client(function.connection, function.queue_name, env)
-        self.poison = _queue_client(function.connection, f"{function.queue_name}-poison", env)
+        self.poison: QueueClient | None = None
+        if not function.queue_name.endswith(POISON_SUFFIX):
+            self.poison = _queue_client(function.connection, f"{function.queue_name}{POISON_SUFFIX}", env)
         self.lease_seconds = lease_seconds
         self.in_flight: set[asyncio.Task[None]] = set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        for client in (self.queue, self.poison):
+        clients = [client for client in (self.queue, self.poison) if client is not None]
+        for client in clients:
             with contextlib.suppress(ResourceExistsError):
                 await client.create_queue()
         if self.max_concurrency is None:
@@ -111,7 +120,7 @@ class QueueListener:
             await self._run_capped(stop, self.max_concurrency)
         if self.in_flight:
             await asyncio.wait(self.in_flight)
-        for client in (self.queue, self.poison):
+        for client in clients:
             await client.close()
 
     async def _run_batches(self, stop: asyncio.Event) -> None:
@@ -174,9 +183,20 @@ class QueueListener:
             return []
 
     def _start(self, message: StorageMessage) -> None:
-        task = asyncio.create_task(self._process(message))
+        task = asyncio.create_task(self._deliver(message))
         self.in_flight.add(task)
         task.add_done_callback(self.in_flight.discard)
+
+    async def _deliver(self, message: StorageMessage) -> None:
+        """As QueueProcessor.BeginProcessingMessageAsync: a message delivered more than maxDequeueCount times (an
+        instance died while running it) is not run; it moves to the poison queue, or stays invisible without one."""
+        if (message.dequeue_count or 0) <= self.options.max_dequeue_count:
+            await self._process(message)
+        elif self.poison is not None:
+            await self._move_to_poison(message)
+        else:
+            log.warning("%s: message %s skipped (delivery %s, no poison queue)", self.function.name, message.id,
+                        message.dequeue_count)  # fmt: skip
 
     def _body(self, message: StorageMessage) -> bytes:
         content = message.content if isinstance(message.content, str) else str(message.content)
@@ -207,12 +227,20 @@ class QueueListener:
         await self.queue.delete_message(message)
 
     async def _after_failure(self, message: StorageMessage) -> None:
-        if (message.dequeue_count or 0) >= self.options.max_dequeue_count:
-            log.error("%s: message %s moved to %s-poison", self.function.name, message.id, self.function.queue_name)
-            await self.poison.send_message(message.content)
-            await self.queue.delete_message(message)
+        if self.poison is None:
+            # Not released, "to prevent a fast infinite loop" (QueueProcessor.CompleteProcessingMessageAsync).
+            log.error("%s: message %s stays invisible until its lease ends (no poison queue)", self.function.name,
+                      message.id)  # fmt: skip
+        elif (message.dequeue_count or 0) >= self.options.max_dequeue_count:
+            await self._move_to_poison(message)
         else:
             await self.queue.update_message(message, visibility_timeout=int(self.options.visibility_timeout))
+
+    async def _move_to_poison(self, message: StorageMessage) -> None:
+        assert self.poison is not None
+        log.error("%s: message %s moved to %s", self.function.name, message.id, self.poison.queue_name)
+        await self.poison.send_message(message.content)
+        await self.queue.delete_message(message)
 
 
 async def run_host(

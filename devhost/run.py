@@ -1,20 +1,25 @@
 """The main job, locally: start the stack, enqueue the sample requests, print each outcome.
 
 python -m devhost.run            # exit when every sample has its outcome (the queue is drained)
-python -m devhost.run --serve    # then keep running; enqueue more with the printed connection
+python -m devhost.run --serve    # then keep running; .local/stack.env says how to send more and look inside
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
+import shlex
 import signal
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from devhost.stack import ROOT, Stack
+from devhost.stack import LOCAL, QUEUE, ROOT, Stack
+
+STACK_FILE = LOCAL / "stack.env"
 
 
 def describe(event: dict[str, Any]) -> str:
@@ -29,6 +34,61 @@ def describe(event: dict[str, Any]) -> str:
     errors = "; ".join(e["message"] for e in data.get("errors", [])) or data.get("message", "")
     retry = "retryable" if data.get("retryable") else "not retryable"
     return f"FAILED   {who}: {data.get('reason')} ({retry}): {errors}"
+
+
+def write_stack_file(stack: Stack, path: Path = STACK_FILE) -> Path:
+    """What a developer needs while the stack runs, as a shell file (mode 600: it holds Azurite's key)."""
+    settings = {
+        "CrmQueue": stack.env["CrmQueue"],
+        "AzureWebJobsStorage": stack.env["AzureWebJobsStorage"],
+        "CUSTOMER_REQUESTS_QUEUE": stack.env.get("CUSTOMER_REQUESTS_QUEUE", QUEUE),
+        "EMULATOR_URL": stack.emulator_url,
+        "SSL_CERT_FILE": str(stack.ca_file),
+    }
+    logs = stack.log_dir.relative_to(ROOT) if stack.log_dir.is_relative_to(ROOT) else stack.log_dir
+    lines = [
+        f"# The local stack of scripts/run --serve (pid {os.getpid()}); valid while it runs, removed when it stops.",
+        "# Send a request:    scripts/send samples/requests/se-wingtip-toys.json   (its outcome prints in --serve)",
+        "# Use it in a shell: set -a; . .local/stack.env; set +a",
+        "# Then:              .venv/bin/python -m ops.status     .venv/bin/python -m ops.replay_poison --dry-run",
+        '# Outcome events:    curl -s --cacert "$SSL_CERT_FILE" "$EMULATOR_URL/_emulator/events"',
+        '# Partner Center:    curl -s --cacert "$SSL_CERT_FILE" "$EMULATOR_URL/_emulator/customers"   (also calls,',
+        "#                    state, faults: README, The emulator)",
+        f"# Logs:              {logs}/host.log, emulator.log, azurite.log",
+        *(f"{name}={shlex.quote(value)}" for name, value in settings.items()),
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+class AccessLog:
+    """Appends the calls the emulator answered to its log, as access lines (the emulator records them but logs
+    none): `time status method path endpoint MS-RequestId [fault]`."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.path = stack.log_dir / "emulator.log"
+        self.written = 0
+
+    def append_new(self) -> None:
+        total = int(self.stack.admin("GET", "state")["calls"])
+        if total < self.written:  # the emulator was reset
+            self.written = 0
+        if total == self.written:
+            return
+        calls = self.stack.admin("GET", "calls")
+        with open(self.path, "a", encoding="utf-8") as log:
+            for call in calls[self.written :]:
+                at = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(call["at"]))
+                fault = f" fault={call['fault']}" if call.get("fault") else ""
+                log.write(
+                    f"{at} {call['status']} {call['method']} {call['path']} {call['endpoint']} "
+                    f"ms-request-id={call.get('ms_request_id') or '-'}{fault}\n"
+                )
+        self.written = len(calls)
 
 
 def main() -> int:
@@ -47,8 +107,12 @@ def main() -> int:
     files = [path for folder in args.samples for path in sorted(Path(folder).glob("*.json"))]
     stack = Stack(host_args=["--max-polling-interval", "0.5"])
     print(f"Starting Azurite, the emulator and the local Functions host (logs in {stack.log_dir}) ...", flush=True)
+    access: AccessLog | None = None
     try:
         stack.start()
+        access = AccessLog(stack)
+        if args.serve:
+            print(f"How to send requests and look inside: {write_stack_file(stack).relative_to(ROOT)}", flush=True)
         queue = stack.queue()
         for path in files:
             queue.send_message(path.read_text(encoding="utf-8"))  # host.json messageEncoding: none
@@ -60,6 +124,7 @@ def main() -> int:
                 if event["id"] not in seen:
                     seen.add(event["id"])
                     print(describe(event), flush=True)
+            access.append_new()
             if not args.serve and time.monotonic() > deadline:
                 print(f"timed out: {len(seen)} of {len(files)} outcomes", file=sys.stderr)
                 return 1
@@ -71,6 +136,11 @@ def main() -> int:
     except KeyboardInterrupt:
         return 0
     finally:
+        if args.serve:
+            STACK_FILE.unlink(missing_ok=True)
+        if access is not None:
+            with contextlib.suppress(Exception):  # the last calls, if the emulator still answers
+                access.append_new()
         stack.stop()
 
 

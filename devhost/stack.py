@@ -74,6 +74,8 @@ class Stack:
     def start(self, *, host: bool = True) -> Stack:
         """Start Azurite and the emulator (and the local host unless host=False); raises RuntimeError."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        for name in ("azurite", "emulator", "host"):  # this run's logs only; a restarted host appends
+            (self.log_dir / f"{name}.log").write_bytes(b"")
         account_key = base64.b64encode(secrets.token_bytes(32)).decode()
         client_secret = secrets.token_urlsafe(24)
         topic_key = secrets.token_urlsafe(24)
@@ -175,6 +177,8 @@ class Stack:
         self.emulator_url = ready["url"]
         if self.table_proxy:
             self.ports["table_proxy"] = int(ready["tableProxyPort"])
+        with open(self.log_dir / "emulator.log", "a", encoding="utf-8") as log:  # its errors follow on stderr
+            log.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} emulator listening on {self.emulator_url}\n")
         system = ssl.get_default_verify_paths().cafile or "/etc/ssl/certs/ca-certificates.crt"
         bundle = Path(ready["caFile"]).read_text()
         if Path(system).exists():

@@ -37,8 +37,8 @@ KEY_VAULT_RESOURCE = "https://vault.azure.net"
 def build_dependencies(settings: Settings, *, http: httpx.AsyncClient | None = None) -> Dependencies:
     """The real adapters for these settings: one httpx client, one MSAL client per identity, one pacer."""
     install_redaction()
+    configure_telemetry()  # before the context filter: it may add the console exporter's handler
     install_context_filter()
-    configure_telemetry(settings.managed_identity_client_id)
     for secret in (settings.PARTNER_CENTER_CLIENT_SECRET, settings.EVENTS_TOPIC_KEY):
         remember_secret(secret.get_secret_value() if secret else None)
     http = http or build_http_client(settings.PARTNER_CENTER_TIMEOUT_SECONDS)

@@ -41,6 +41,13 @@ class ContextFilter(logging.Filter):
 
 
 def install_context_filter(logger: logging.Logger = log) -> None:
-    """Install the context filter on the project's logger once."""
-    if not any(isinstance(f, ContextFilter) for f in logger.filters):
-        logger.addFilter(ContextFilter())
+    """Install the context filter, once each, on the project's logger and on every handler of the root logger.
+
+    The Functions worker exports from a handler on the root logger, so records of any library (Azure SDK, aiohttp,
+    MSAL) logged inside an invocation carry the request's dimensions there too. A logger's own filters see only
+    the records logged to that very logger, a handler's see every record it handles; a handler filter runs after
+    `extra=` is applied, so an explicit value (e.g. outcome="retry") wins over the context's.
+    """
+    for target in (logger, *logging.getLogger().handlers):
+        if not any(isinstance(f, ContextFilter) for f in target.filters):
+            target.addFilter(ContextFilter())

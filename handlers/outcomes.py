@@ -10,7 +10,7 @@ from handlers.events import FAILED, CloudEvent, CreatedData, created_event, fail
 from handlers.failures import Failure
 from handlers.ledger import Decision, LedgerEntry
 from handlers.logs import bind
-from handlers.request import CustomerRequest
+from handlers.request import CustomerRequest, InvalidRequest
 from handlers.telemetry import current_traceparent, outcomes
 
 if TYPE_CHECKING:
@@ -39,6 +39,12 @@ class Ids:
     @classmethod
     def of(cls, request: CustomerRequest) -> Ids:
         return cls(request.requestId, request.crmAccountId, request.correlationId, request.requestId)
+
+    @classmethod
+    def of_invalid(cls, parsed: InvalidRequest) -> Ids:
+        """The ids of a message that could not be read as a request, as far as they could be read."""
+        identity = parsed.request_id or parsed.fingerprint
+        return cls(parsed.request_id, parsed.crm_account_id, parsed.correlation_id, identity)
 
 
 def failed_decision(failure: Failure, ids: Ids, deps: Dependencies, *, exhausted: bool = False) -> Decision:

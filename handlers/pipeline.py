@@ -11,7 +11,7 @@ import asyncio
 import hashlib
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from handlers.adapters.payloads import CustomerPayload
 from handlers.adapters.ports import EventSink, MessageParking, PartnerCenter, SecretStore
@@ -251,7 +251,7 @@ async def _publish_invalid(parsed: InvalidRequest, deps: Dependencies) -> Outcom
         message=invalid_request_message(parsed.errors),
         errors=parsed.errors,
     )
-    ids = Ids(parsed.request_id, parsed.crm_account_id, parsed.correlation_id, parsed.fingerprint)
+    ids = replace(Ids.of_invalid(parsed), identity=parsed.fingerprint)
     with log_context(
         requestId=ids.request_id, crmAccountId=ids.crm_account_id, correlationId=ids.correlation_id, outcome="pending"
     ):

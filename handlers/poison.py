@@ -17,7 +17,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from handlers.create import ms_request_id_for
-from handlers.failures import Failure, Reason
+from handlers.failures import Failure, OnboardingError, Reason
 from handlers.ledger import LedgerEntry
 from handlers.logs import log_context
 from handlers.outcomes import Ids, Outcome, created_decision, failed_decision, publish_decision, publish_stored
@@ -42,52 +42,46 @@ async def handle_poison(body: bytes | str, deps: Dependencies, *, traceparent: s
     with tracer.start_as_current_span(
         "report_exhausted_request", context=parent_context(traceparent), record_exception=False
     ):
-        outcome = None
-        try:
-            outcome = await _report(parse_message(body), deps)
-        except Exception as exc:
-            poison_failures.add(1)
-            log.error(
-                "The poison function could not report an exhausted request (%s: %s): parking it for replay",
-                type(exc).__name__,
-                exc if not isinstance(exc, UnicodeError) else "undecodable text",
-            )
-        if deps.parking is not None:
-            await deps.parking.park(body.encode("utf-8", errors="surrogatepass") if isinstance(body, str) else body)
-        return outcome
+        parsed = parse_message(body)
+        ids = Ids.of(parsed) if isinstance(parsed, CustomerRequest) else Ids.of_invalid(parsed)
+        with log_context(
+            requestId=ids.request_id, crmAccountId=ids.crm_account_id, correlationId=ids.correlation_id,
+            outcome="pending",
+        ):  # fmt: skip
+            outcome = None
+            try:
+                outcome = await _report(parsed, ids, deps)
+            except Exception as exc:
+                poison_failures.add(1)
+                why = str(exc) if isinstance(exc, OnboardingError) else type(exc).__name__  # never a library's text
+                log.error("The poison function could not report an exhausted request (%s): parking it for replay", why)
+            if deps.parking is not None:
+                await deps.parking.park(body.encode("utf-8", errors="surrogatepass") if isinstance(body, str) else body)
+            return outcome
 
 
-async def _report(parsed: CustomerRequest | InvalidRequest, deps: Dependencies) -> Outcome | None:
-    if isinstance(parsed, InvalidRequest):
-        ids = Ids(
-            parsed.request_id, parsed.crm_account_id, parsed.correlation_id, parsed.request_id or parsed.fingerprint
-        )
+async def _report(parsed: CustomerRequest | InvalidRequest, ids: Ids, deps: Dependencies) -> Outcome | None:
+    if not isinstance(parsed, CustomerRequest):  # never claimed: nothing in the ledger to consult
+        log.error("Unreadable request poisoned after repeated failures")
+        return await publish_decision(failed_decision(EXHAUSTED, ids, deps, exhausted=True), deps)
+    entry = await deps.ledger.read(parsed.requestId) or _unrecorded(parsed.requestId)
+    if entry.outcome_known:
+        log.warning("Poisoned request had a decided outcome: publishing it")
+        return await publish_stored(entry, deps)
+    if deps.ledger.is_held(entry):
+        log.warning("Poisoned message of a request another delivery holds right now: it will report the outcome")
+        return None
+    if entry.customer_json is not None:
+        log.error("Poisoned request's customer exists (its admin password could not be kept): reporting it created")
+        decision = created_decision(entry, None, parsed.correlationId, deps)
     else:
-        ids = Ids.of(parsed)
-    with log_context(
-        requestId=ids.request_id, crmAccountId=ids.crm_account_id, correlationId=ids.correlation_id, outcome="pending"
-    ):
-        if not isinstance(parsed, CustomerRequest):  # never claimed: nothing in the ledger to consult
-            log.error("Unreadable request poisoned after repeated failures")
-            return await publish_decision(failed_decision(EXHAUSTED, ids, deps, exhausted=True), deps)
-        entry = await deps.ledger.read(parsed.requestId) or _unrecorded(parsed.requestId)
-        if entry.outcome_known:
-            log.warning("Poisoned request had a decided outcome: publishing it")
-            return await publish_stored(entry, deps)
-        if deps.ledger.is_held(entry):
-            log.warning("Poisoned message of a request another delivery holds right now: it will report the outcome")
-            return None
-        if entry.customer_json is not None:
-            log.error("Poisoned request's customer exists (its admin password could not be kept): reporting it created")
-            decision = created_decision(entry, None, parsed.correlationId, deps)
-        else:
-            log.error("Request poisoned after repeated failures")
-            decision = failed_decision(EXHAUSTED, ids, deps, exhausted=True)
-        row = await deps.ledger.decide(entry, decision)
-        if row.decided is None:
-            log.warning("Another delivery took the request meanwhile: it will report the outcome")
-            return None
-        return await publish_stored(row, deps)
+        log.error("Request poisoned after repeated failures")
+        decision = failed_decision(EXHAUSTED, ids, deps, exhausted=True)
+    row = await deps.ledger.decide(entry, decision)
+    if row.decided is None:
+        log.warning("Another delivery took the request meanwhile: it will report the outcome")
+        return None
+    return await publish_stored(row, deps)
 
 
 def _unrecorded(request_id: str) -> LedgerEntry:

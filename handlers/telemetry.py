@@ -1,5 +1,12 @@
-"""Telemetry through OpenTelemetry: traces, metrics and logs to Application Insights (azure-monitor-opentelemetry)
-when APPLICATIONINSIGHTS_CONNECTION_STRING is set, to the console when OTEL_CONSOLE_EXPORT=true, else nowhere.
+"""Telemetry through OpenTelemetry. In Azure the Python worker is the one exporter: with the app setting
+PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY=true it calls `configure_azure_monitor()` itself, on the root logger
+(PYTHON_APPLICATIONINSIGHTS_LOGGER_NAME unset), before any function runs; the exporter authenticates with
+APPLICATIONINSIGHTS_AUTHENTICATION_STRING. This module never configures a second exporter: locally it prints to
+the console when OTEL_CONSOLE_EXPORT=true, else telemetry goes nowhere.
+
+Read in the worker's source (Azure/azure-functions-python-worker, workers/azure_functions_worker/dispatcher.py,
+`_handle__worker_init_request` and `initialize_azure_monitor`; constants.py) and the exporter's
+(azure-monitor-opentelemetry-exporter, export/_base.py, `_get_authentication_credential`).
 
 The instruments below are the OpenTelemetry API's: they cost nothing until a provider is configured.
 """
@@ -8,13 +15,21 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
+from collections.abc import Mapping
+from typing import Literal
 
 from opentelemetry import metrics, trace
 from opentelemetry.context import Context
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 LOGGER_NAME = "csp_onboarding"
+# The app settings the Python worker reads (constants.py): the first makes it export, the second names the logger
+# it exports ("" = the root logger, so every library's records go too).
+WORKER_TELEMETRY_SETTING = "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY"
+WORKER_LOGGER_NAME_SETTING = "PYTHON_APPLICATIONINSIGHTS_LOGGER_NAME"
+# Libraries whose INFO records are per-call noise (a line per HTTP request, per token): WARNING and up only.
+QUIET_LOGGERS = ("httpx", "httpcore", "azure", "msal", "urllib3", "aiohttp.access")
+
 tracer = trace.get_tracer(LOGGER_NAME)
 _meter = metrics.get_meter(LOGGER_NAME)
 outcomes = _meter.create_counter("onboarding.outcomes", description="Published outcomes, by type and reason")
@@ -30,6 +45,9 @@ poison_failures = _meter.create_counter(
 )
 _propagator = TraceContextTextMapPropagator()
 _configured = False
+log = logging.getLogger(LOGGER_NAME)
+
+Exporter = Literal["worker", "console", "none"]
 
 
 def parent_context(traceparent: str | None) -> Context | None:
@@ -45,38 +63,48 @@ def current_traceparent() -> str | None:
     return f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
 
 
-def configure_telemetry(managed_identity_client_id: str | None) -> str:
-    """Set up exporters once per worker; returns where telemetry goes ("azure-monitor", "console" or "none")."""
-    global _configured
-    if _configured:
-        return "configured"
-    _configured = True
-    connection_string = os.environ.get("APPLICATIONINSIGHTS_CONNECTION_STRING")
-    if connection_string:
-        _configure_azure_monitor(connection_string, managed_identity_client_id)
-        return "azure-monitor"
-    if os.environ.get("OTEL_CONSOLE_EXPORT", "").lower() == "true":
-        _configure_console()
+def _is_true(value: str | None) -> bool:
+    # The worker's `is_envvar_true`: "true" or "1", any case.
+    return (value or "").strip().lower() in ("true", "1")
+
+
+def exporter_for(environ: Mapping[str, str]) -> Exporter:
+    """Who exports this process's telemetry: the Functions worker, the console (local), or nobody."""
+    if _is_true(environ.get(WORKER_TELEMETRY_SETTING)):
+        return "worker"
+    if _is_true(environ.get("OTEL_CONSOLE_EXPORT")):
         return "console"
     return "none"
 
 
-def _configure_azure_monitor(connection_string: str, client_id: str | None) -> None:
-    from azure.identity import ManagedIdentityCredential  # imported only where telemetry is exported
-    from azure.monitor.opentelemetry import configure_azure_monitor
+def quiet_noisy_loggers() -> None:
+    """Per-call INFO records of the HTTP and SDK libraries stay out of the export (and the console)."""
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
-    options: dict[str, Any] = {"connection_string": connection_string, "logger_name": LOGGER_NAME}
-    if "Authorization=AAD" in os.environ.get("APPLICATIONINSIGHTS_AUTHENTICATION_STRING", ""):
-        # Application Insights with local auth disabled: ingestion with the function's managed identity.
-        options["credential"] = ManagedIdentityCredential(client_id=client_id)
-    configure_azure_monitor(**options)
-    # The exporter ships the project's records; propagating them to the worker's handler would ship them twice.
-    logging.getLogger(LOGGER_NAME).propagate = False
+
+def configure_telemetry() -> Exporter:
+    """Set up export once per worker (never a second exporter beside the worker's); returns who exports."""
+    global _configured
+    exporter = exporter_for(os.environ)
+    if _configured:
+        return exporter
+    _configured = True
+    quiet_noisy_loggers()
+    if exporter == "console":
+        _configure_console()
+    elif exporter == "none" and os.environ.get("APPLICATIONINSIGHTS_CONNECTION_STRING"):
+        log.warning(
+            "APPLICATIONINSIGHTS_CONNECTION_STRING is set but %s is not true: the worker exports nothing",
+            WORKER_TELEMETRY_SETTING,
+        )
+    return exporter
 
 
 def _configure_console() -> None:
     from opentelemetry._logs import set_logger_provider
-    from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
+    from opentelemetry.instrumentation.logging.handler import LoggingHandler
+    from opentelemetry.sdk._logs import LoggerProvider
     from opentelemetry.sdk._logs.export import ConsoleLogExporter, SimpleLogRecordProcessor
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import ConsoleMetricExporter, PeriodicExportingMetricReader
@@ -92,4 +120,5 @@ def _configure_console() -> None:
     logger_provider = LoggerProvider()
     logger_provider.add_log_record_processor(SimpleLogRecordProcessor(ConsoleLogExporter()))
     set_logger_provider(logger_provider)
-    logging.getLogger(LOGGER_NAME).addHandler(LoggingHandler(logger_provider=logger_provider))
+    # On the root logger, as the worker's exporter is: the console shows what Application Insights would get.
+    logging.getLogger().addHandler(LoggingHandler(logger_provider=logger_provider))

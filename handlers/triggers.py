@@ -1,8 +1,9 @@
 """The function bindings: the requests queue and its poison queue, each handing bytes to the pipeline; a daily timer
 that applies the ledger's retention.
 
-The Python worker sets each invocation's OpenTelemetry context from the host's trace (PYTHON_ENABLE_OPENTELEMETRY),
-so the pipeline's spans join it with no `context` argument: the functions take the message alone.
+The Python worker sets each invocation's OpenTelemetry context from the host's trace when it exports telemetry
+(PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY), so the pipeline's spans join it with no `context` argument: the
+functions take the message alone.
 """
 
 from __future__ import annotations

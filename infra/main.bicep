@@ -9,9 +9,52 @@ targetScope = 'subscription'
 @description('Name of the azd environment; a prefix of every resource name.')
 param environmentName string
 
+// Flex Consumption regions, as in Azure-Samples/functions-quickstart-python-http-azd (infra/main.bicep, 2025-11),
+// without the eastus2euap canary; `az functionapp list-flexconsumption-locations` gives today's list.
 @minLength(1)
-@description('Primary location for all resources.')
+@description('Primary location for all resources: a region where Flex Consumption is available.')
+@allowed([
+  'australiaeast'
+  'australiasoutheast'
+  'brazilsouth'
+  'canadacentral'
+  'centralindia'
+  'centralus'
+  'eastasia'
+  'eastus'
+  'eastus2'
+  'francecentral'
+  'germanywestcentral'
+  'italynorth'
+  'japaneast'
+  'koreacentral'
+  'northcentralus'
+  'northeurope'
+  'norwayeast'
+  'southafricanorth'
+  'southcentralus'
+  'southeastasia'
+  'southindia'
+  'spaincentral'
+  'swedencentral'
+  'uaenorth'
+  'uksouth'
+  'ukwest'
+  'westcentralus'
+  'westeurope'
+  'westus'
+  'westus2'
+  'westus3'
+])
+@metadata({ azd: { type: 'location' } })
 param location string
+
+@description('The deploying user (azd sets AZURE_PRINCIPAL_ID): roles to run the operator commands; empty for none.')
+param principalId string = ''
+
+@allowed(['User', 'ServicePrincipal', 'Group'])
+@description('What principalId is: a user, or the service principal a pipeline deploys with.')
+param principalType string = 'User'
 
 @description('The partner tenant (Partner Center account) id.')
 param partnerCenterTenantId string
@@ -39,6 +82,10 @@ param failedOutcomesPerHourThreshold int = 10
 
 @description('Default for requests that do not say whether to grant default GDAP roles.')
 param enableGdapByDefault bool = true
+
+@description('''Purge protection on the admin-password vault. Irreversible: the vault and its name then outlive
+`azd down` for 90 days (recover it with `az keyvault recover` before `azd up`, or set keyVaultName).''')
+param keyVaultPurgeProtection bool = false
 
 // Optional names; empty means prefix + token.
 param resourceGroupName string = ''
@@ -105,6 +152,7 @@ module keyVault 'app/key-vault.bicep' = {
     name: !empty(keyVaultName) ? keyVaultName : '${abbrs.keyVaultVaults}${resourceToken}'
     location: location
     tags: tags
+    purgeProtection: keyVaultPurgeProtection
   }
 }
 
@@ -121,6 +169,17 @@ module monitoring 'app/monitoring.bicep' = {
     actionGroupId: alertActionGroupId
     failedOutcomesPerHourThreshold: failedOutcomesPerHourThreshold
     functionAppName: appName
+  }
+}
+
+module workbook 'app/workbook.bicep' = {
+  name: 'workbook'
+  scope: rg
+  params: {
+    name: 'csp-onboarding-${resourceToken}'
+    location: location
+    tags: tags
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
   }
 }
 
@@ -155,6 +214,8 @@ module rbac 'app/rbac.bicep' = {
   scope: rg
   params: {
     principalId: identity.outputs.principalId
+    userPrincipalId: principalId
+    userPrincipalType: principalType
     storageAccountName: storage.outputs.name
     queueName: queueName
     ledgerTableName: ledgerTableName
@@ -174,3 +235,4 @@ output CUSTOMER_REQUESTS_QUEUE_URL string = '${storage.outputs.queueEndpoint}${q
 output EVENTS_TOPIC_ENDPOINT string = eventGrid.outputs.endpoint
 output ADMIN_CREDENTIALS_VAULT_URL string = keyVault.outputs.uri
 output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.applicationInsightsName
+output OPERATIONS_WORKBOOK_ID string = workbook.outputs.id

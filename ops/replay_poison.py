@@ -3,8 +3,12 @@
 The poison function reports each request that failed every delivery (retries_exhausted) and parks its message
 in `{queue}-exhausted`; this command sends those — and any still waiting in `{queue}-poison` — back.
 
-    python -m ops.replay_poison                       # uses CrmQueue and CUSTOMER_REQUESTS_QUEUE from the environment
-    python -m ops.replay_poison --connection-string "..." --queue customer-requests --max 500 --dry-run
+    python -m ops.replay_poison --dry-run            # what is waiting; moves nothing, hides nothing
+    python -m ops.replay_poison                      # move them back
+    python -m ops.replay_poison --account-url https://<account>.queue.core.windows.net --max 500
+
+Locally it reads CrmQueue and CUSTOMER_REQUESTS_QUEUE from the environment (`.local/stack.env` while
+`scripts/run --serve` runs); against Azure it signs in with Entra (DefaultAzureCredential: `az login`).
 
 A replay is as safe as any redelivery: the ledger resumes each request where it stopped (with the same
 MS-RequestId), and a request whose customer was already created publishes its `created` event again.
@@ -13,46 +17,91 @@ MS-RequestId), and a request whose customer was already created publishes its `c
 from __future__ import annotations
 
 import argparse
-import os
+import json
 import sys
 
+from azure.core.exceptions import AzureError, ResourceNotFoundError
 from azure.storage.queue import QueueClient
 
+from ops.storage import add_storage_arguments, explained, storage_from
 
-def replay(source: QueueClient, target: QueueClient, *, limit: int, dry_run: bool = False) -> int:
-    """Move up to `limit` messages from `source` to `target` (copy, then delete); returns how many moved."""
+SOURCES = ("-exhausted", "-poison")
+
+
+def replay(source: QueueClient, target: QueueClient, *, limit: int) -> int:
+    """Move up to `limit` messages from `source` to `target` (copy, then delete); returns how many moved.
+    A missing source queue has nothing to move."""
     moved = 0
     while moved < limit:
-        batch = list(
-            source.receive_messages(messages_per_page=32, max_messages=min(32, limit - moved), visibility_timeout=60)
-        )
+        try:
+            batch = list(
+                source.receive_messages(
+                    messages_per_page=32, max_messages=min(32, limit - moved), visibility_timeout=60
+                )
+            )
+        except ResourceNotFoundError:
+            return moved
         if not batch:
             break
         for message in batch:
-            if not dry_run:
-                target.send_message(message.content)
-                source.delete_message(message)
+            target.send_message(message.content)
+            source.delete_message(message)
             moved += 1
     return moved
 
 
+def waiting(source: QueueClient, *, show: int = 32) -> tuple[int, list[str]] | None:
+    """How many messages a queue holds (the service's approximate count, those in flight included) and the
+    requestIds of the first visible ones; peeks, so nothing is hidden. None when the queue does not exist."""
+    try:
+        count = source.get_queue_properties().approximate_message_count or 0
+        peeked = source.peek_messages(max_messages=min(show, 32)) if count and show else []
+    except ResourceNotFoundError:
+        return None
+    return count, [_request_id(m.content) for m in peeked]
+
+
+def _request_id(content: object) -> str:
+    try:
+        data = json.loads(str(content))
+        return str(data.get("requestId") or "?") if isinstance(data, dict) else "?"
+    except ValueError:
+        return "?"
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m ops.replay_poison", description=__doc__)
-    connection = os.environ.get("CrmQueue")  # noqa: SIM112 — the contract's name
-    parser.add_argument("--connection-string", default=connection, help="default: $CrmQueue")
-    parser.add_argument("--queue", default=os.environ.get("CUSTOMER_REQUESTS_QUEUE", "customer-requests"))
-    parser.add_argument("--max", type=int, default=10_000, help="move at most this many messages")
-    parser.add_argument("--dry-run", action="store_true", help="count without moving (messages hide for 60 s)")
+    parser = argparse.ArgumentParser(
+        prog="python -m ops.replay_poison", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add_storage_arguments(parser)
+    parser.add_argument("--max", type=int, default=10_000, help="move at most this many messages per queue")
+    parser.add_argument("--dry-run", action="store_true", help="show what is waiting (peek: nothing is hidden)")
     args = parser.parse_args()
-    if not args.connection_string:
-        parser.error("no connection string: pass --connection-string or set CrmQueue")
-    target = QueueClient.from_connection_string(args.connection_string, args.queue)
-    for suffix in ("-exhausted", "-poison"):
-        source = QueueClient.from_connection_string(args.connection_string, f"{args.queue}{suffix}")
-        moved = replay(source, target, limit=args.max, dry_run=args.dry_run)
-        print(
-            f"{'would move' if args.dry_run else 'moved'} {moved} message(s) from {args.queue}{suffix} to {args.queue}"
-        )
+    storage = storage_from(args, parser)
+    try:
+        target = storage.queue(args.queue)
+        if not args.dry_run and waiting(target, show=0) is None:
+            print(f"{args.queue}: no such queue in {storage.where}: nothing to replay into", file=sys.stderr)
+            return 1
+        for suffix in SOURCES:
+            name = f"{args.queue}{suffix}"
+            source = storage.queue(name)
+            if args.dry_run:
+                found = waiting(source)
+                if found is None:
+                    print(f"{name}: no such queue, nothing waiting")
+                else:
+                    count, ids = found
+                    listed = f": {', '.join(ids)}{' …' if count > len(ids) else ''}" if ids else ""
+                    print(f"{name}: {count} message(s) waiting{listed}")
+            else:
+                moved = replay(source, target, limit=args.max)
+                print(f"moved {moved} message(s) from {name} to {args.queue}")
+    except AzureError as exc:
+        print(f"replay_poison: {explained(exc)}", file=sys.stderr)
+        return 1
+    finally:
+        storage.close()
     return 0
 
 

@@ -1,13 +1,21 @@
-"""Parking: a copy of each exhausted request in `{queue}-exhausted`, from where an operator replays it."""
+"""Parking: a copy of each exhausted request in `{queue}-exhausted`, from where an operator replays it.
+
+Parked copies never expire (time-to-live -1): the queue's default of 7 days would drop a request nobody replayed
+in time, silently.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import logging
 
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError, ServiceRequestError
 from azure.storage.queue.aio import QueueClient
 
 from handlers.failures import ErrorKind, OnboardingError
+
+NEVER_EXPIRES = -1  # Put Message's messagettl: -1 = the message never expires
+log = logging.getLogger("csp_onboarding")
 
 
 class QueueParking:
@@ -25,12 +33,13 @@ class QueueParking:
         text = body.decode("utf-8", errors="replace")
         try:
             try:
-                await self._queue.send_message(text)
+                await self._queue.send_message(text, time_to_live=NEVER_EXPIRES)
             except ResourceNotFoundError:
                 # Concurrent first parks all find the queue missing; the SDK reports each create after the first
                 # (the service's 204) as ResourceExistsError: the queue is there, which is all that matters.
                 with contextlib.suppress(ResourceExistsError):
                     await self._queue.create_queue()
-                await self._queue.send_message(text)
+                await self._queue.send_message(text, time_to_live=NEVER_EXPIRES)
         except (HttpResponseError, ServiceRequestError) as exc:
             raise OnboardingError(ErrorKind.TRANSIENT, f"parking the request failed: {type(exc).__name__}") from None
+        log.warning("Parked the request in %s for a replay", self._queue.queue_name)

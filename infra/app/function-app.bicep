@@ -74,10 +74,13 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       CrmQueue__clientId: identityClientId
       CUSTOMER_REQUESTS_QUEUE: queueName
       ONBOARDING_LEDGER_TABLE: ledgerTableName
-      // Telemetry: OpenTelemetry to Application Insights, authenticated with the identity (local auth off).
+      // Telemetry: the Python worker is the one exporter (configure_azure_monitor on the root logger, so every
+      // library's records go; host.json telemetryMode OpenTelemetry), as functions-quickstart-python-azd-otel does.
+      // PYTHON_ENABLE_OPENTELEMETRY alone would fail every invocation (the worker's trace propagator stays unset).
+      // The exporter reads the authentication string itself: ingestion with the identity (local auth off).
       APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString
       APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
-      PYTHON_ENABLE_OPENTELEMETRY: 'true'
+      PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY: 'true'
       // Partner Center: secretless — the identity is the app registration's federated credential.
       PARTNER_CENTER_CLOUD: partnerCenterCloud
       PARTNER_CENTER_TENANT_ID: partnerCenterTenantId

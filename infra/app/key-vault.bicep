@@ -1,7 +1,11 @@
-// The vault for customers' first admin passwords: RBAC mode, soft delete and purge protection.
+// The vault for customers' first admin passwords: RBAC mode, soft delete, and purge protection when asked for.
+// A deleted vault keeps its name while soft-deleted: `azd down` purges it unless purge protection forbids that, in
+// which case the name is taken for softDeleteRetentionInDays (see README, Deploying).
 param name string
 param location string
 param tags object = {}
+@description('Irreversible once on; the API refuses an explicit false (Azure/azure-rest-api-specs#18106), so off is "unset".')
+param purgeProtection bool = false
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   name: name
@@ -13,7 +17,7 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
     enableRbacAuthorization: true
     enableSoftDelete: true
     softDeleteRetentionInDays: 90
-    enablePurgeProtection: true
+    enablePurgeProtection: purgeProtection ? true : null
     publicNetworkAccess: 'Enabled'
   }
 }

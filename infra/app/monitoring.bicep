@@ -38,6 +38,8 @@ var queries = [
   { name: 'poisoned-requests', title: 'Poisoned requests', body: loadTextContent('../queries/poisoned-requests.kql') }
   { name: 'partner-center-throttling', title: 'Partner Center throttling', body: loadTextContent('../queries/partner-center-throttling.kql') }
   { name: 'request-timeline', title: 'One request, step by step', body: loadTextContent('../queries/request-timeline.kql') }
+  { name: 'outcomes-per-hour', title: 'Outcomes per hour, by type and reason', body: loadTextContent('../queries/outcomes-per-hour.kql') }
+  { name: 'poisoned-and-parked', title: 'Poisoned and parked requests per hour', body: loadTextContent('../queries/poisoned-and-parked.kql') }
 ]
 
 resource queryPack 'Microsoft.OperationalInsights/queryPacks@2019-09-01' = {

@@ -1,6 +1,12 @@
-// Least-privilege role assignments of the function's identity, each at the narrowest scope Azure allows:
-// one loop per kind of scope over {scope, role}.
+// Role assignments, each at the narrowest scope that works: one loop per kind of scope over {principal, role}.
+// Principals: the function's identity, and the deploying user (azd's AZURE_PRINCIPAL_ID) for the operator
+// commands run from a workstation (scripts/send's Azure form, ops.status, ops.replay_poison).
+// The README's role table is tested against this file (tests/unit/test_infra.py).
 param principalId string
+@description('The deploying user (or CI service principal): roles for the operator commands; empty for none.')
+param userPrincipalId string = ''
+@allowed(['User', 'ServicePrincipal', 'Group'])
+param userPrincipalType string = 'User'
 param storageAccountName string
 param queueName string
 param ledgerTableName string
@@ -10,24 +16,52 @@ param applicationInsightsName string
 
 // Built-in role definition ids.
 var roles = {
-  storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b' // host storage: leases, deployment package
-  storageQueueDataReader: '19e7f393-937e-4f77-808e-94535e297925' // queue trigger: peek, metadata
-  storageQueueDataMessageProcessor: '8a0f0c08-91a1-4084-bc3d-661d67233fed' // queue trigger: receive, delete
-  storageQueueDataMessageSender: 'c6a89b2d-59bc-44d0-9896-0f6e12d7b80a' // poison moves, parking output
-  storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3' // the ledger
-  eventGridDataSender: 'd5a91429-5739-47e2-a06b-3470a27159e7' // publish outcome events
-  keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7' // write admin-password secrets
-  monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb' // Entra-authenticated telemetry
+  storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+  storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
+  storageQueueDataMessageSender: 'c6a89b2d-59bc-44d0-9896-0f6e12d7b80a'
+  storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
+  storageTableDataReader: '76199698-9eea-4c19-bc75-cec21354c6b6'
+  eventGridDataSender: 'd5a91429-5739-47e2-a06b-3470a27159e7'
+  keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
+  monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
 }
 
-var queueAssignments = [
-  { queue: queueName, role: roles.storageQueueDataReader }
-  { queue: queueName, role: roles.storageQueueDataMessageProcessor }
-  { queue: '${queueName}-poison', role: roles.storageQueueDataReader }
-  { queue: '${queueName}-poison', role: roles.storageQueueDataMessageProcessor }
-  { queue: '${queueName}-poison', role: roles.storageQueueDataMessageSender }
-  { queue: '${queueName}-exhausted', role: roles.storageQueueDataMessageSender }
+var principals = {
+  function: { id: principalId, type: 'ServicePrincipal' }
+  user: { id: userPrincipalId, type: userPrincipalType }
+}
+
+// The user's grants only when azd passed a principal.
+func granted(grants array, userPrincipalId string) array => filter(grants, g => g.principal == 'function' || !empty(userPrincipalId))
+
+// Queues. Contributor where messages are released: the host's QueueProcessor.ReleaseMessageAsync and its
+// visibility renewal call UpdateMessage (queues/messages/write), which Reader + Message Processor lack; a 403 there
+// stops the host (azure-sdk-for-net, Microsoft.Azure.WebJobs.Extensions.Storage.Queues; MicrosoftDocs/azure-docs#120932).
+var allQueueGrants = [
+  { principal: 'function', queue: queueName, role: 'storageQueueDataContributor' }
+  { principal: 'function', queue: '${queueName}-poison', role: 'storageQueueDataContributor' }
+  { principal: 'function', queue: '${queueName}-exhausted', role: 'storageQueueDataMessageSender' }
+  { principal: 'user', queue: queueName, role: 'storageQueueDataContributor' }
+  { principal: 'user', queue: '${queueName}-poison', role: 'storageQueueDataContributor' }
+  { principal: 'user', queue: '${queueName}-exhausted', role: 'storageQueueDataContributor' }
 ]
+var queueGrants = granted(allQueueGrants, userPrincipalId)
+
+// The account: the host's storage (blob leases, the deployment package; diagnostic events in tables of its own
+// naming, so Table at account scope, which covers the ledger too).
+var accountGrants = [
+  { principal: 'function', role: 'storageBlobDataOwner' }
+  { principal: 'function', role: 'storageTableDataContributor' }
+]
+
+var allTableGrants = [
+  { principal: 'user', table: ledgerTableName, role: 'storageTableDataReader' }
+]
+var tableGrants = granted(allTableGrants, userPrincipalId)
+
+var topicGrants = [{ principal: 'function', role: 'eventGridDataSender' }]
+var vaultGrants = [{ principal: 'function', role: 'keyVaultSecretsOfficer' }]
+var appInsightsGrants = [{ principal: 'function', role: 'monitoringMetricsPublisher' }]
 
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
@@ -39,9 +73,9 @@ resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-0
 }
 
 resource queues 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' existing = [
-  for assignment in queueAssignments: {
+  for grant in queueGrants: {
     parent: queueService
-    name: assignment.queue
+    name: grant.queue
   }
 ]
 
@@ -50,10 +84,12 @@ resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-0
   name: 'default'
 }
 
-resource ledgerTable 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' existing = {
-  parent: tableService
-  name: ledgerTableName
-}
+resource tables 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' existing = [
+  for grant in tableGrants: {
+    parent: tableService
+    name: grant.table
+  }
+]
 
 resource topic 'Microsoft.EventGrid/topics@2022-06-15' existing = {
   name: topicName
@@ -68,63 +104,73 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
 }
 
 resource queueRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
-  for (assignment, i) in queueAssignments: {
-    name: guid(queues[i].id, principalId, assignment.role)
+  for (grant, i) in queueGrants: {
+    name: guid(queues[i].id, principals[grant.principal].id, roles[grant.role])
     scope: queues[i]
     properties: {
-      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', assignment.role)
-      principalId: principalId
-      principalType: 'ServicePrincipal'
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles[grant.role])
+      principalId: principals[grant.principal].id
+      principalType: principals[grant.principal].type
     }
   }
 ]
 
-resource hostStorageRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(account.id, principalId, roles.storageBlobDataOwner)
-  scope: account
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataOwner)
-    principalId: principalId
-    principalType: 'ServicePrincipal'
+resource accountRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for grant in accountGrants: {
+    name: guid(account.id, principals[grant.principal].id, roles[grant.role])
+    scope: account
+    properties: {
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles[grant.role])
+      principalId: principals[grant.principal].id
+      principalType: principals[grant.principal].type
+    }
   }
-}
+]
 
-resource ledgerRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(ledgerTable.id, principalId, roles.storageTableDataContributor)
-  scope: ledgerTable
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageTableDataContributor)
-    principalId: principalId
-    principalType: 'ServicePrincipal'
+resource tableRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for (grant, i) in tableGrants: {
+    name: guid(tables[i].id, principals[grant.principal].id, roles[grant.role])
+    scope: tables[i]
+    properties: {
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles[grant.role])
+      principalId: principals[grant.principal].id
+      principalType: principals[grant.principal].type
+    }
   }
-}
+]
 
-resource topicRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(topic.id, principalId, roles.eventGridDataSender)
-  scope: topic
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.eventGridDataSender)
-    principalId: principalId
-    principalType: 'ServicePrincipal'
+resource topicRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for grant in topicGrants: {
+    name: guid(topic.id, principals[grant.principal].id, roles[grant.role])
+    scope: topic
+    properties: {
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles[grant.role])
+      principalId: principals[grant.principal].id
+      principalType: principals[grant.principal].type
+    }
   }
-}
+]
 
-resource vaultRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(vault.id, principalId, roles.keyVaultSecretsOfficer)
-  scope: vault
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultSecretsOfficer)
-    principalId: principalId
-    principalType: 'ServicePrincipal'
+resource vaultRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for grant in vaultGrants: {
+    name: guid(vault.id, principals[grant.principal].id, roles[grant.role])
+    scope: vault
+    properties: {
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles[grant.role])
+      principalId: principals[grant.principal].id
+      principalType: principals[grant.principal].type
+    }
   }
-}
+]
 
-resource telemetryRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(appInsights.id, principalId, roles.monitoringMetricsPublisher)
-  scope: appInsights
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.monitoringMetricsPublisher)
-    principalId: principalId
-    principalType: 'ServicePrincipal'
+resource appInsightsRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for grant in appInsightsGrants: {
+    name: guid(appInsights.id, principals[grant.principal].id, roles[grant.role])
+    scope: appInsights
+    properties: {
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles[grant.role])
+      principalId: principals[grant.principal].id
+      principalType: principals[grant.principal].type
+    }
   }
-}
+]

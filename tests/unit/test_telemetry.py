@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,8 +21,10 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from handlers.create import ms_request_id_for
-from handlers.logs import DIMENSIONS, install_context_filter
+from handlers.logs import DIMENSIONS, install_context_filter, log_context
 from handlers.pipeline import handle_message
+from handlers.redaction import REDACTED, install_redaction, remember_secret
+from handlers.telemetry import exporter_for
 from tests.fakes import ADMIN_PASSWORD, FakeEventSink, dependencies, message, sample
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -103,3 +108,89 @@ async def test_no_exported_record_carries_the_password(exported: Exported) -> No
     )
     assert ADMIN_PASSWORD not in exported_text
     assert ADMIN_PASSWORD not in json.dumps(event)
+
+
+# --- what the Functions worker exports ------------------------------------------------------------------------
+# In Azure the worker calls configure_azure_monitor() with the root logger (PYTHON_APPLICATIONINSIGHTS_LOGGER_NAME
+# unset), which puts OpenTelemetry's LoggingHandler there: the same handler class, on the same logger, here.
+
+
+@pytest.fixture
+def worker_export() -> Iterator[InMemoryLogRecordExporter]:
+    from opentelemetry.instrumentation.logging.handler import LoggingHandler as WorkerLoggingHandler
+
+    sink = InMemoryLogRecordExporter()
+    provider = LoggerProvider()
+    provider.add_log_record_processor(SimpleLogRecordProcessor(sink))
+    handler = WorkerLoggingHandler(level=logging.INFO, logger_provider=provider)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    install_redaction()
+    install_context_filter()  # as bootstrap does, after the worker installed its handler
+    yield sink
+    root.removeHandler(handler)
+
+
+def exported_records(sink: InMemoryLogRecordExporter) -> list[tuple[str, dict[str, Any]]]:
+    return [(str(r.log_record.body), dict(r.log_record.attributes or {})) for r in sink.get_finished_logs()]
+
+
+def test_records_of_every_library_reach_the_worker_export_with_the_dimensions(
+    worker_export: InMemoryLogRecordExporter,
+) -> None:
+    with log_context(requestId="crm-se-0001", crmAccountId="ACC-SE-000123", outcome="pending"):
+        logging.getLogger("azure.data.tables").warning("ledger write throttled")
+        logging.getLogger("aiohttp.client").error("connection reset")
+        logging.getLogger().warning("a bare logging.warning")
+        logging.getLogger("csp_onboarding").warning("retrying", extra={"outcome": "retry"})
+    logging.getLogger("azure.data.tables").warning("between invocations")
+    records = dict(exported_records(worker_export))
+    for body in ("ledger write throttled", "connection reset", "a bare logging.warning"):
+        assert (records[body]["requestId"], records[body]["outcome"]) == ("crm-se-0001", "pending"), body
+    assert records["retrying"]["outcome"] == "retry"  # a value given with the record wins over the context's
+    assert "requestId" not in records["between invocations"]
+
+
+def test_what_the_worker_exports_is_redacted(worker_export: InMemoryLogRecordExporter) -> None:
+    planted = "k3y-" + "9f2c71d0b4e85a36"
+    remember_secret(planted)
+    logging.getLogger("azure.identity").warning("token request with %s failed", planted)
+    logging.getLogger("aiohttp.client").warning("Authorization: Bearer abcdefghijklmnop.qrstuvwx")
+    exported = json.dumps(exported_records(worker_export))
+    assert planted not in exported and "abcdefghijklmnop" not in exported
+    assert exported.count(REDACTED) == 2
+
+
+def test_the_app_configures_no_exporter_when_the_worker_exports() -> None:
+    # A fresh interpreter: what configure_telemetry() does at the first invocation of a deployed worker.
+    script = (
+        "import logging\n"
+        "from opentelemetry import trace\n"
+        "from handlers.telemetry import configure_telemetry\n"
+        "before = list(logging.getLogger().handlers)\n"
+        "print(configure_telemetry(), logging.getLogger().handlers == before,\n"
+        "      type(trace.get_tracer_provider()).__name__, logging.getLogger('csp_onboarding').propagate,\n"
+        "      logging.getLevelName(logging.getLogger('azure').level))\n"
+    )
+    env = {
+        **os.environ,
+        "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY": "true",
+        "APPLICATIONINSIGHTS_CONNECTION_STRING": "InstrumentationKey=00000000-0000-0000-0000-000000000000",
+    }
+    env.pop("OTEL_CONSOLE_EXPORT", None)
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["worker", "True", "ProxyTracerProvider", "True", "WARNING"]
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({"PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY": "true", "OTEL_CONSOLE_EXPORT": "true"}, "worker"),
+        ({"PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY": "1"}, "worker"),
+        ({"PYTHON_ENABLE_OPENTELEMETRY": "true", "APPLICATIONINSIGHTS_CONNECTION_STRING": "x"}, "none"),
+        ({"OTEL_CONSOLE_EXPORT": "TRUE"}, "console"),
+        ({}, "none"),
+    ],
+)
+def test_one_exporter_is_chosen(environ: dict[str, str], expected: str) -> None:
+    assert exporter_for(environ) == expected

@@ -1,0 +1,61 @@
+"""Enqueue customer requests (JSON files) on the requests queue, as a CRM does.
+
+    scripts/send samples/requests/se-wingtip-toys.json          # on the local stack (scripts/run --serve)
+    python -m ops.send FILE... --account-url https://<account>.queue.core.windows.net   # on Azure, with Entra
+
+The message text is the file's JSON as it is (host.json messageEncoding: none). The outcome comes back as an event
+(`scripts/run --serve` prints it; `python -m ops.status` counts it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from azure.core.exceptions import AzureError
+
+from ops.storage import add_storage_arguments, explained, storage_from
+
+MAX_BYTES = 64 * 1024  # contract §1: larger messages are invalid requests (and the queue refuses them)
+
+
+def read_request(path: Path) -> tuple[str, str]:
+    """The file's text and its requestId; raises ValueError when it is not a JSON object under 64 KiB."""
+    text = path.read_text(encoding="utf-8")
+    if len(text.encode("utf-8")) > MAX_BYTES:
+        raise ValueError(f"{path}: over 64 KiB")
+    data = json.loads(text)
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: not a JSON object")
+    return text, str(data.get("requestId") or "?")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m ops.send", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="a customer request (contract §1)")
+    add_storage_arguments(parser)
+    args = parser.parse_args()
+    try:
+        requests = [read_request(path) for path in args.files]
+    except (OSError, ValueError) as exc:
+        parser.error(str(exc))
+    storage = storage_from(args, parser)
+    try:
+        queue = storage.queue(args.queue)
+        for path, (text, request_id) in zip(args.files, requests, strict=True):
+            queue.send_message(text)
+            print(f"enqueued {request_id} ({path.name}) on {args.queue}")
+    except AzureError as exc:
+        print(f"send: {explained(exc)}", file=sys.stderr)
+        return 1
+    finally:
+        storage.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
