@@ -68,8 +68,8 @@ param partnerCenterCloud string = 'public'
 
 @minValue(1)
 @maxValue(1000)
-@description('Maximum instances of the app; the Partner Center budget of 500 calls/min is divided among them.')
-param maximumInstanceCount int = 10
+@description('Maximum instances of the app; the Partner Center budget of 500 calls/min is divided among them. One instance uses the whole quota (about 160 customers a minute): raise it only for availability, not speed (README, "Scale").')
+param maximumInstanceCount int = 1
 
 @allowed([512, 2048, 4096])
 param instanceMemoryMB int = 2048
