@@ -4,22 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from handlers.timing import parse_timespan
 
-def timespan_seconds(value: str | float) -> float:
-    """A .NET TimeSpan ("00:00:30", "1.00:00:00") in seconds."""
-    if isinstance(value, (int, float)):
-        return float(value)
-    match = re.fullmatch(r"(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2}(?:\.\d+)?)", value.strip())
-    if not match:
-        raise ValueError(f"not a TimeSpan: {value!r}")
-    days, hours, minutes, seconds = match.groups()
-    return int(days or 0) * 86400 + int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+# One TimeSpan parser for the app's timing model and this host: both read the same host.json values.
+timespan_seconds = parse_timespan
 
 
 @dataclass(frozen=True)
