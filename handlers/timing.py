@@ -4,11 +4,11 @@ The Functions host delivers a failed message again `visibilityTimeout` (V) after
 `maxDequeueCount` (N) times, then moves it to the poison queue; it cancels an invocation after `functionTimeout`.
 So a request has a retry window of W = V × (N − 1) from its first failure to its last delivery. From that:
 
-- an **invocation** ends (as a transient failure) after T = min(W − V, 0.9 × functionTimeout): before the host
+- an **invocation** ends (as a transient failure) after T = min(3/4 × W, 0.9 × functionTimeout): before the host
   would kill it, and short enough that a delivery stuck behind its claim still has a delivery left;
-- a **claim** holds the request for the lease L = T + V / 2: it outlives its invocation (an invocation cannot
-  lose its claim while it runs), yet ends V / 2 before the window does, so a duplicate delivered at the same moment
-  as a delivery whose process then died finds the claim expired on its last delivery at the latest;
+- a **claim** holds the request for the lease L = T + W / 8: it outlives its invocation (an invocation cannot
+  lose its claim while it runs), yet ends at least W / 8 before the window does, so a duplicate delivered at the
+  same moment as a delivery whose process then died finds the claim expired on its last delivery at the latest;
 - each **round** of calls (pre-flight, create, the vault, the publish) may retry for T / 4 of call time. Waiting for a
   pacer slot is not call time: it counts against the invocation, never against a round's retries;
 - a **Retry-After** is believed up to 60 s (RETRY_AFTER_CEILING; Partner Center's throttling page shows "Try again in
@@ -67,12 +67,12 @@ class TimingModel:
     @property
     def invocation_timeout(self) -> float:
         """T: an invocation still running after this ends as a transient failure."""
-        return min(self.retry_window - self.visibility_timeout, 0.9 * self.function_timeout)
+        return min(0.75 * self.retry_window, 0.9 * self.function_timeout)
 
     @property
     def lease(self) -> float:
         """L: how long a claim holds a request against other deliveries."""
-        return self.invocation_timeout + self.visibility_timeout / 2
+        return self.invocation_timeout + self.retry_window / 8
 
     @property
     def round_budget(self) -> float:

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from devhost.hostjson import timing_overrides
 from devhost.stack import ROOT, Stack
 from tests.fakes import sample
 from tests.integration.conftest import Harness
@@ -74,12 +75,14 @@ def test_a_malformed_201_leaks_its_password_nowhere_and_ends_in_one_failed_event
         data["customer"]["domainPrefix"] = f"malformed{shape}{tag}"
         queue.send_message(json.dumps(data))
     host_log = stack.log_dir / f"host-{queue_name}.log"
-    env = {**os.environ, **stack.env, "CUSTOMER_REQUESTS_QUEUE": queue_name, "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ, **stack.env, **timing_overrides(visibility_timeout=1, max_dequeue_count=2),
+        "CUSTOMER_REQUESTS_QUEUE": queue_name, "PYTHONUNBUFFERED": "1",
+    }  # fmt: skip
     with host_log.open("ab") as output:
         host = subprocess.Popen(
             [sys.executable, "-m", "devhost", "--app", "tests.integration.app_malformed_answers",
-             "--max-dequeue-count", "2", "--visibility-timeout", "0.2", "--max-polling-interval", "0.2",
-             "--lease-seconds", "30"],
+             "--max-polling-interval", "0.2", "--lease-seconds", "30"],
             cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
         )  # fmt: skip
         try:
