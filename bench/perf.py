@@ -30,8 +30,9 @@ from httpx_aiohttp import AiohttpTransport
 from bench.soak import PARTNER_CENTER, request
 from devhost.stack import ROOT, Stack
 from handlers.adapters.parking import QueueParking
-from handlers.adapters.table_ledger import TableLedger
+from handlers.adapters.table_rows import TableRows
 from handlers.bootstrap import build_dependencies
+from handlers.ledger import Ledger
 from handlers.pipeline import Dependencies, handle_message
 from handlers.settings import Settings
 
@@ -60,8 +61,8 @@ class TimedTransport(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
-class TimedLedger:
-    """The ledger's storage round trips count as network waits too."""
+class TimedRows:
+    """The ledger's storage round trips count as network waits too (the row store under the state machine)."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
@@ -99,7 +100,7 @@ async def measure_overhead(stack: Stack, messages: int) -> dict[str, Any]:
     transport = TimedTransport(AiohttpTransport(verify=ssl.create_default_context(cafile=str(stack.ca_file))))
     http = httpx.AsyncClient(transport=transport, timeout=30)
     deps: Dependencies = build_dependencies(settings, http=http)
-    deps = replace(deps, ledger=TimedLedger(deps.ledger))  # type: ignore[arg-type]
+    deps = replace(deps, ledger=Ledger(TimedRows(deps.ledger.rows)))  # type: ignore[arg-type]
     overheads, walls = [], []
     run = f"ov{int(time.time()) % 100000}"
     for i in range(messages + 5):
@@ -114,15 +115,15 @@ async def measure_overhead(stack: Stack, messages: int) -> dict[str, Any]:
             overheads.append((wall - network) * 1000)
             walls.append(wall * 1000)
     await http.aclose()
-    for adapter in (deps.ledger.inner, deps.parking):  # type: ignore[attr-defined]
-        if isinstance(adapter, (TableLedger, QueueParking)):
+    for adapter in (deps.ledger.rows.inner, deps.parking):  # type: ignore[attr-defined]
+        if isinstance(adapter, (TableRows, QueueParking)):
             await adapter.aclose()
     return {
         "messages": messages,
         "overhead_ms_p50": round(percentile(overheads, 0.5), 2),
         "overhead_ms_p95": round(percentile(overheads, 0.95), 2),
         "wall_ms_p50": round(percentile(walls, 0.5), 2),
-        "ledger": type(deps.ledger.inner).__name__,  # type: ignore[attr-defined]
+        "ledger": type(deps.ledger.rows.inner).__name__,  # type: ignore[attr-defined]
     }
 
 
