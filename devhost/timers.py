@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import inspect
 import logging
 from collections.abc import Callable
@@ -15,7 +14,7 @@ from typing import Any
 from azure.functions.timer import TimerRequest
 from croniter import croniter
 
-from devhost.host import resolve_app_settings
+from devhost.host import app_functions, resolve_app_settings
 
 log = logging.getLogger("devhost")
 
@@ -34,7 +33,7 @@ class TimerFunction:
 def index_timers(module_name: str, env: dict[str, str]) -> list[TimerFunction]:
     """The app's timer-triggered functions, from the app's own index."""
     timers = []
-    for function in importlib.import_module(module_name).app.get_functions():
+    for function in app_functions(module_name):
         for binding in function.get_bindings():
             if binding.type != "timerTrigger":
                 continue

@@ -12,7 +12,6 @@ though each edit of it is a new requestId.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -25,6 +24,7 @@ from handlers.adapters.intake_records import IntakeRecord, IntakeRecords
 from handlers.adapters.ports import MessageParking
 from handlers.adapters.rows import RowChanged, RowExists
 from handlers.crm.mapping import FieldMap
+from handlers.events import CloudEvent
 from handlers.failures import ErrorKind, OnboardingError
 from handlers.http_bodies import JSON_TYPES, Answer, check_body, error, errors_answer, json_answer
 from handlers.ledger import LedgerEntry
@@ -114,7 +114,8 @@ async def accept_request(body: bytes, content_type: str | None, base_url: str, d
 
 
 def _status_body(request_id: str, entry: LedgerEntry | None) -> dict[str, object]:
-    event = json.loads(entry.event_json) if entry is not None and entry.event_json else None
+    stored = entry.event_json if entry is not None else None
+    event = CloudEvent.model_validate_json(stored).to_json() if stored else None  # as subscribers received it
     return {"requestId": request_id, "state": entry.state if entry is not None else "received", "event": event}
 
 
