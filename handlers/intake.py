@@ -25,8 +25,16 @@ from handlers.adapters.ports import MessageParking
 from handlers.adapters.rows import RowChanged, RowExists
 from handlers.crm.mapping import FieldMap
 from handlers.events import CloudEvent
-from handlers.failures import ErrorKind, OnboardingError
-from handlers.http_bodies import JSON_TYPES, Answer, check_body, error, errors_answer, json_answer
+from handlers.failures import ErrorKind, FieldError, OnboardingError
+from handlers.http_bodies import (
+    JSON_TYPES,
+    Answer,
+    check_body,
+    error,
+    errors_answer,
+    json_answer,
+    read_json_object,
+)
 from handlers.ledger import LedgerEntry
 from handlers.pipeline import Dependencies, request_hash
 from handlers.request import MAX_MESSAGE_BYTES, CustomerRequest, InvalidRequest, parse_message
@@ -98,12 +106,23 @@ async def enqueue_once(request: CustomerRequest, deps: IntakeDependencies) -> bo
     return True
 
 
-async def accept_request(body: bytes, content_type: str | None, base_url: str, deps: IntakeDependencies) -> Answer:
-    """POST /api/customer-requests: 400 with every field error (nothing enqueued), else 202 once enqueued."""
+def read_request(body: bytes, content_type: str | None) -> CustomerRequest | InvalidRequest | Answer:
+    """A §1 request from an HTTP body: the refusal of a body that is too large, of another type, or no JSON object
+    (read here first, so no input can make the model's parser raise), else what parse_message makes of it."""
     refusal = check_body(body, content_type, accepted=JSON_TYPES, limit=MAX_MESSAGE_BYTES)
     if refusal is not None:
         return refusal
-    parsed = parse_message(body)
+    unreadable = read_json_object(body)
+    if isinstance(unreadable, FieldError):
+        return errors_answer(400, [unreadable])
+    return parse_message(body)
+
+
+async def accept_request(body: bytes, content_type: str | None, base_url: str, deps: IntakeDependencies) -> Answer:
+    """POST /api/customer-requests: 400 with every field error (nothing enqueued), else 202 once enqueued."""
+    parsed = read_request(body, content_type)
+    if isinstance(parsed, Answer):
+        return parsed
     if isinstance(parsed, InvalidRequest):
         return errors_answer(400, parsed.errors)
     try:

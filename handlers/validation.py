@@ -8,16 +8,13 @@ import uuid
 
 from handlers.create import domain_for
 from handlers.failures import ErrorKind, FieldError, OnboardingError, failure_from_error
-from handlers.http_bodies import JSON_TYPES, Answer, check_body, errors_answer, json_answer
-from handlers.intake import unavailable
+from handlers.http_bodies import Answer, json_answer
+from handlers.intake import read_request, unavailable
 from handlers.pipeline import Dependencies
 from handlers.preflight import run_preflight
-from handlers.request import MAX_MESSAGE_BYTES, InvalidRequest, parse_message
+from handlers.request import InvalidRequest
 
 log = logging.getLogger("csp_onboarding")
-
-# Errors that say the body is no request at all (answered 400, as the intake does), not that a rule is broken.
-_UNREADABLE = frozenset({"too_large", "not_utf8", "not_json", "not_an_object"})
 
 
 def _verdict(errors: list[FieldError], suggested: list[dict[str, object]] | None = None) -> Answer:
@@ -28,13 +25,10 @@ def _verdict(errors: list[FieldError], suggested: list[dict[str, object]] | None
 async def validate_request(body: bytes, content_type: str | None, deps: Dependencies) -> Answer:
     """200 `{"valid", "errors", "suggestedAddresses"}`; 400 for a body that is no JSON object; 503 when Partner
     Center cannot answer (or refuses our credential) right now."""
-    refusal = check_body(body, content_type, accepted=JSON_TYPES, limit=MAX_MESSAGE_BYTES)
-    if refusal is not None:
-        return refusal
-    parsed = parse_message(body)
+    parsed = read_request(body, content_type)
+    if isinstance(parsed, Answer):
+        return parsed
     if isinstance(parsed, InvalidRequest):
-        if any(e.field is None and e.code in _UNREADABLE for e in parsed.errors):
-            return errors_answer(400, parsed.errors)
         return _verdict(parsed.errors)
     try:
         await run_preflight(

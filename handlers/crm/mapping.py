@@ -86,8 +86,11 @@ class FieldMap:
 
 def _read_map_setting(setting: str) -> Any:
     text = setting.strip()
-    if not text.startswith("{"):
-        text = Path(text).read_text(encoding="utf-8")
+    if not text.startswith(("{", "[")):
+        try:
+            text = Path(text).read_text(encoding="utf-8")
+        except OSError:
+            raise ValueError("CRM_FIELD_MAP is neither JSON nor a readable file") from None
     return json.loads(text)
 
 
@@ -110,8 +113,8 @@ def _checked(raw: Any, origin: str) -> dict[CrmName, dict[str, str]]:
 
 
 def load_field_map(setting: str | None = None) -> FieldMap:
-    """The shipped default map with CRM_FIELD_MAP's paths over it; raises ValueError (or OSError for a path that
-    cannot be read) when the setting is not a valid map."""
+    """The shipped default map with CRM_FIELD_MAP's paths over it; raises ValueError when the setting is not a
+    valid map (or names no readable file)."""
     merged = _checked(json.loads(DEFAULT_MAP_FILE.read_text(encoding="utf-8")), DEFAULT_MAP_FILE.name)
     if setting and setting.strip():
         try:

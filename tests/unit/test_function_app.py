@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from devhost.host import app_functions
 from devhost.hostjson import load_queue_options, timespan_seconds
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -16,10 +17,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def indexed() -> list[Any]:
-    """The app's functions, indexed once (the library refuses a second indexing of the same app)."""
-    import function_app
-
-    return list(function_app.app.get_functions())
+    """The app's functions, indexed once per process as the local host does (the library refuses a second
+    indexing of the same app)."""
+    return list(app_functions("function_app"))
 
 
 def test_the_host_finds_both_queue_functions_and_the_retention_timer(indexed: list[Any]) -> None:
