@@ -48,9 +48,10 @@ async def accept_customer_request(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="customer-requests/validate", methods=["POST"], auth_level=KEY)
 async def validate_customer_request(req: func.HttpRequest) -> func.HttpResponse:
     """The whole pre-flight, with no create and no event."""
+    from handlers.bootstrap import get_dependencies
     from handlers.validation import validate_request
 
-    return respond(await validate_request(req.get_body(), req.headers.get("content-type"), intake().pipeline))
+    return respond(await validate_request(req.get_body(), req.headers.get("content-type"), get_dependencies()))
 
 
 @bp.function_name("get_customer_request")

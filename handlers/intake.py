@@ -35,8 +35,8 @@ from handlers.http_bodies import (
     json_answer,
     read_json_object,
 )
-from handlers.ledger import LedgerEntry
-from handlers.pipeline import Dependencies, request_hash
+from handlers.ledger import Ledger, LedgerEntry
+from handlers.pipeline import PipelineConfig, request_hash
 from handlers.request import MAX_MESSAGE_BYTES, CustomerRequest, InvalidRequest, parse_message
 
 log = logging.getLogger("csp_onboarding")
@@ -49,10 +49,11 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 @dataclass(frozen=True)
 class IntakeDependencies:
-    """What the HTTP functions need: the worker's pipeline dependencies (ledger, Partner Center client and pacer),
-    the requests queue, the intake's own records and the CRM field map."""
+    """What the intake needs: the ledger (to read outcomes), the pipeline's config (to hash content as the pipeline
+    does), the requests queue, the intake's own records and the CRM field map."""
 
-    pipeline: Dependencies
+    ledger: Ledger
+    config: PipelineConfig
     queue: MessageParking  # sends a message text to CUSTOMER_REQUESTS_QUEUE
     records: IntakeRecords
     field_map: FieldMap
@@ -88,14 +89,14 @@ async def _worth_a_message(
 ) -> bool:
     if record is None or record.content_hash != content:
         return True
-    entry = await deps.pipeline.ledger.read(request_id)
+    entry = await deps.ledger.read(request_id)
     return entry is not None and (entry.decided == "exhausted" or (entry.decided == "failed" and bool(entry.retryable)))
 
 
 async def enqueue_once(request: CustomerRequest, deps: IntakeDependencies) -> bool:
     """Enqueue the request unless the same content was enqueued for its requestId already; True when a message
     went out. Raises OnboardingError(TRANSIENT) when storage or the queue fails."""
-    content = request_hash(request, deps.pipeline.config)
+    content = request_hash(request, deps.config)
     record = await deps.records.get(request.requestId)
     if not await _worth_a_message(record, content, request.requestId, deps):
         log.info("Request %s received again, unchanged: no second message", request.requestId)
@@ -144,7 +145,7 @@ async def request_status(request_id: str, deps: IntakeDependencies) -> Answer:
     if not _REQUEST_ID.fullmatch(request_id):
         return errors_answer(404, [error("unknown_request", "No request has this requestId.", "requestId")])
     try:
-        entry = await deps.pipeline.ledger.read(request_id)
+        entry = await deps.ledger.read(request_id)
         if entry is None and await deps.records.get(request_id) is None:
             return errors_answer(404, [error("unknown_request", "No request has this requestId.", "requestId")])
     except OnboardingError as exc:
@@ -156,7 +157,7 @@ Previous = Literal["created", "failed", "busy"]
 
 
 async def _previous_outcome(guard: IntakeRecord, deps: IntakeDependencies) -> Previous:
-    entry = await deps.pipeline.ledger.read(guard.request_id)
+    entry = await deps.ledger.read(guard.request_id)
     if entry is None:
         return "failed" if deps.clock() - guard.updated_at > LOST_AFTER_SECONDS else "busy"
     if entry.decided == "created" or entry.customer_id is not None:

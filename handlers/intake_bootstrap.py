@@ -22,8 +22,10 @@ def build_intake(settings: Settings) -> IntakeDependencies:
     queue = queue_client(settings, settings.CUSTOMER_REQUESTS_QUEUE)
     if queue is None:
         raise RuntimeError("No CrmQueue connection setting: the HTTP intake cannot enqueue requests")
+    pipeline = get_dependencies()
     return IntakeDependencies(
-        pipeline=get_dependencies(),
+        ledger=pipeline.ledger,
+        config=pipeline.config,
         queue=QueueParking(queue),  # sends a message text to a queue, creating it where missing
         records=TableIntakeRecords(table_client(settings, settings.ONBOARDING_INTAKE_TABLE)),
         field_map=load_field_map(settings.CRM_FIELD_MAP),

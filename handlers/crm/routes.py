@@ -59,7 +59,7 @@ def _describe(errors: list[FieldError]) -> str:
 async def _enqueue_notification(notification: Notification, request: CustomerRequest, deps: IntakeDependencies) -> None:
     """Enqueue one notification's request unless this notification id was enqueued with this content already."""
     key = f"notification|sf|{notification.notification_id}"
-    content = request_hash(request, deps.pipeline.config)
+    content = request_hash(request, deps.config)
     seen = await deps.records.get(key)
     if seen is not None and seen.content_hash == content and seen.request_id == request.requestId:
         log.info("Salesforce notification %s delivered again: no second message", notification.notification_id)

@@ -16,7 +16,7 @@ from handlers.failures import ErrorKind, OnboardingError
 from handlers.http_bodies import Answer
 from handlers.intake import IntakeDependencies, accept_request, request_status
 from handlers.ledger import Decision
-from handlers.pipeline import handle_message
+from handlers.pipeline import Dependencies, handle_message
 from handlers.validation import validate_request
 from tests.fakes import FakeParking, FakePartnerCenter, dependencies, message, sample
 
@@ -25,12 +25,11 @@ JSON = "application/json"
 BASE = "https://app.example/api"
 
 
-def intake(partner_center: FakePartnerCenter | None = None) -> IntakeDependencies:
+def intake(pipeline: Dependencies | None = None) -> IntakeDependencies:
+    """The intake over fakes, sharing the ledger of `pipeline` (through which a test may run its messages)."""
+    pipeline = pipeline or dependencies()
     return IntakeDependencies(
-        pipeline=dependencies(partner_center),
-        queue=FakeParking(),
-        records=InMemoryIntakeRecords(),
-        field_map=load_field_map(),
+        pipeline.ledger, pipeline.config, FakeParking(), InMemoryIntakeRecords(), load_field_map()
     )
 
 
@@ -97,7 +96,7 @@ async def test_a_failed_but_retryable_request_sent_again_unchanged_is_enqueued_a
     deps = intake()
     request = sample()
     await post(deps, request)
-    ledger = deps.pipeline.ledger
+    ledger = deps.ledger
     entry = await ledger.claim("crm-se-0001", "ms", lease_seconds=10)
     await ledger.decide(entry, Decision("failed", "event-id", "{}", retryable=True))
     await post(deps, request)
@@ -107,24 +106,25 @@ async def test_a_failed_but_retryable_request_sent_again_unchanged_is_enqueued_a
 async def test_status_shows_each_state() -> None:
     taken = FakePartnerCenter()
     taken.taken_domains.add("taken.onmicrosoft.com")
-    deps = intake(taken)
+    pipeline = dependencies(taken)
+    deps = intake(pipeline)
     assert (await request_status("crm-se-0001", deps)).status == 404
     assert (await request_status("../../etc", deps)).status == 404
     await post(deps, sample())
     assert body_of(await request_status("crm-se-0001", deps)) == {
         "requestId": "crm-se-0001", "state": "received", "event": None
     }  # fmt: skip
-    entry = await deps.pipeline.ledger.claim("crm-se-0001", "ms", lease_seconds=10)
-    await deps.pipeline.ledger.start_create(entry, domain="wingtiptoysab.onmicrosoft.com", checked_hash=None)
+    entry = await deps.ledger.claim("crm-se-0001", "ms", lease_seconds=10)
+    await deps.ledger.start_create(entry, domain="wingtiptoysab.onmicrosoft.com", checked_hash=None)
     assert body_of(await request_status("crm-se-0001", deps))["state"] == "creating"
     done = sample("tr-anadolu-oyuncak")
-    await handle_message(message(done), deps.pipeline)
+    await handle_message(message(done), pipeline)
     status = body_of(await request_status(done["requestId"], deps))
     assert status["state"] == "created"
-    assert status["event"] == deps.pipeline.events.events[-1]  # type: ignore[attr-defined]
+    assert status["event"] == pipeline.events.events[-1]  # type: ignore[attr-defined]
     refused = sample("nl-fietsfabriek")
     refused["customer"]["domainPrefix"] = "taken"
-    await handle_message(message(refused), deps.pipeline)
+    await handle_message(message(refused), pipeline)
     status = body_of(await request_status(refused["requestId"], deps))
     assert (status["state"], status["event"]["data"]["reason"]) == ("failed", "domain_unavailable")
 
@@ -143,7 +143,8 @@ async def post_dataverse(deps: IntakeDependencies, body: bytes) -> Answer:
 
 
 async def test_one_dataverse_account_never_leads_to_a_second_customer() -> None:
-    deps = intake()
+    pipeline = dependencies()
+    deps = intake(pipeline)
     first = await post_dataverse(deps, dataverse())
     assert first.status == 202
     first_id = body_of(first)["requestId"]
@@ -151,7 +152,7 @@ async def test_one_dataverse_account_never_leads_to_a_second_customer() -> None:
     edited = await post_dataverse(deps, dataverse("Uppsala"))
     assert edited.status == 503  # the first version is still being onboarded
     assert edited.headers["Retry-After"]
-    await handle_message(json.dumps(sent(deps)[0]).encode(), deps.pipeline)  # → created
+    await handle_message(json.dumps(sent(deps)[0]).encode(), pipeline)  # → created
     after = await post_dataverse(deps, dataverse("Uppsala"))
     assert (after.status, body_of(after)["requestId"], body_of(after)["state"]) == (200, first_id, "created")
     assert len(sent(deps)) == 1
@@ -160,9 +161,10 @@ async def test_one_dataverse_account_never_leads_to_a_second_customer() -> None:
 async def test_an_edited_account_that_failed_is_a_new_attempt() -> None:
     taken = FakePartnerCenter()
     taken.taken_domains.add("wingtipdynamicsab.onmicrosoft.com")
-    deps = intake(taken)
+    pipeline = dependencies(taken)
+    deps = intake(pipeline)
     await post_dataverse(deps, dataverse())
-    await handle_message(json.dumps(sent(deps)[0]).encode(), deps.pipeline)  # → failed: domain taken
+    await handle_message(json.dumps(sent(deps)[0]).encode(), pipeline)  # → failed: domain taken
     again = await post_dataverse(deps, dataverse("Uppsala"))
     assert again.status == 202
     assert [m["customer"]["address"]["city"] for m in sent(deps)] == ["Stockholm", "Uppsala"]
@@ -205,7 +207,7 @@ class BrokenQueue(FakeParking):
 async def test_no_ack_until_every_notification_is_enqueued_and_the_retry_adds_only_the_rest() -> None:
     deps = intake()
     queue = BrokenQueue(good=1)
-    deps = IntakeDependencies(deps.pipeline, queue, deps.records, deps.field_map)
+    deps = IntakeDependencies(deps.ledger, deps.config, queue, deps.records, deps.field_map)
     body = (CRM / "salesforce-accounts.xml").read_bytes()
     answer = await accept_salesforce(body, "text/xml", deps)
     assert answer.status == 503
