@@ -31,6 +31,26 @@ def describe(event: dict[str, Any]) -> str:
     return f"FAILED   {who}: {data.get('reason')} ({retry}): {errors}"
 
 
+def curl_lines(stack: Stack) -> str:
+    """How to call each HTTP route of the running stack with curl (the key is read from a file, never shown)."""
+    key = f"-H @{stack.key_header_file.relative_to(ROOT)}"
+    json_body, xml_body = (
+        "-H 'Content-Type: application/json' --data-binary",
+        "-H 'Content-Type: text/xml' --data-binary",
+    )
+    calls = [
+        ("a §1 request", f"-X POST {key} {json_body} @samples/requests/se-wingtip-toys.json", "customer-requests"),
+        ("its state", key, "customer-requests/crm-se-0001"),
+        ("would it pass?", f"-X POST {key} {json_body} @samples/failing/nl-domain-taken.json",
+         "customer-requests/validate"),
+        ("Dynamics 365", f"-X POST {key} {json_body} @samples/crm/dataverse-account-create.json", "crm/dataverse"),
+        ("Salesforce", f"-X POST {key} {xml_body} @samples/crm/salesforce-accounts.xml", "crm/salesforce"),
+    ]  # fmt: skip
+    lines = [f"HTTP functions on {stack.http_url} (with --serve they stay up; from {ROOT}):"]
+    lines += [f"  # {what}\n  curl -s {options} {stack.http_url}/{route}" for what, options, route in calls]
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m devhost.run", description=__doc__)
     parser.add_argument(
@@ -49,6 +69,7 @@ def main() -> int:
     print(f"Starting Azurite, the emulator and the local Functions host (logs in {stack.log_dir}) ...", flush=True)
     try:
         stack.start()
+        print(curl_lines(stack), flush=True)
         queue = stack.queue()
         for path in files:
             queue.send_message(path.read_text(encoding="utf-8"))  # host.json messageEncoding: none

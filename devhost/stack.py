@@ -198,10 +198,16 @@ class Stack:
             self.ports["http"] = free_port()
             self.function_key = secrets.token_urlsafe(32)
         path = LOCAL / f"function-keys-{self.ports['http']}.json"
-        path.touch(mode=0o600)
         keys = {"masterKey": secrets.token_urlsafe(32), "functionKeys": {"default": self.function_key}}
-        path.write_text(json.dumps(keys))
+        for file, text in ((path, json.dumps(keys)), (self.key_header_file, f"x-functions-key: {self.function_key}")):
+            file.touch(mode=0o600)
+            file.write_text(text)
         return path
+
+    @property
+    def key_header_file(self) -> Path:
+        """The host key as a header line, for `curl -H @file` (a command line then shows no key)."""
+        return LOCAL / f"function-key-{self.ports['http']}.header"
 
     def kill_host(self) -> None:
         """SIGKILL the local host, as an instance dying mid-call."""
@@ -244,6 +250,7 @@ class Stack:
         """Stop every process, the host first (Azurite keeps its data in memory only)."""
         if "http" in self.ports:
             (LOCAL / f"function-keys-{self.ports['http']}.json").unlink(missing_ok=True)
+            self.key_header_file.unlink(missing_ok=True)
         for name in ("host", "emulator", "azurite"):
             process = self.processes.pop(name, None)
             if process is not None and process.poll() is None:
