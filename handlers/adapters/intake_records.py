@@ -17,10 +17,10 @@ from azure.core.exceptions import (
     ResourceNotFoundError,
 )
 from azure.data.tables import UpdateMode
-from azure.data.tables.aio import TableClient
 
 from handlers.adapters.rows import RowChanged, RowExists
 from handlers.adapters.storage_errors import storage_failure
+from handlers.adapters.tables import OwnedTable
 
 PARTITION = "intake"
 
@@ -69,27 +69,8 @@ def _entity(record: IntakeRecord) -> dict[str, Any]:
     return entity
 
 
-class TableIntakeRecords(IntakeRecords):
+class TableIntakeRecords(IntakeRecords, OwnedTable):
     """The rows in one partition of an Azure Table (created on first use)."""
-
-    def __init__(self, table: TableClient) -> None:
-        self._table = table
-        self._created = False
-
-    async def aclose(self) -> None:
-        """Close the client's connections."""
-        await self._table.close()
-
-    async def _ensure_table(self) -> None:
-        if self._created:
-            return
-        try:
-            await self._table.create_table()
-        except ResourceExistsError:
-            pass
-        except AzureError as exc:
-            raise storage_failure("intake table create", exc) from None
-        self._created = True
 
     async def get(self, key: str) -> IntakeRecord | None:
         await self._ensure_table()
