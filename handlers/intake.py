@@ -1,10 +1,11 @@
 """HTTP intake (contract §6): a request is checked by the request model and enqueued on the requests queue, once.
 
 Idempotent by requestId: the intake remembers (outside the ledger, in its own table) the content it enqueued for
-each requestId; the same requestId with the same content gets no second message, changed content does. One
-exception: a request the ledger holds as failed-but-retryable (or exhausted) is enqueued again, since a resend is
-the documented way to retry it. Two identical requests racing each other may both be enqueued: the ledger makes
-the second one harmless (one customer, one outcome).
+each requestId; the same requestId with the same content gets no second message, changed content does. Two
+exceptions: a request the ledger holds as failed-but-retryable (or exhausted) is enqueued again, since a resend is
+the documented way to retry it, and so is one the ledger never saw an hour after it was sent. Two identical
+requests racing each other may both be enqueued: the ledger makes the second one harmless (one customer, one
+outcome).
 
 CRM records (Dataverse, Salesforce) also pass `claim_record`: one CRM record leads to at most one customer, even
 though each edit of it is a new requestId.
@@ -41,7 +42,8 @@ from handlers.request import MAX_MESSAGE_BYTES, CustomerRequest, InvalidRequest,
 
 log = logging.getLogger("csp_onboarding")
 
-# A record whose last request left no trace in the ledger this long after it was enqueued is taken as lost.
+# A request that left no trace in the ledger this long after it was enqueued is taken as lost (a queue message
+# expires after 7 days unseen; a decided ledger row is deleted after the retention period): it may be sent again.
 LOST_AFTER_SECONDS = 3600.0
 RETRY_AFTER_SECONDS = 30
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -90,7 +92,9 @@ async def _worth_a_message(
     if record is None or record.content_hash != content:
         return True
     entry = await deps.ledger.read(request_id)
-    return entry is not None and (entry.decided == "exhausted" or (entry.decided == "failed" and bool(entry.retryable)))
+    if entry is None:  # never picked up this long after it was sent (the message expired), or its row was purged
+        return deps.clock() - record.updated_at > LOST_AFTER_SECONDS
+    return entry.decided == "exhausted" or (entry.decided == "failed" and bool(entry.retryable))
 
 
 async def enqueue_once(request: CustomerRequest, deps: IntakeDependencies) -> bool:

@@ -103,6 +103,19 @@ async def test_a_failed_but_retryable_request_sent_again_unchanged_is_enqueued_a
     assert len(sent(deps)) == 2
 
 
+async def test_a_request_the_ledger_never_saw_is_sent_again_only_after_an_hour() -> None:
+    now = [1000.0]
+    base = intake()
+    deps = IntakeDependencies(base.ledger, base.config, base.queue, base.records, base.field_map, lambda: now[0])
+    await post(deps, sample())
+    now[0] += 600
+    await post(deps, sample())
+    assert len(sent(deps)) == 1  # still on its way
+    now[0] += 3600
+    await post(deps, sample())
+    assert len(sent(deps)) == 2  # lost (expired unseen, or its ledger row purged): sent again
+
+
 async def test_status_shows_each_state() -> None:
     taken = FakePartnerCenter()
     taken.taken_domains.add("taken.onmicrosoft.com")
