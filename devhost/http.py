@@ -141,7 +141,9 @@ class FunctionKeys:
 
 
 def _key(request: web.Request) -> str | None:
-    return request.headers.get("x-functions-key") or request.query.get("code")
+    if "x-functions-key" in request.headers:  # the header wins, even empty (AuthenticationLevelHandler)
+        return request.headers["x-functions-key"]
+    return request.query.get("code")
 
 
 def _response(result: Any) -> web.Response:

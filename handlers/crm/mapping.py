@@ -216,14 +216,15 @@ def content_version(data: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
 
-def _id_part(value: str) -> str:
+def id_part(value: str) -> str:
+    """A CRM id as it may stand in a requestId or a storage key: itself when plain, else a hash of it."""
     return value if _ID_CHARS.fullmatch(value) else hashlib.sha256(value.encode("utf-8")).hexdigest()[:24]
 
 
 def derive_request_id(prefix: str, organization: str, record_id: str, version: str) -> str:
     """`{prefix}:{organization}:{record}:{version}`: a replayed webhook is the same request, an edited record a new
     one. Parts with characters a requestId cannot hold are replaced by a hash of them."""
-    return f"{prefix}:{_id_part(organization)}:{_id_part(record_id)}:{version}"
+    return f"{prefix}:{id_part(organization)}:{id_part(record_id)}:{version}"
 
 
 def _crm_error(error: FieldError, sources: Mapping[str, str]) -> FieldError:

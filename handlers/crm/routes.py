@@ -11,7 +11,7 @@ from itertools import groupby
 from handlers.adapters.intake_records import IntakeRecord
 from handlers.crm.dataverse import MAX_BODY_BYTES as DATAVERSE_MAX_BYTES
 from handlers.crm.dataverse import parse_context
-from handlers.crm.mapping import CrmRecord, map_record
+from handlers.crm.mapping import CrmRecord, id_part, map_record
 from handlers.crm.salesforce import MAX_BODY_BYTES as SALESFORCE_MAX_BYTES
 from handlers.crm.salesforce import Notification, ack, fault, parse_outbound
 from handlers.failures import FieldError, OnboardingError
@@ -27,7 +27,7 @@ _CONCURRENT_RECORDS = 8
 
 def record_key(record: CrmRecord) -> str:
     """The intake row of a CRM record ('|' never appears in a requestId, so keys cannot collide)."""
-    return f"record|{record.crm}|{record.organization}|{record.record_id}"
+    return f"record|{record.crm}|{id_part(record.organization)}|{id_part(record.record_id)}"
 
 
 async def accept_dataverse(body: bytes, headers: Mapping[str, str], base_url: str, deps: IntakeDependencies) -> Answer:

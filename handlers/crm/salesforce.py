@@ -13,6 +13,7 @@ The XML is parsed with defusedxml: no DTD, no entities, no external references (
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 from xml.etree.ElementTree import Element, ParseError
@@ -30,6 +31,7 @@ MAX_NOTIFICATIONS = 100
 _XSI = "{http://www.w3.org/2001/XMLSchema-instance}"
 _ENVELOPE = "http://schemas.xmlsoap.org/soap/envelope/"
 _OUTBOUND = "http://soap.sforce.com/2005/09/outbound"
+_SALESFORCE_ID = re.compile(r"^[A-Za-z0-9]{15,18}$")  # notification ids are record ids: 15 or 18 characters
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,8 @@ def _notification(element: Element, organization: str, index: int) -> Notificati
     sobject = _child(element, "sObject")
     if notification_id is None:
         return error("required", f"{where}.Id is required.", f"{where}.Id")
+    if not _SALESFORCE_ID.fullmatch(notification_id):
+        return error("not_an_id", f"{where}.Id is not a Salesforce id.", f"{where}.Id")
     if sobject is None:
         return error("required", f"{where}.sObject is required.", f"{where}.sObject")
     kind = sobject.get(f"{_XSI}type") or "Account"

@@ -37,7 +37,7 @@ def fresh_request(tag: str) -> dict[str, Any]:
 
 def with_unique_ids(text: str, tag: str) -> str:
     """A CRM sample whose org, record and domain ids are this test's own (the stack is shared)."""
-    for old in ("c2e4a6b8-1d3f-4a5b", "00D5g00000CspOnb", "wingtipdynamicsab", "zeilmakerijutrecht",
+    for old in ("c2e4a6b8-1d3f-4a5b", "00D5g0000CspOnb", "wingtipdynamicsab", "zeilmakerijutrecht",
                 "vastkustsegelab", "egeyelkenas"):  # fmt: skip
         text = text.replace(old, f"{old[:-4]}{tag}")
     return text

@@ -92,7 +92,7 @@ def test_the_salesforce_sample_has_four_notifications_one_of_them_twice() -> Non
     assert not isinstance(first, FieldError)
     assert first.record.attributes["BillingCountryCode"] is None  # xsi:nil
     assert first.record.attributes["BillingCountry"] == "Sweden"
-    assert first.record.organization == "00D5g00000CspOnbAAA"
+    assert first.record.organization == "00D5g0000CspOnbAAA"
 
 
 XXE = b"""<?xml version="1.0"?>
@@ -125,6 +125,9 @@ def message(notifications: str, organization: str = "<OrganizationId>00D1</Organ
     ).encode()
 
 
+NID = "04l5g0000NtfX01AAA"[:18]
+
+
 def notification(nid: str, sobject: str = "sf:Account", fields: str = "<sf:Id>001</sf:Id>") -> str:
     return (f'<Notification><Id>{nid}</Id><sObject xsi:type="{sobject}" '
             f'xmlns:sf="urn:sobject.enterprise.soap.sforce.com">{fields}</sObject></Notification>')  # fmt: skip
@@ -132,10 +135,11 @@ def notification(nid: str, sobject: str = "sf:Account", fields: str = "<sf:Id>00
 
 @pytest.mark.parametrize(
     ("body", "code"),
-    [(message(notification("n") * 101), "notification_count"), (message(""), "notification_count"),
-     (message(notification("n"), organization=""), "required"),
-     (message(notification("n", sobject="sf:Contact")), "unsupported_object"),
-     (message(notification("n", fields="<sf:Name>x</sf:Name>")), "required")],
+    [(message(notification(NID) * 101), "notification_count"), (message(""), "notification_count"),
+     (message(notification(NID), organization=""), "required"),
+     (message(notification(NID, sobject="sf:Contact")), "unsupported_object"),
+     (message(notification(NID, fields="<sf:Name>x</sf:Name>")), "required"),
+     (message(notification("../../etc/passwd")), "not_an_id"), (message(notification("a/b#c?d")), "not_an_id")],
 )  # fmt: skip
 def test_messages_outside_the_wsdl_are_refused(body: bytes, code: str) -> None:
     errors = parse_outbound(body)

@@ -63,3 +63,13 @@ def test_the_route_prefix_comes_from_host_json(tmp_path: Path) -> None:
     assert route_prefix(tmp_path / "host.json") == "api"
     (tmp_path / "host.json").write_text('{"extensions": {"http": {"routePrefix": ""}}}')
     assert route_prefix(tmp_path / "host.json") == ""
+
+
+def test_the_header_wins_over_the_code_parameter_even_when_empty() -> None:
+    from aiohttp.test_utils import make_mocked_request
+
+    from devhost.http import _key
+
+    assert _key(make_mocked_request("GET", "/api/x?code=q", headers={"x-functions-key": "h"})) == "h"
+    assert _key(make_mocked_request("GET", "/api/x?code=q", headers={"x-functions-key": ""})) == ""
+    assert _key(make_mocked_request("GET", "/api/x?code=q")) == "q"
