@@ -19,9 +19,9 @@ from tests.integration.conftest import Harness
 pytestmark = pytest.mark.integration
 
 
-def backfill(harness: Harness, file: Path) -> subprocess.CompletedProcess[str]:
+def backfill(harness: Harness, file: Path, *options: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **harness.stack.env}
-    command = [sys.executable, "-m", "ops.backfill", str(file), "--timeout", "120"]
+    command = [sys.executable, "-m", "ops.backfill", str(file), "--timeout", "120", *options]
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
 
 
@@ -45,3 +45,19 @@ def test_a_backfill_creates_each_good_row_once_and_resumes_without_sending_twice
     harness.settle()
     assert len(harness.calls("customers.create")) == 27
     assert len(harness.stack.admin("GET", "customers")) == 27
+
+
+def test_preflight_refuses_rows_partner_center_would_refuse_before_anything_is_sent(
+    harness: Harness, tmp_path: Path
+) -> None:
+    rows = make_rows(6, 0, tag=f"pf{int(time.time()) % 10000}")
+    rows[2]["customer.domainPrefix"] = "contoso"  # taken in the emulator
+    file = tmp_path / "accounts.csv"
+    write_csv(file, rows)
+    run = backfill(harness, file, "--preflight")
+    assert "pre-flight refused 1 row(s)" in run.stderr, run.stderr
+    with (tmp_path / "accounts.csv.backfill" / "errors.csv").open() as out:
+        [error] = list(csv.DictReader(out))
+    assert (error["row"], error["field"], error["code"]) == ("3", "customer.domainPrefix", "domain_unavailable")
+    assert "enqueue: {'sent': 5}" in run.stderr
+    assert len(harness.calls("customers.create")) == 5
