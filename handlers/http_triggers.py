@@ -6,10 +6,13 @@ bytes to a plain function and turns its Answer into the HTTP response.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import azure.functions as func
 
-from handlers.http_bodies import Answer
-from handlers.intake import IntakeDependencies
+if TYPE_CHECKING:  # the intake's libraries load on the first call, so indexing the app stays fast
+    from handlers.http_bodies import Answer
+    from handlers.intake import IntakeDependencies
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 KEY = func.AuthLevel.FUNCTION
