@@ -12,6 +12,7 @@ from pathlib import Path
 from devhost.console import configure_console_logging
 from devhost.host import run_host
 from devhost.hostjson import load_queue_options
+from devhost.http import HttpOptions, route_prefix
 
 
 async def _main(args: argparse.Namespace) -> None:
@@ -25,7 +26,13 @@ async def _main(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await run_host(args.app, options, stop, lease_seconds=args.lease_seconds, max_concurrency=args.max_concurrency)
+    http = None
+    if args.http_port is not None:
+        prefix = route_prefix(Path(args.host_json))
+        http = HttpOptions(args.http_port, Path(args.keys_file), prefix, options.function_timeout)
+    await run_host(
+        args.app, options, stop, lease_seconds=args.lease_seconds, max_concurrency=args.max_concurrency, http=http
+    )
 
 
 def main() -> None:
@@ -41,6 +48,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, help="override")
     parser.add_argument("--new-batch-threshold", type=int, help="override")
     parser.add_argument("--max-concurrency", type=int, help="benchmarks: exactly this many messages in flight")
+    parser.add_argument("--http-port", type=int, help="serve the HTTP functions on 127.0.0.1:PORT")
+    parser.add_argument("--keys-file", default=".local/function-keys.json", help="the function keys (JSON)")
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args()
     configure_console_logging(args.log_level)

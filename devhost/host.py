@@ -6,13 +6,14 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import functools
 import importlib
 import inspect
 import logging
 import os
 import re
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,7 @@ from azure.storage.queue.aio import QueueClient
 
 from devhost.console import report_failed_invocation
 from devhost.hostjson import QueueOptions
+from devhost.http import HttpOptions, serve_http
 
 log = logging.getLogger("devhost")
 RECEIVE_VISIBILITY = 600.0
@@ -45,20 +47,22 @@ def resolve_app_settings(expression: str, env: dict[str, str]) -> str:
     return re.sub(r"%([^%]+)%", lambda m: env[m.group(1)], expression)
 
 
-def app_functions(module_name: str) -> list[Any]:
-    """Import the app module and index it, once (the library refuses to index an app twice)."""
-    return list(importlib.import_module(module_name).app.get_functions())
+@functools.cache
+def app_functions(module_name: str) -> tuple[Any, ...]:
+    """The app's own index of its functions, taken once: the library refuses to index the same app twice
+    (azure.functions FunctionApp.get_functions: "does not have a unique function name")."""
+    return tuple(importlib.import_module(module_name).app.get_functions())
 
 
-def index_functions(indexed: list[Any], env: dict[str, str]) -> list[QueueFunction]:
+def index_functions(indexed: Sequence[Any], env: dict[str, str]) -> list[QueueFunction]:
     """The app's queue-triggered functions, from the app's own index."""
     functions = []
     for function in indexed:
         triggers = [b for b in function.get_bindings() if b.type == "queueTrigger"]
         if not triggers:
-            if any(b.type == "timerTrigger" for b in function.get_bindings()):
-                continue  # devhost/timers.py runs those
-            raise ValueError(f"{function.get_function_name()}: the local host runs queue and timer triggers only")
+            if any(b.type in ("timerTrigger", "httpTrigger") for b in function.get_bindings()):
+                continue  # devhost/timers.py and devhost/http.py run those
+            raise ValueError(f"{function.get_function_name()}: the local host runs queue, timer and HTTP triggers only")
         binding = triggers[0].get_dict_repr()
         functions.append(
             QueueFunction(
@@ -250,8 +254,9 @@ async def run_host(
     *,
     lease_seconds: float | None = None,
     max_concurrency: int | None = None,
+    http: HttpOptions | None = None,
 ) -> list[QueueListener]:
-    """Index the app and run a listener per queue function until `stop` is set."""
+    """Index the app and run a listener per queue function (and serve its HTTP functions) until `stop` is set."""
     env = dict(os.environ)
     indexed = app_functions(module_name)
     functions = index_functions(indexed, env)
@@ -271,5 +276,6 @@ async def run_host(
     await asyncio.gather(
         *(listener.run(stop) for listener in listeners),
         *(run_timer(timer, stop, function_timeout=options.function_timeout) for timer in timers),
+        *([serve_http(module_name, http, stop)] if http is not None else []),
     )
     return listeners

@@ -91,6 +91,26 @@ class AccessLog:
         self.written = len(calls)
 
 
+def curl_lines(stack: Stack) -> str:
+    """How to call each HTTP route of the running stack with curl (the key is read from a file, never shown)."""
+    key = f"-H @{stack.key_header_file.relative_to(ROOT)}"
+    json_body, xml_body = (
+        "-H 'Content-Type: application/json' --data-binary",
+        "-H 'Content-Type: text/xml' --data-binary",
+    )
+    calls = [
+        ("a §1 request", f"-X POST {key} {json_body} @samples/requests/se-wingtip-toys.json", "customer-requests"),
+        ("its state", key, "customer-requests/crm-se-0001"),
+        ("would it pass?", f"-X POST {key} {json_body} @samples/failing/nl-domain-taken.json",
+         "customer-requests/validate"),
+        ("Dynamics 365", f"-X POST {key} {json_body} @samples/crm/dataverse-account-create.json", "crm/dataverse"),
+        ("Salesforce", f"-X POST {key} {xml_body} @samples/crm/salesforce-accounts.xml", "crm/salesforce"),
+    ]  # fmt: skip
+    lines = [f"HTTP functions on {stack.http_url} (with --serve they stay up; from {ROOT}):"]
+    lines += [f"  # {what}\n  curl -s {options} {stack.http_url}/{route}" for what, options, route in calls]
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m devhost.run", description=__doc__)
     parser.add_argument(
@@ -113,6 +133,8 @@ def main() -> int:
         access = AccessLog(stack)
         if args.serve:
             print(f"How to send requests and look inside: {write_stack_file(stack).relative_to(ROOT)}", flush=True)
+
+        print(curl_lines(stack), flush=True)
         queue = stack.queue()
         for path in files:
             queue.send_message(path.read_text(encoding="utf-8"))  # host.json messageEncoding: none

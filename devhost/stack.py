@@ -70,6 +70,12 @@ class Stack:
     env: dict[str, str] = field(default_factory=dict)
     emulator_url: str = ""
     ca_file: Path = LOCAL / "ca-bundle.pem"
+    function_key: str = ""  # a host key: calls any HTTP function (x-functions-key header or ?code=)
+
+    @property
+    def http_url(self) -> str:
+        """Base URL of the HTTP functions, route prefix included (`http://127.0.0.1:PORT/api`)."""
+        return f"http://127.0.0.1:{self.ports['http']}/api"
 
     def start(self, *, host: bool = True) -> Stack:
         """Start Azurite and the emulator (and the local host unless host=False); raises RuntimeError."""
@@ -186,10 +192,31 @@ class Stack:
         self.ca_file.write_text(bundle)
 
     def start_host(self) -> None:
-        """Start (or restart) the local Functions host with the app settings."""
+        """Start (or restart) the local Functions host with the app settings; returns once it serves HTTP."""
         env = {**os.environ, **self.env}
+        keys = self._function_keys()
         command = [sys.executable, "-m", "devhost", *self.host_args]
+        command += ["--http-port", str(self.ports["http"]), "--keys-file", str(keys)]
         self.processes["host"] = self._spawn("host", command, env)
+        _wait_port(self.ports["http"], self.processes["host"], "the local host", timeout=60)
+
+    def _function_keys(self) -> Path:
+        """The host's keys, fresh for this stack, in a file under .local/ (mode 600, never committed): a master
+        key and the host key `default` that `function_key` holds."""
+        if "http" not in self.ports:
+            self.ports["http"] = free_port()
+            self.function_key = secrets.token_urlsafe(32)
+        path = LOCAL / f"function-keys-{self.ports['http']}.json"
+        keys = {"masterKey": secrets.token_urlsafe(32), "functionKeys": {"default": self.function_key}}
+        for file, text in ((path, json.dumps(keys)), (self.key_header_file, f"x-functions-key: {self.function_key}")):
+            file.touch(mode=0o600)
+            file.write_text(text)
+        return path
+
+    @property
+    def key_header_file(self) -> Path:
+        """The host key as a header line, for `curl -H @file` (a command line then shows no key)."""
+        return LOCAL / f"function-key-{self.ports['http']}.header"
 
     def kill_host(self) -> None:
         """SIGKILL the local host, as an instance dying mid-call."""
@@ -230,6 +257,9 @@ class Stack:
 
     def stop(self) -> None:
         """Stop every process, the host first (Azurite keeps its data in memory only)."""
+        if "http" in self.ports:
+            (LOCAL / f"function-keys-{self.ports['http']}.json").unlink(missing_ok=True)
+            self.key_header_file.unlink(missing_ok=True)
         for name in ("host", "emulator", "azurite"):
             process = self.processes.pop(name, None)
             if process is not None and process.poll() is None:

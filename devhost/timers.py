@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -30,7 +30,7 @@ class TimerFunction:
     arg_name: str
 
 
-def index_timers(indexed: list[Any], env: dict[str, str]) -> list[TimerFunction]:
+def index_timers(indexed: Sequence[Any], env: dict[str, str]) -> list[TimerFunction]:
     """The app's timer-triggered functions, from the app's own index."""
     timers = []
     for function in indexed:

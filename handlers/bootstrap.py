@@ -91,42 +91,52 @@ def build_dependencies(settings: Settings, *, http: httpx.AsyncClient | None = N
 
 def build_parking(settings: Settings) -> QueueParking | None:
     """The `{queue}-exhausted` queue beside the requests queue, on the same connection as the trigger."""
-    name = f"{settings.CUSTOMER_REQUESTS_QUEUE}-exhausted"
+    client = queue_client(settings, f"{settings.CUSTOMER_REQUESTS_QUEUE}-exhausted")
+    if client is None:
+        log.warning("No CrmQueue connection setting: exhausted requests are reported but not parked for replay")
+        return None
+    return QueueParking(client)
+
+
+def queue_client(settings: Settings, name: str) -> QueueClient | None:
+    """A client of the queue `name` on the trigger's connection (CrmQueue), or None when none is configured."""
     if settings.CrmQueue is not None:
         connection = settings.CrmQueue.get_secret_value()
-        return QueueParking(QueueClient.from_connection_string(connection, name, use_env_settings=proxy_configured()))
+        return QueueClient.from_connection_string(connection, name, use_env_settings=proxy_configured())
     if settings.CrmQueue__queueServiceUri:
         from azure.identity.aio import ManagedIdentityCredential
 
         client_id = settings.CrmQueue__clientId or settings.managed_identity_client_id
         credential = ManagedIdentityCredential(client_id=client_id)
         uri = settings.CrmQueue__queueServiceUri
-        return QueueParking(QueueClient(uri, name, credential=credential, use_env_settings=proxy_configured()))
-    log.warning("No CrmQueue connection setting: exhausted requests are reported but not parked for replay")
+        return QueueClient(uri, name, credential=credential, use_env_settings=proxy_configured())
     return None
 
 
 def build_ledger(settings: Settings) -> Ledger:
     """The ledger's rows in a Table of the function's storage account; raises RuntimeError when none is configured
     (without the ledger, exactly once cannot be kept: better no invocation than a duplicate customer)."""
-    table = settings.ONBOARDING_LEDGER_TABLE
+    return Ledger(TableRows(table_client(settings, settings.ONBOARDING_LEDGER_TABLE)))
+
+
+def table_client(settings: Settings, table: str) -> TableClient:
+    """A client of one Table of the function's storage account (AzureWebJobsStorage, else CrmQueue); raises
+    RuntimeError when no storage is configured."""
     connection = settings.ledger_connection
     if connection is not None:
-        client = TableClient.from_connection_string(
+        return TableClient.from_connection_string(
             connection, table_name=table, connection_timeout=5, read_timeout=30, use_env_settings=proxy_configured()
         )
-        return Ledger(TableRows(client))
     endpoint = settings.ledger_table_endpoint
     if endpoint is not None:
         from azure.identity.aio import ManagedIdentityCredential
 
         client_id = settings.AzureWebJobsStorage__clientId or settings.managed_identity_client_id
         credential = ManagedIdentityCredential(client_id=client_id)
-        table_client = TableClient(
+        return TableClient(
             endpoint, table_name=table, credential=credential, connection_timeout=5, read_timeout=30,
             use_env_settings=proxy_configured(),
         )  # fmt: skip
-        return Ledger(TableRows(table_client))
     raise RuntimeError("No storage for the ledger: set AzureWebJobsStorage (a connection string or identity-based)")
 
 

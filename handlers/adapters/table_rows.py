@@ -14,10 +14,10 @@ from azure.core.exceptions import (
     ResourceNotFoundError,
 )
 from azure.data.tables import UpdateMode
-from azure.data.tables.aio import TableClient
 
 from handlers.adapters.rows import RowChanged, RowExists, RowStore, WriteUnknown
 from handlers.adapters.storage_errors import answer_lost, storage_failure
+from handlers.adapters.tables import OwnedTable
 from handlers.ledger import LedgerEntry
 
 PARTITION = "onboarding"
@@ -35,28 +35,9 @@ def _entity(entry: LedgerEntry) -> dict[str, Any]:
     return entity
 
 
-class TableRows(RowStore):
+class TableRows(RowStore, OwnedTable):
     """The ledger's rows in one partition of an Azure Table, created on first use. Storage that cannot be reached
     fails the delivery (the queue retries it); there is no in-memory fallback."""
-
-    def __init__(self, table: TableClient) -> None:
-        self._table = table
-        self._created = False
-
-    async def aclose(self) -> None:
-        """Close the table client's connections (a worker keeps its ledger for life; scripts and tests do not)."""
-        await self._table.close()
-
-    async def _ensure_table(self) -> None:
-        if self._created:
-            return
-        try:
-            await self._table.create_table()
-        except ResourceExistsError:
-            pass
-        except AzureError as exc:
-            raise storage_failure("table create", exc) from None
-        self._created = True
 
     async def read(self, request_id: str) -> LedgerEntry | None:
         await self._ensure_table()

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from devhost.host import app_functions
 from devhost.hostjson import load_queue_options, timespan_seconds
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -16,15 +17,16 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def indexed() -> list[Any]:
-    """The app's functions, indexed once (the library refuses a second indexing of the same app)."""
-    import function_app
-
-    return list(function_app.app.get_functions())
+    """The app's functions, indexed once per process as the local host does (the library refuses a second
+    indexing of the same app)."""
+    return list(app_functions("function_app"))
 
 
 def test_the_host_finds_both_queue_functions_and_the_retention_timer(indexed: list[Any]) -> None:
     functions = {f.get_function_name(): json.loads(f.get_function_json()) for f in indexed}
-    assert set(functions) == {"onboard_customer", "report_exhausted_request", "purge_ledger"}
+    queue_and_timer = {"onboard_customer", "report_exhausted_request", "purge_ledger"}
+    assert queue_and_timer <= set(functions)
+    assert set(functions) - queue_and_timer == set(HTTP_ROUTES)
     timer = functions["purge_ledger"]["bindings"]
     assert [(b["type"], b["schedule"]) for b in timer] == [("timerTrigger", "0 17 3 * * *")]
     main = functions["onboard_customer"]["bindings"]
@@ -43,9 +45,28 @@ def test_the_host_finds_both_queue_functions_and_the_retention_timer(indexed: li
     assert len(poison) == 1
 
 
+# Contract §6: route, method; every one of them needs a function key.
+HTTP_ROUTES = {
+    "accept_customer_request": ("customer-requests", "POST"),
+    "validate_customer_request": ("customer-requests/validate", "POST"),
+    "get_customer_request": ("customer-requests/{requestId}", "GET"),
+    "accept_dataverse_webhook": ("crm/dataverse", "POST"),
+    "accept_salesforce_message": ("crm/salesforce", "POST"),
+}
+
+
+def test_the_http_functions_serve_the_contract_routes_with_a_function_key(indexed: list[Any]) -> None:
+    functions = {f.get_function_name(): json.loads(f.get_function_json()) for f in indexed}
+    for name, (route, method) in HTTP_ROUTES.items():
+        trigger, output = functions[name]["bindings"]
+        assert (trigger["type"], trigger["route"], trigger["methods"]) == ("httpTrigger", route, [method])
+        assert trigger["authLevel"] == "FUNCTION"
+        assert (output["type"], output["name"]) == ("http", "$return")
+
+
 def test_each_function_takes_its_trigger_alone(indexed: list[Any]) -> None:
     for function in indexed:
-        [binding] = function.get_bindings()
+        [binding] = [b for b in function.get_bindings() if b.type.endswith("Trigger")]
         assert list(inspect.signature(function.get_user_function()).parameters) == [binding.name]
 
 

@@ -1,0 +1,45 @@
+"""Builds the HTTP functions' dependencies once per worker, over the queue functions' own (one Partner Center
+client and pacer, one ledger)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from handlers.adapters.intake_records import TableIntakeRecords
+from handlers.adapters.parking import QueueParking
+from handlers.bootstrap import get_dependencies, queue_client, table_client
+from handlers.crm.mapping import load_field_map
+from handlers.intake import IntakeDependencies
+from handlers.settings import Settings, get_settings
+
+log = logging.getLogger("csp_onboarding")
+
+
+def build_intake(settings: Settings) -> IntakeDependencies:
+    """The intake's adapters for these settings; raises RuntimeError without a queue connection and ValueError for
+    a CRM_FIELD_MAP that is no valid map."""
+    queue = queue_client(settings, settings.CUSTOMER_REQUESTS_QUEUE)
+    if queue is None:
+        raise RuntimeError("No CrmQueue connection setting: the HTTP intake cannot enqueue requests")
+    pipeline = get_dependencies()
+    return IntakeDependencies(
+        ledger=pipeline.ledger,
+        config=pipeline.config,
+        queue=QueueParking(queue),  # sends a message text to a queue, creating it where missing
+        records=TableIntakeRecords(table_client(settings, settings.ONBOARDING_INTAKE_TABLE)),
+        field_map=load_field_map(settings.CRM_FIELD_MAP),
+    )
+
+
+_built: tuple[asyncio.AbstractEventLoop, IntakeDependencies] | None = None
+
+
+def get_intake() -> IntakeDependencies:
+    """This worker's intake dependencies, built on first use (on the running event loop) and reused after."""
+    global _built
+    loop = asyncio.get_running_loop()
+    if _built is None or _built[0] is not loop:
+        _built = (loop, build_intake(get_settings()))
+        log.info("HTTP intake built")
+    return _built[1]
