@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import replace
+from typing import TypeVar
 
 import httpx
 from azure.data.tables.aio import TableClient
@@ -29,6 +31,7 @@ from handlers.telemetry import configure_telemetry
 from handlers.timing import load_timing
 
 log = logging.getLogger("csp_onboarding")
+T = TypeVar("T")
 
 EVENT_GRID_RESOURCE = "https://eventgrid.azure.net"
 KEY_VAULT_RESOURCE = "https://vault.azure.net"
@@ -140,14 +143,20 @@ def table_client(settings: Settings, table: str) -> TableClient:
     raise RuntimeError("No storage for the ledger: set AzureWebJobsStorage (a connection string or identity-based)")
 
 
-_built: tuple[asyncio.AbstractEventLoop, Dependencies] | None = None
+def per_event_loop(build: Callable[[], T], what: str) -> Callable[[], T]:
+    """A getter of what `build` makes, built on first use on the running event loop and reused after (a worker
+    keeps one loop; a test that runs several gets one per loop)."""
+    built: dict[asyncio.AbstractEventLoop, T] = {}
+
+    def get() -> T:
+        loop = asyncio.get_running_loop()
+        if loop not in built:
+            built.clear()  # an old loop's clients are of no use on this one
+            built[loop] = build()
+            log.info("%s built", what)
+        return built[loop]
+
+    return get
 
 
-def get_dependencies() -> Dependencies:
-    """This worker's dependencies, built on first use (on the running event loop) and reused after."""
-    global _built
-    loop = asyncio.get_running_loop()
-    if _built is None or _built[0] is not loop:
-        _built = (loop, build_dependencies(get_settings()))
-        log.info("Onboarding pipeline built")
-    return _built[1]
+get_dependencies = per_event_loop(lambda: build_dependencies(get_settings()), "Onboarding pipeline")

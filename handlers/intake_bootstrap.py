@@ -3,12 +3,11 @@ client and pacer, one ledger)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from handlers.adapters.intake_records import TableIntakeRecords
 from handlers.adapters.parking import QueueParking
-from handlers.bootstrap import get_dependencies, queue_client, table_client
+from handlers.bootstrap import get_dependencies, per_event_loop, queue_client, table_client
 from handlers.crm.mapping import load_field_map
 from handlers.intake import IntakeDependencies
 from handlers.settings import Settings, get_settings
@@ -32,14 +31,4 @@ def build_intake(settings: Settings) -> IntakeDependencies:
     )
 
 
-_built: tuple[asyncio.AbstractEventLoop, IntakeDependencies] | None = None
-
-
-def get_intake() -> IntakeDependencies:
-    """This worker's intake dependencies, built on first use (on the running event loop) and reused after."""
-    global _built
-    loop = asyncio.get_running_loop()
-    if _built is None or _built[0] is not loop:
-        _built = (loop, build_intake(get_settings()))
-        log.info("HTTP intake built")
-    return _built[1]
+get_intake = per_event_loop(lambda: build_intake(get_settings()), "HTTP intake")
