@@ -22,7 +22,7 @@ from typing import Literal
 from urllib.parse import quote
 
 from handlers.adapters.intake_records import IntakeRecord, IntakeRecords
-from handlers.adapters.ports import MessageParking
+from handlers.adapters.ports import MessageSender
 from handlers.adapters.rows import RowChanged, RowExists
 from handlers.crm.mapping import FieldMap
 from handlers.events import CloudEvent
@@ -56,7 +56,7 @@ class IntakeDependencies:
 
     ledger: Ledger
     config: PipelineConfig
-    queue: MessageParking  # sends a message text to CUSTOMER_REQUESTS_QUEUE
+    queue: MessageSender  # sends a message text to CUSTOMER_REQUESTS_QUEUE
     records: IntakeRecords
     field_map: FieldMap
     clock: Callable[[], float] = field(default=time.time)
@@ -105,7 +105,7 @@ async def enqueue_once(request: CustomerRequest, deps: IntakeDependencies) -> bo
     if not await _worth_a_message(record, content, request.requestId, deps):
         log.info("Request %s received again, unchanged: no second message", request.requestId)
         return False
-    await deps.queue.park(request_message(request))
+    await deps.queue.send(request_message(request))
     await deps.records.upsert(IntakeRecord(request.requestId, request.requestId, content, deps.clock()))
     log.info("Request %s enqueued", request.requestId)
     return True

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from handlers.adapters.intake_records import TableIntakeRecords
-from handlers.adapters.parking import QueueParking
+from handlers.adapters.parking import QueueSender
 from handlers.bootstrap import get_dependencies, per_event_loop, queue_client, table_client
 from handlers.crm.mapping import load_field_map
 from handlers.intake import IntakeDependencies
@@ -25,7 +25,7 @@ def build_intake(settings: Settings) -> IntakeDependencies:
     return IntakeDependencies(
         ledger=pipeline.ledger,
         config=pipeline.config,
-        queue=QueueParking(queue),  # sends a message text to a queue, creating it where missing
+        queue=QueueSender(queue),  # sends a message text, creating the queue where missing
         records=TableIntakeRecords(table_client(settings, settings.ONBOARDING_INTAKE_TABLE)),
         field_map=load_field_map(settings.CRM_FIELD_MAP),
     )

@@ -103,6 +103,16 @@ class FakeEventSink:
         return [event for batch in self.batches for event in batch]
 
 
+class FakeQueue:
+    """Records the message bodies sent to a queue."""
+
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+
+    async def send(self, body: bytes) -> None:
+        self.sent.append(body)
+
+
 class FakeParking:
     """Records parked message bodies."""
 

@@ -37,6 +37,12 @@ class SecretStore(Protocol):
     ) -> str: ...
 
 
+class MessageSender(Protocol):
+    """Sends a message text to a queue (the requests queue, for the HTTP intake); raises OnboardingError."""
+
+    async def send(self, body: bytes) -> None: ...
+
+
 class MessageParking(Protocol):
     """Keeps a copy of an exhausted request for a later replay; raises OnboardingError."""
 

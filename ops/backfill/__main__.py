@@ -19,7 +19,7 @@ from azure.data.tables.aio import TableClient
 from azure.storage.queue.aio import QueueClient
 
 from handlers.adapters.intake_records import TableIntakeRecords
-from handlers.adapters.parking import QueueParking
+from handlers.adapters.parking import QueueSender
 from handlers.adapters.table_rows import TableRows
 from handlers.crm.mapping import load_field_map
 from handlers.intake import IntakeDependencies
@@ -65,7 +65,7 @@ def _intake(args: argparse.Namespace) -> IntakeDependencies:
     return IntakeDependencies(
         ledger=Ledger(TableRows(TableClient.from_connection_string(ledger_connection, ledger_table))),
         config=config,
-        queue=QueueParking(QueueClient.from_connection_string(queue_connection, args.queue)),
+        queue=QueueSender(QueueClient.from_connection_string(queue_connection, args.queue)),
         records=TableIntakeRecords(TableClient.from_connection_string(ledger_connection, intake_table)),
         field_map=load_field_map(env.get("CRM_FIELD_MAP")),
     )
@@ -86,7 +86,7 @@ async def _online(args: argparse.Namespace, rows: list[Row], folder: Path) -> in
     finally:
         assert isinstance(deps.ledger.rows, TableRows)
         assert isinstance(deps.records, TableIntakeRecords)
-        assert isinstance(deps.queue, QueueParking)
+        assert isinstance(deps.queue, QueueSender)
         for client in (deps.ledger.rows, deps.records, deps.queue):
             await client.aclose()
 

@@ -18,7 +18,7 @@ from handlers.intake import IntakeDependencies, accept_request, request_status
 from handlers.ledger import Decision
 from handlers.pipeline import Dependencies, handle_message
 from handlers.validation import validate_request
-from tests.fakes import FakeParking, FakePartnerCenter, dependencies, message, sample
+from tests.fakes import FakePartnerCenter, FakeQueue, dependencies, message, sample
 
 CRM = Path(__file__).resolve().parents[2] / "samples" / "crm"
 JSON = "application/json"
@@ -28,14 +28,12 @@ BASE = "https://app.example/api"
 def intake(pipeline: Dependencies | None = None) -> IntakeDependencies:
     """The intake over fakes, sharing the ledger of `pipeline` (through which a test may run its messages)."""
     pipeline = pipeline or dependencies()
-    return IntakeDependencies(
-        pipeline.ledger, pipeline.config, FakeParking(), InMemoryIntakeRecords(), load_field_map()
-    )
+    return IntakeDependencies(pipeline.ledger, pipeline.config, FakeQueue(), InMemoryIntakeRecords(), load_field_map())
 
 
 def sent(deps: IntakeDependencies) -> list[dict[str, Any]]:
-    assert isinstance(deps.queue, FakeParking)
-    return [json.loads(body) for body in deps.queue.parked]
+    assert isinstance(deps.queue, FakeQueue)
+    return [json.loads(body) for body in deps.queue.sent]
 
 
 def body_of(answer: Answer) -> Any:
@@ -204,17 +202,17 @@ async def test_a_salesforce_message_is_acknowledged_once_every_notification_is_e
     assert len(sent(deps)) == 3
 
 
-class BrokenQueue(FakeParking):
+class BrokenQueue(FakeQueue):
     """Fails after `good` messages."""
 
     def __init__(self, good: int) -> None:
         super().__init__()
         self.good = good
 
-    async def park(self, body: bytes) -> None:
-        if len(self.parked) >= self.good:
+    async def send(self, body: bytes) -> None:
+        if len(self.sent) >= self.good:
             raise OnboardingError(ErrorKind.TRANSIENT, "queue unavailable")
-        await super().park(body)
+        await super().send(body)
 
 
 async def test_no_ack_until_every_notification_is_enqueued_and_the_retry_adds_only_the_rest() -> None:
@@ -228,7 +226,7 @@ async def test_no_ack_until_every_notification_is_enqueued_and_the_retry_adds_on
     assert b"soapenv:Fault" in answer.body
     queue.good = 10
     assert b"<Ack>true</Ack>" in (await accept_salesforce(body, "text/xml", deps)).body
-    assert len({json.loads(m)["requestId"] for m in queue.parked}) == len(queue.parked) == 3
+    assert len({json.loads(m)["requestId"] for m in queue.sent}) == len(queue.sent) == 3
 
 
 async def test_an_unmappable_notification_is_a_fault_naming_salesforce_fields_and_the_rest_go_on() -> None:
