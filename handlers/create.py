@@ -107,6 +107,7 @@ class CreateContext:
     domain: str
     may_exist: bool  # a create for this domain went out before this delivery and its outcome is unknown
     creating_since: float  # when the first create for this request went out
+    names: tuple[str, ...] = ()  # the company names creates for this request went out with
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     search_seconds: float = 10.0  # how long this delivery keeps looking before leaving it to the next one
@@ -180,7 +181,8 @@ async def _look_for_own_tenant(
     while True:
         found = await search_domain(partner_center, context.domain, ms_request_id)
         if found is not None:
-            if same_company(found.companyProfile.companyName, request.customer.companyName):
+            names = (*context.names, request.customer.companyName)
+            if any(same_company(found.companyProfile.companyName, name) for name in names):
                 return found
             log.warning("The customer on %s is another company: not ours", context.domain)
             raise domain_unavailable(error, context.domain)

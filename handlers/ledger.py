@@ -22,6 +22,7 @@ The admin password is never on a row.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import uuid
@@ -50,6 +51,9 @@ class LedgerEntry:
     lease_until: float = 0.0
     attempts: int = 1
     creating_since: float | None = None  # when a create first went out: evidence, never cleared
+    create_unknown: bool | None = None  # a create for `domain` went out and no definitive answer came back yet
+    sent_names: str | None = None  # JSON list of the company names creates went out with (adoption compares)
+    generation: int = 0  # how often a decided failure was reopened: part of a failed event's identity
     domain: str | None = None  # the domain that create was for
     checked_hash: str | None = None  # the request content that passed pre-flight
     customer_id: str | None = None
@@ -93,6 +97,12 @@ class Decision:
     event_json: str
     retryable: bool | None = None
     changes: dict[str, Any] = field(default_factory=dict)
+
+
+def sent_names(entry: LedgerEntry) -> list[str]:
+    """The company names creates for this request went out with."""
+    names = json.loads(entry.sent_names) if entry.sent_names else []
+    return [str(name) for name in names] if isinstance(names, list) else []
 
 
 def busy(request_id: str) -> OnboardingError:
@@ -164,15 +174,20 @@ class Ledger:
         return replace(
             entry, owner=owner, lease_until=now + lease_seconds, attempts=entry.attempts + 1, updated_at=now,
             state=resume, request_hash=request_hash, outcome=None, event_id=None, event_json=None, retryable=None,
-            exhausted_from=None,
+            exhausted_from=None, generation=entry.generation + (1 if decided is not None else 0),
         )  # fmt: skip
 
-    async def start_create(self, entry: LedgerEntry, *, domain: str, checked_hash: str | None) -> LedgerEntry:
-        """Record that a create for `domain` is about to go out (received → creating); raises OnboardingError."""
+    async def start_create(
+        self, entry: LedgerEntry, *, domain: str, checked_hash: str | None, company_name: str
+    ) -> LedgerEntry:
+        """Record that a create for `domain`, naming `company_name`, is about to go out (→ creating, its outcome
+        unknown until Partner Center answers it for good); raises OnboardingError."""
         now = self._clock()
+        names = sent_names(entry)
         moved = replace(
-            entry, state="creating", domain=domain, checked_hash=checked_hash, updated_at=now,
+            entry, state="creating", domain=domain, checked_hash=checked_hash, updated_at=now, create_unknown=True,
             creating_since=entry.creating_since if entry.creating_since is not None else now,
+            sent_names=json.dumps([*names, company_name] if company_name not in names else names, ensure_ascii=False),
         )  # fmt: skip
         return await self._write_owned(moved)
 
@@ -180,40 +195,44 @@ class Ledger:
         """Record the created customer (before anything else can fail); raises OnboardingError."""
         return await self._write_owned(replace(entry, updated_at=self._clock(), **customer))
 
-    async def decide(self, entry: LedgerEntry, decision: Decision) -> LedgerEntry:
+    async def decide(self, entry: LedgerEntry, decision: Decision, *, hold_seconds: float = 0.0) -> LedgerEntry:
         """Store an outcome; returns the row as it then stands — which says another outcome when a stronger one
-        was stored first, or none when another delivery holds the request (publish only what the row says)."""
-        decided = self._decided(entry, decision)
+        was stored first, or none when the row moved on meanwhile (publish only what the row says).
+
+        Only `created` replaces a row that changed since `entry` was read (a weaker outcome, or a request another
+        delivery took over and may have created meanwhile). A failure is stored held for `hold_seconds`: until its
+        publisher releases it (after publishing), no resend can reopen it and publish a newer outcome first."""
+        decided = self._decided(entry, decision, hold_seconds)
         for _ in range(3):
             try:
-                return await self._write(decided, insert=entry.etag is None)
+                return await self._write(decided, insert=decided.etag is None)
             except (RowChanged, RowExists):
                 current = await self.rows.read(entry.request_id)
                 if current is None:
                     decided = replace(decided, etag=None)
                     continue
-                if _RANK[current.decided] >= _RANK[decision.outcome]:
+                if _RANK[current.decided] >= _RANK[decision.outcome] or decision.outcome != "created":
                     return current
-                if decision.outcome != "created" and current.held(self._clock()) and current.owner != entry.owner:
-                    return current  # undecided and held by a live delivery: it decides
-                decided = self._decided(current, decision)
+                decided = self._decided(current, decision, hold_seconds)
         raise busy(entry.request_id)
 
-    def _decided(self, entry: LedgerEntry, decision: Decision) -> LedgerEntry:
+    def _decided(self, entry: LedgerEntry, decision: Decision, hold_seconds: float = 0.0) -> LedgerEntry:
         exhausted = decision.outcome == "exhausted"
         outcome: Literal["created", "failed"] = "created" if decision.outcome == "created" else "failed"
+        holder = None if outcome == "created" or not hold_seconds else (entry.owner or uuid.uuid4().hex)
         return replace(
             entry, **decision.changes,
             state=outcome,
             outcome=outcome,
             exhausted_from=(entry.exhausted_from or entry.state) if exhausted else None,
             event_id=decision.event_id, event_json=decision.event_json, retryable=decision.retryable,
-            owner=None, lease_until=0.0, updated_at=self._clock(),
+            owner=holder, lease_until=self._clock() + hold_seconds if holder else 0.0, updated_at=self._clock(),
         )  # fmt: skip
 
     async def release(self, entry: LedgerEntry) -> None:
-        """End this delivery's hold on an undecided request so the next delivery need not wait; never raises."""
-        if entry.owner is None or entry.decided is not None:
+        """End this delivery's hold on the request (undecided, or a failure it has published) so the next delivery
+        need not wait; never raises."""
+        if entry.owner is None:
             return
         try:
             await self._write(replace(entry, owner=None, lease_until=0.0, updated_at=self._clock()))

@@ -11,7 +11,7 @@ from handlers.failures import Failure
 from handlers.ledger import Decision, LedgerEntry
 from handlers.logs import bind
 from handlers.request import CustomerRequest, InvalidRequest
-from handlers.telemetry import current_traceparent, outcomes
+from handlers.telemetry import current_traceparent, outcomes, reused_request_ids
 
 if TYPE_CHECKING:
     from handlers.pipeline import Dependencies
@@ -37,8 +37,11 @@ class Ids:
     identity: str  # what the failed event's id derives from: the requestId, or a hash of an unreadable message
 
     @classmethod
-    def of(cls, request: CustomerRequest) -> Ids:
-        return cls(request.requestId, request.crmAccountId, request.correlationId, request.requestId)
+    def of(cls, request: CustomerRequest, *, generation: int = 0) -> Ids:
+        """A request's ids; a failure decided after its request was reopened `generation` times gets an identity
+        of its own, so a subscriber dropping duplicates by event id never drops a newer outcome."""
+        identity = request.requestId if not generation else f"{request.requestId}#{generation}"
+        return cls(request.requestId, request.crmAccountId, request.correlationId, identity)
 
     @classmethod
     def of_invalid(cls, parsed: InvalidRequest) -> Ids:
@@ -76,6 +79,19 @@ def created_decision(
         data, source=deps.config.events_source, correlation_id=correlation_id, traceparent=current_traceparent()
     )
     return Decision("created", event.id, event.model_dump_json())
+
+
+async def created_already(request_id: str | None, deps: Dependencies) -> LedgerEntry | None:
+    """The row of a request whose customer was created, if the message names one: a message that cannot be read
+    as a request (an invalid resend, say) never follows `created` with `failed` — the first outcome wins."""
+    if not request_id:
+        return None
+    entry = await deps.ledger.read(request_id)
+    if entry is None or not entry.outcome_known or entry.outcome != "created":
+        return None
+    reused_request_ids.add(1)
+    log.warning("requestId reused with other content after its customer was created: the first wins")
+    return entry
 
 
 async def publish_stored(entry: LedgerEntry, deps: Dependencies) -> Outcome:

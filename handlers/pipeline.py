@@ -11,12 +11,14 @@ import asyncio
 import hashlib
 import json
 import logging
+import time
 from dataclasses import dataclass, field, replace
 
 from handlers.adapters.payloads import CustomerPayload
 from handlers.adapters.ports import EventSink, MessageParking, PartnerCenter, SecretStore
 from handlers.admin_password import keep_password_of
 from handlers.create import (
+    LISTING_LAG_WINDOW,
     CreateContext,
     create_customer,
     customer_body,
@@ -28,9 +30,17 @@ from handlers.create import (
 )
 from handlers.events import CreatedData
 from handlers.failures import ErrorKind, Failure, OnboardingError, Reason, failure_from_error, invalid_request_message
-from handlers.ledger import Decision, Ledger, LedgerEntry, busy
+from handlers.ledger import Decision, Ledger, LedgerEntry, busy, sent_names
 from handlers.logs import log_context
-from handlers.outcomes import Ids, Outcome, created_decision, failed_decision, publish_decision, publish_stored
+from handlers.outcomes import (
+    Ids,
+    Outcome,
+    created_already,
+    created_decision,
+    failed_decision,
+    publish_decision,
+    publish_stored,
+)
 from handlers.preflight import CountryRulesCache, run_preflight
 from handlers.redaction import holding_secrets
 from handlers.request import CustomerRequest, InvalidRequest, parse_message
@@ -98,9 +108,11 @@ def request_hash(request: CustomerRequest, config: PipelineConfig) -> str:
 
 @dataclass
 class _Held:
-    """The row as this delivery last wrote it (what a release must name)."""
+    """The row as this delivery last wrote it (what a release must name), and whether Partner Center answered
+    this delivery's create for good (then the create's outcome is no longer unknown)."""
 
     entry: LedgerEntry
+    create_answered: bool = False
 
 
 async def _handle_request(request: CustomerRequest, deps: Dependencies) -> Outcome:
@@ -126,7 +138,11 @@ async def _handle_request(request: CustomerRequest, deps: Dependencies) -> Outco
         row: LedgerEntry | None = None
         try:
             decision = await _onboard(request, content, held, deps)
-            row = await deps.ledger.decide(held.entry, decision)
+            # A failure stays held while it is published: no resend can reopen it and publish a newer outcome first.
+            row = await deps.ledger.decide(held.entry, decision, hold_seconds=deps.config.timing.lease)
+            if row.decided is None:
+                raise busy(request.requestId)  # another delivery took it over: it decides and publishes
+            return await publish_stored(row, deps)
         except OnboardingError as error:
             if error.kind is ErrorKind.TRANSIENT:
                 log.warning("Onboarding will be retried by the queue: %s", error, extra={"outcome": "retry"})
@@ -134,9 +150,8 @@ async def _handle_request(request: CustomerRequest, deps: Dependencies) -> Outco
         finally:
             if row is None or row.decided is None:
                 await deps.ledger.release(held.entry)
-        if row.decided is None:
-            raise busy(request.requestId)  # another delivery took it over: it decides and publishes
-        return await publish_stored(row, deps)
+            elif row.owner is not None and row.owner == held.entry.owner:
+                await deps.ledger.release(row)  # the failure it held while publishing
 
 
 async def _onboard(request: CustomerRequest, content: str, held: _Held, deps: Dependencies) -> Decision:
@@ -163,7 +178,8 @@ async def _onboard(request: CustomerRequest, content: str, held: _Held, deps: De
             raise
         failure = failure_from_error(error)
         log.warning("Request refused: %s: %s", failure.reason.value, failure.message)
-        return failed_decision(failure, Ids.of(request), deps)
+        decision = failed_decision(failure, Ids.of(request, generation=held.entry.generation), deps)
+        return replace(decision, changes={"create_unknown": False}) if held.create_answered else decision
     log.info("Customer %s created for %s", held.entry.customer_id, held.entry.domain)
     return created_decision(held.entry, secret_id, request.correlationId, deps)
 
@@ -181,24 +197,30 @@ async def _create(request: CustomerRequest, content: str, held: _Held, deps: Dep
 async def _earlier_tenant(
     request: CustomerRequest, entry: LedgerEntry, domain: str, deps: Dependencies
 ) -> CustomerPayload | None:
-    """When the CRM changed the domain after a create for another one went out, that create's tenant (if it exists
-    after all, named as the request's company) is this request's customer: never create a second one."""
-    if entry.state != "creating" or entry.domain in (None, domain):
+    """When the CRM changed the domain after a create for another one went out with no answer, that create's
+    tenant, if it exists, is this request's customer: look for it (through the listing's lag) before creating a
+    second one for the new domain."""
+    if entry.state != "creating" or not entry.create_unknown or entry.domain in (None, domain):
         return None
     assert entry.domain is not None
     earlier = await search_domain(deps.partner_center, entry.domain, entry.ms_request_id)
-    if earlier is None or not same_company(earlier.companyProfile.companyName, request.customer.companyName):
-        return None
-    log.warning("The customer an earlier attempt created on %s is this request's: adopting it", entry.domain)
-    return earlier
+    names = sent_names(entry)
+    if earlier is not None and any(same_company(earlier.companyProfile.companyName, n) for n in names):
+        log.warning("The customer an earlier attempt created on %s is this request's: adopting it", entry.domain)
+        return earlier
+    if earlier is None and time.time() - (entry.creating_since or 0.0) < LISTING_LAG_WINDOW:
+        raise OnboardingError(
+            ErrorKind.TRANSIENT, f"an earlier create for {entry.domain} may still appear in the listing; looking later"
+        )
+    return None
 
 
 async def _create_new(
     request: CustomerRequest, content: str, domain: str, held: _Held, deps: Dependencies
 ) -> CustomerPayload:
     config, entry = deps.config, held.entry
-    # Positive evidence only: a create for this very domain went out before this delivery, outcome unknown.
-    may_exist = entry.state == "creating" and entry.domain == domain
+    # Positive evidence only: a create for this very domain went out before this delivery, its outcome unknown.
+    may_exist = entry.state == "creating" and entry.domain == domain and bool(entry.create_unknown)
     if entry.checked_hash != content:
         await run_preflight(
             request,
@@ -211,12 +233,20 @@ async def _create_new(
         )
     elif may_exist:
         log.warning("An earlier delivery was interrupted while creating: creating again with the same MS-RequestId")
-    held.entry = entry = await deps.ledger.start_create(entry, domain=domain, checked_hash=content)
+    held.entry = entry = await deps.ledger.start_create(
+        entry, domain=domain, checked_hash=content, company_name=request.customer.companyName
+    )
     context = CreateContext(
         domain=domain, may_exist=may_exist, creating_since=entry.creating_since or 0.0,
-        search_seconds=config.timing.round_budget,
+        names=tuple(sent_names(entry)), search_seconds=config.timing.round_budget,
     )  # fmt: skip
-    return await create_customer(request, deps.partner_center, context, enable_gdap_default=config.enable_gdap_default)
+    try:
+        return await create_customer(
+            request, deps.partner_center, context, enable_gdap_default=config.enable_gdap_default
+        )
+    except OnboardingError as error:
+        held.create_answered = error.kind is not ErrorKind.TRANSIENT
+        raise
 
 
 async def _record(
@@ -255,5 +285,8 @@ async def _publish_invalid(parsed: InvalidRequest, deps: Dependencies) -> Outcom
     with log_context(
         requestId=ids.request_id, crmAccountId=ids.crm_account_id, correlationId=ids.correlation_id, outcome="pending"
     ):
+        stored = await created_already(parsed.request_id, deps)
+        if stored is not None:
+            return await publish_stored(stored, deps)
         log.warning("Invalid request: %s", "; ".join(e.message for e in parsed.errors[:5]))
         return await publish_decision(failed_decision(failure, ids, deps), deps)

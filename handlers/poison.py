@@ -20,7 +20,15 @@ from handlers.create import ms_request_id_for
 from handlers.failures import Failure, OnboardingError, Reason
 from handlers.ledger import LedgerEntry
 from handlers.logs import log_context
-from handlers.outcomes import Ids, Outcome, created_decision, failed_decision, publish_decision, publish_stored
+from handlers.outcomes import (
+    Ids,
+    Outcome,
+    created_already,
+    created_decision,
+    failed_decision,
+    publish_decision,
+    publish_stored,
+)
 from handlers.request import CustomerRequest, InvalidRequest, parse_message
 from handlers.telemetry import parent_context, poison_failures, tracer
 
@@ -61,27 +69,35 @@ async def handle_poison(body: bytes | str, deps: Dependencies, *, traceparent: s
 
 
 async def _report(parsed: CustomerRequest | InvalidRequest, ids: Ids, deps: Dependencies) -> Outcome | None:
-    if not isinstance(parsed, CustomerRequest):  # never claimed: nothing in the ledger to consult
+    if not isinstance(parsed, CustomerRequest):  # never claimed: nothing in the ledger to decide
+        stored = await created_already(parsed.request_id, deps)
+        if stored is not None:
+            return await publish_stored(stored, deps)
         log.error("Unreadable request poisoned after repeated failures")
         return await publish_decision(failed_decision(EXHAUSTED, ids, deps, exhausted=True), deps)
     entry = await deps.ledger.read(parsed.requestId) or _unrecorded(parsed.requestId)
-    if entry.outcome_known:
-        log.warning("Poisoned request had a decided outcome: publishing it")
-        return await publish_stored(entry, deps)
-    if deps.ledger.is_held(entry):
-        log.warning("Poisoned message of a request another delivery holds right now: it will report the outcome")
-        return None
-    if entry.customer_json is not None:
-        log.error("Poisoned request's customer exists (its admin password could not be kept): reporting it created")
-        decision = created_decision(entry, None, parsed.correlationId, deps)
-    else:
-        log.error("Request poisoned after repeated failures")
-        decision = failed_decision(EXHAUSTED, ids, deps, exhausted=True)
-    row = await deps.ledger.decide(entry, decision)
-    if row.decided is None:
-        log.warning("Another delivery took the request meanwhile: it will report the outcome")
-        return None
-    return await publish_stored(row, deps)
+    for _ in range(3):  # the row may move on while this runs: judge it again as it then stands
+        if entry.outcome_known:
+            log.warning("Poisoned request had a decided outcome: publishing it")
+            return await publish_stored(entry, deps)
+        if deps.ledger.is_held(entry):
+            log.warning("Poisoned message of a request another delivery holds right now: it will report the outcome")
+            return None
+        if entry.customer_json is not None:
+            log.error("Poisoned request's customer exists (its admin password could not be kept): reporting it created")
+            decision = created_decision(entry, None, parsed.correlationId, deps)
+        else:
+            log.error("Request poisoned after repeated failures")
+            decision = failed_decision(EXHAUSTED, Ids.of(parsed, generation=entry.generation), deps, exhausted=True)
+        row = await deps.ledger.decide(entry, decision, hold_seconds=deps.config.timing.lease)
+        if row.decided is not None and row.event_id == decision.event_id:
+            try:
+                return await publish_stored(row, deps)
+            finally:
+                await deps.ledger.release(row)
+        entry = row
+    log.warning("The request kept moving on: the delivery that holds it reports the outcome")
+    return None
 
 
 def _unrecorded(request_id: str) -> LedgerEntry:

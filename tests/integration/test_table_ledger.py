@@ -41,7 +41,7 @@ async def test_a_new_request_is_claimed_and_a_second_claim_backs_off(stack: Stac
 async def test_writes_are_conditional_on_the_etag(stack: Stack) -> None:
     rows = ledger(stack)
     entry = await rows.claim("r-2", "m-2", lease_seconds=60)
-    moved = await rows.start_create(entry, domain="x.onmicrosoft.com", checked_hash="h")
+    moved = await rows.start_create(entry, domain="x.onmicrosoft.com", checked_hash="h", company_name="Wingtip Toys AB")
     with pytest.raises(OnboardingError):
         await rows.record_customer(entry, customer_id="c-0")  # the stale etag of another delivery
     moved = await rows.record_customer(moved, customer_id="c-2", customer_json="{}")
@@ -53,7 +53,9 @@ async def test_writes_are_conditional_on_the_etag(stack: Stack) -> None:
 
 async def test_a_released_request_is_claimed_again_and_resumes(stack: Stack) -> None:
     rows = ledger(stack)
-    entry = await rows.start_create(await rows.claim("r-3", "m-3", lease_seconds=60), domain="d", checked_hash="h")
+    entry = await rows.start_create(
+        await rows.claim("r-3", "m-3", lease_seconds=60), domain="d", checked_hash="h", company_name="Wingtip Toys AB"
+    )
     await rows.release(entry)
     resumed = await rows.claim("r-3", "m-3", lease_seconds=60)
     assert (resumed.state, resumed.attempts) == ("creating", 2)
@@ -61,7 +63,9 @@ async def test_a_released_request_is_claimed_again_and_resumes(stack: Stack) -> 
 
 async def test_poison_then_replay_resumes_where_it_stopped(stack: Stack) -> None:
     rows = ledger(stack)
-    entry = await rows.start_create(await rows.claim("r-4", "m-4", lease_seconds=60), domain="d", checked_hash="h")
+    entry = await rows.start_create(
+        await rows.claim("r-4", "m-4", lease_seconds=60), domain="d", checked_hash="h", company_name="Wingtip Toys AB"
+    )
     await rows.release(entry)
     exhausted = await rows.decide(await rows.read("r-4") or entry, EXHAUSTED)
     assert (exhausted.decided, exhausted.exhausted_from) == ("exhausted", "creating")

@@ -126,7 +126,9 @@ async def test_status_shows_each_state() -> None:
         "requestId": "crm-se-0001", "state": "received", "event": None
     }  # fmt: skip
     entry = await deps.ledger.claim("crm-se-0001", "ms", lease_seconds=10)
-    await deps.ledger.start_create(entry, domain="wingtiptoysab.onmicrosoft.com", checked_hash=None)
+    await deps.ledger.start_create(
+        entry, domain="wingtiptoysab.onmicrosoft.com", checked_hash=None, company_name="Wingtip Toys AB"
+    )
     assert body_of(await request_status("crm-se-0001", deps))["state"] == "creating"
     done = sample("tr-anadolu-oyuncak")
     await handle_message(message(done), pipeline)

@@ -8,7 +8,7 @@ import pytest
 
 from handlers.adapters.rows import InMemoryRows, RowChanged
 from handlers.failures import ErrorKind, OnboardingError
-from handlers.ledger import Decision, Ledger, LedgerEntry
+from handlers.ledger import Decision, Ledger, LedgerEntry, sent_names
 
 LEASE = 60.0
 
@@ -71,17 +71,23 @@ async def test_a_claim_whose_holder_died_is_taken_over_once_its_lease_ran_out(le
 async def test_received_to_creating_records_the_domain_and_when_a_create_first_went_out(
     ledger: Ledger, clock: Clock
 ) -> None:
-    entry = await ledger.start_create(await claim(ledger), domain="a.onmicrosoft.com", checked_hash="h1")
+    entry = await ledger.start_create(
+        await claim(ledger), domain="a.onmicrosoft.com", checked_hash="h1", company_name="Wingtip Toys AB"
+    )
     assert (entry.state, entry.domain, entry.checked_hash, entry.creating_since) == (
         "creating", "a.onmicrosoft.com", "h1", clock.now,
     )  # fmt: skip
     clock.now += 5
-    again = await ledger.start_create(entry, domain="a.onmicrosoft.com", checked_hash="h1")
+    again = await ledger.start_create(
+        entry, domain="a.onmicrosoft.com", checked_hash="h1", company_name="Wingtip Toys AB"
+    )
     assert again.creating_since == clock.now - 5  # the first create's time is kept
 
 
 async def test_the_customer_is_recorded_on_the_row(ledger: Ledger) -> None:
-    entry = await ledger.start_create(await claim(ledger), domain="a.onmicrosoft.com", checked_hash="h1")
+    entry = await ledger.start_create(
+        await claim(ledger), domain="a.onmicrosoft.com", checked_hash="h1", company_name="Wingtip Toys AB"
+    )
     entry = await ledger.record_customer(entry, customer_id="c-1", customer_json='{"customerId": "c-1"}')
     assert (entry.state, entry.customer_id, entry.decided) == ("creating", "c-1", None)
 
@@ -111,7 +117,9 @@ async def test_a_failure_resent_with_new_content_reopens_as_received_when_no_cre
 
 
 async def test_a_reopened_failure_never_returns_to_received_once_a_create_went_out(ledger: Ledger) -> None:
-    entry = await ledger.start_create(await claim(ledger), domain="a.onmicrosoft.com", checked_hash="h1")
+    entry = await ledger.start_create(
+        await claim(ledger), domain="a.onmicrosoft.com", checked_hash="h1", company_name="Wingtip Toys AB"
+    )
     await ledger.decide(entry, failed())
     reopened = await claim(ledger, content="h2")
     assert (reopened.state, reopened.domain, reopened.creating_since) == (
@@ -127,7 +135,9 @@ async def test_a_retryable_failure_resent_unchanged_reopens(ledger: Ledger) -> N
 async def test_the_poison_path_exhausts_an_unheld_request_and_a_replay_resumes_where_it_stopped(
     ledger: Ledger, clock: Clock
 ) -> None:
-    entry = await ledger.start_create(await claim(ledger), domain="a.onmicrosoft.com", checked_hash="h1")
+    entry = await ledger.start_create(
+        await claim(ledger), domain="a.onmicrosoft.com", checked_hash="h1", company_name="Wingtip Toys AB"
+    )
     await ledger.release(entry)
     row = await ledger.decide((await ledger.read("r-1")) or entry, EXHAUSTED)
     assert (row.state, row.decided, row.exhausted_from) == ("failed", "exhausted", "creating")
@@ -190,7 +200,7 @@ async def test_a_lost_answer_over_a_write_someone_else_made_is_a_conflict(ledger
 
     rows.lose_answer = lost_and_overwritten
     with pytest.raises(OnboardingError):  # busy: never mistaken for our own write
-        await ledger.start_create(entry, domain="a.onmicrosoft.com", checked_hash="h1")
+        await ledger.start_create(entry, domain="a.onmicrosoft.com", checked_hash="h1", company_name="Wingtip Toys AB")
     with pytest.raises(RowChanged):
         await rows.replace(entry)
 
@@ -218,5 +228,34 @@ async def test_our_committed_write_answering_412_to_the_clients_own_resend_is_re
         raise RowChanged(written.request_id)
 
     rows.replace = commit_then_412.__get__(rows)  # type: ignore[method-assign]
-    moved = await ledger.start_create(entry, domain="a.onmicrosoft.com", checked_hash="h1")
+    moved = await ledger.start_create(
+        entry, domain="a.onmicrosoft.com", checked_hash="h1", company_name="Wingtip Toys AB"
+    )
     assert moved.state == "creating" and moved == rows.rows["r-1"]
+
+
+async def test_a_create_going_out_is_unknown_until_answered_and_its_company_name_is_kept(ledger: Ledger) -> None:
+    entry = await ledger.start_create(
+        await claim(ledger), domain="a.onmicrosoft.com", checked_hash="h1", company_name="Wingtip Toys AB"
+    )
+    entry = await ledger.start_create(entry, domain="a.onmicrosoft.com", checked_hash="h2", company_name="Wingtip AB")
+    assert entry.create_unknown is True and sent_names(entry) == ["Wingtip Toys AB", "Wingtip AB"]
+    refused = await ledger.decide(entry, replace(failed(), changes={"create_unknown": False}))
+    assert refused.create_unknown is False  # Partner Center answered for good: no longer evidence of a ghost
+
+
+async def test_a_failure_stays_held_while_it_is_published_then_is_released(ledger: Ledger, rows: InMemoryRows) -> None:
+    row = await ledger.decide(await claim(ledger), failed(retryable=True), hold_seconds=LEASE)
+    assert row.decided == "failed" and ledger.is_held(row)
+    with pytest.raises(OnboardingError):  # a resend cannot reopen it before its event went out
+        await claim(ledger, content="h2")
+    await ledger.release(row)
+    assert (await claim(ledger, content="h2")).decided is None
+
+
+async def test_every_reopen_of_a_decided_failure_is_a_new_generation(ledger: Ledger) -> None:
+    await ledger.decide(await claim(ledger), failed())
+    reopened = await claim(ledger, content="h2")
+    await ledger.decide(reopened, failed())
+    again = await claim(ledger, content="h3")
+    assert (reopened.generation, again.generation) == (1, 2)
