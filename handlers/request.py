@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from handlers.countries import COUNTRY_ALIASES, ISO_ALPHA2, REGISTRATION_COUNTRIES
@@ -17,7 +18,15 @@ from handlers.failures import FieldError
 from handlers.message import MAX_MESSAGE_BYTES, read_json
 from handlers.text import describe, echoable, first_unsafe, has_visible, is_surrogate, nfc
 
-__all__ = ["MAX_MESSAGE_BYTES", "Address", "Customer", "CustomerRequest", "InvalidRequest", "parse_message"]
+__all__ = [
+    "MAX_MESSAGE_BYTES",
+    "Address",
+    "Customer",
+    "CustomerRequest",
+    "InvalidRequest",
+    "McaAcceptance",
+    "parse_message",
+]
 
 
 class _Model(BaseModel):
@@ -84,6 +93,43 @@ class Address(_Model):
         return value
 
 
+class PrimaryContact(_Model):
+    """Who accepted the Microsoft Customer Agreement for the customer."""
+
+    firstName: str = Field(min_length=1, max_length=50)
+    lastName: str = Field(min_length=1, max_length=50)
+    email: str = Field(min_length=1, max_length=254, json_schema_extra={"format": "email"})
+    phoneNumber: str | None = Field(default=None, max_length=64)
+
+    @field_validator("email")
+    @classmethod
+    def _email_address(cls, value: str) -> str:
+        return _email(value)
+
+
+class McaAcceptance(_Model):
+    """The customer accepted the Microsoft Customer Agreement; the partner attests it right after the create."""
+
+    primaryContact: PrimaryContact
+    dateAgreed: AwareDatetime = Field(description="RFC 3339 UTC (Z or +00:00), not in the future")
+
+    @field_validator("dateAgreed")
+    @classmethod
+    def _utc_and_past(cls, value: datetime) -> datetime:
+        if value.utcoffset() != timedelta(0):
+            raise PydanticCustomError("not_utc", "must be a UTC time (ending in Z)")
+        if value > datetime.now(UTC) + timedelta(minutes=5):  # a little clock skew between CRM and us
+            raise PydanticCustomError("in_future", "must not be in the future")
+        return value
+
+
+def _email(value: str) -> str:
+    try:  # syntax only: whether the mailbox exists is the CRM's to know
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError:
+        raise PydanticCustomError("pattern", "must be an e-mail address") from None
+
+
 class Customer(_Model):
     """The company to create and its billing contact."""
 
@@ -100,14 +146,12 @@ class Customer(_Model):
     organizationRegistrationNumber: str | None = Field(default=None, max_length=100)
     enableGdapByDefault: StrictBool | None = None
     address: Address
+    mcaAcceptance: McaAcceptance | None = None
 
     @field_validator("email")
     @classmethod
     def _email_address(cls, value: str) -> str:
-        try:  # syntax only: whether the mailbox exists is the CRM's to know
-            return validate_email(value, check_deliverability=False).normalized
-        except EmailNotValidError:
-            raise PydanticCustomError("pattern", "must be an e-mail address") from None
+        return _email(value)
 
     @field_validator("culture")
     @classmethod
@@ -179,6 +223,7 @@ _PATTERN_RULES = {
     "customer.email": "must be an e-mail address like it@example.com",
     "customer.culture": "must be a culture like tr-TR",
     "customer.language": "must be a 2-letter language code like tr",
+    "customer.mcaAcceptance.primaryContact.email": "must be an e-mail address like it@example.com",
 }
 
 

@@ -16,9 +16,18 @@ from pydantic import BaseModel, ValidationError
 
 from handlers.adapters.http import transport_failure
 from handlers.adapters.pacing import Pacer
-from handlers.adapters.payloads import AddressValidation, CountryRules, CustomerPage, CustomerPayload
+from handlers.adapters.payloads import (
+    AddressValidation,
+    AgreementTemplatePage,
+    CountryRules,
+    CustomerPage,
+    CustomerPayload,
+    Relationship,
+    RelationshipPage,
+)
 from handlers.adapters.ports import TokenProvider
 from handlers.adapters.retry import RetryPolicy, call_with_retries, retry_after_seconds
+from handlers.adapters.user_tokens import UserTokens, consent_error
 from handlers.failures import ErrorKind, OnboardingError
 from handlers.telemetry import partner_center_duration
 from handlers.text import echoable
@@ -28,6 +37,9 @@ log = logging.getLogger("csp_onboarding")
 APPLICATION_NAME = "csp-onboarding-function"
 # 401/403 codes that mean our token or its permissions are refused (contract §3 rule 6).
 AUTH_CODES = frozenset({"900329", "900420", "800001", "600006"})
+# 401 codes that mean the App+User sign-in must be done again (a token without MFA).
+CONSENT_CODES = frozenset({"900421"})
+AGREEMENT_EXISTS = "600061"  # PartnerConfirmedAgreementAlreadyExists: the attestation is there
 # 403 codes that are business refusals of the partner account, not of our token.
 BUSINESS_403_CODES = frozenset({"2030", "900123", "900124"})
 
@@ -55,6 +67,8 @@ def classify_response(response: httpx.Response, *, what: str, max_retry_after: f
     status = response.status_code
     if status == 429 or status == 408 or status >= 500:
         kind = ErrorKind.TRANSIENT
+    elif code in CONSENT_CODES:
+        kind = ErrorKind.CONSENT
     elif status == 401 or (status == 403 and code not in BUSINESS_403_CODES) or code in AUTH_CODES:
         kind = ErrorKind.AUTH
     else:
@@ -137,18 +151,52 @@ class PartnerCenterClient:
         pacer: Pacer,
         retry_policy: RetryPolicy,
         locale: str = "en-US",
+        user_tokens: UserTokens | None = None,
     ) -> None:
         self._http = http
         self._tokens = tokens
+        self._user_tokens = user_tokens
         self._base_url = base_url.rstrip("/")
         self._pacer = pacer
         self._policy = retry_policy
         self._locale = locale
 
     async def create_customer(self, body: dict[str, Any], *, ms_request_id: str) -> CustomerPayload:
-        """POST /v1/customers; raises OnboardingError."""
-        response = await self._call("POST", "/v1/customers", ms_request_id, json_body=body, ok=(200, 201))
+        """POST /v1/customers — App+User for an indirect reseller's customer, app-only otherwise (rule 11);
+        raises OnboardingError."""
+        app_user = body.get("associatedPartnerId") is not None
+        response = await self._call(
+            "POST", "/v1/customers", ms_request_id, json_body=body, ok=(200, 201), app_user=app_user
+        )
         return read_answer(response, CustomerPayload, what="POST /v1/customers")
+
+    async def list_indirect_resellers(self, *, ms_request_id: str) -> list[Relationship]:
+        """The partner's indirect resellers (App+User); raises OnboardingError."""
+        path = "/v1/relationships?relationship_type=IsIndirectCloudSolutionProviderOf"
+        response = await self._call("GET", path, ms_request_id, ok=(200,), app_user=True)
+        return read_answer(response, RelationshipPage, what="GET /v1/relationships").items
+
+    async def agreement_template_id(self, agreement_type: str, *, ms_request_id: str) -> str:
+        """The current template id of an agreement type (App+User); raises OnboardingError."""
+        path = f"/v1/agreements?agreementType={quote(agreement_type)}"
+        response = await self._call("GET", path, ms_request_id, ok=(200,), app_user=True)
+        items = read_answer(response, AgreementTemplatePage, what="GET /v1/agreements").items
+        matching = [t for t in items if t.agreementType in (None, agreement_type)]
+        if not matching:
+            raise OnboardingError(ErrorKind.TRANSIENT, f"Partner Center listed no {agreement_type} template")
+        return matching[0].templateId
+
+    async def create_agreement(self, customer_id: str, body: dict[str, Any], *, ms_request_id: str) -> bool:
+        """POST /v1/customers/{id}/agreements (App+User): True when created, False when it already existed
+        (600061, success too); raises OnboardingError."""
+        path = f"/v1/customers/{quote(customer_id)}/agreements"
+        try:
+            await self._call("POST", path, ms_request_id, json_body=body, ok=(200, 201), app_user=True)
+        except OnboardingError as error:
+            if error.code == AGREEMENT_EXISTS:
+                return False
+            raise
+        return True
 
     async def domain_exists(self, domain: str, *, ms_request_id: str) -> bool:
         """HEAD /v1/domains/{domain}: 200 means taken, 404 free; a check that cannot be made here (405, 501)
@@ -185,6 +233,18 @@ class PartnerCenterClient:
                 return customer
         return None
 
+    async def _token(self, app_user: bool) -> str:
+        if not app_user:
+            return await self._tokens.get_token()
+        if self._user_tokens is None:
+            raise OnboardingError(
+                ErrorKind.AUTH,
+                "This needs an App+User token and App+User is off: set PARTNER_CENTER_USER_TOKEN_SECRET_URL and run "
+                "`python -m ops.consent` once",
+                code="app_user_off",
+            )
+        return await self._user_tokens.get_token()
+
     async def _call(
         self,
         method: str,
@@ -193,6 +253,7 @@ class PartnerCenterClient:
         *,
         ok: Iterable[int],
         json_body: dict[str, Any] | None = None,
+        app_user: bool = False,
     ) -> httpx.Response:
         accepted = frozenset(ok)
         what = f"{method} {path.split('?')[0]}"
@@ -201,7 +262,7 @@ class PartnerCenterClient:
 
         async def attempt() -> httpx.Response:
             nonlocal paced, unanswered
-            token = await self._tokens.get_token()
+            token = await self._token(app_user)
             waiting = time.monotonic()
             await self._pacer.acquire()
             paced += time.monotonic() - waiting
@@ -238,6 +299,9 @@ class PartnerCenterClient:
             error = classify_response(response, what=what, max_retry_after=self._policy.max_retry_after)
             if response.status_code == 429:
                 self._pacer.throttled(error.retry_after)
+            if error.kind is ErrorKind.CONSENT and self._user_tokens is not None:  # 401 / 900421: no MFA
+                await self._user_tokens.refused(error)
+                error = replace(error, message=consent_error("mfa_required", error.description or "").message)
             if unanswered:
                 error = replace(error, after_unanswered=True)
             unanswered = unanswered or response.status_code == 408 or response.status_code >= 500
