@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from pydantic import SecretStr
 
-from handlers.adapters.entra import MsalTokenProvider
 from handlers.adapters.http import transport_failure
 from handlers.adapters.retry import RetryPolicy, call_with_retries, retry_after_seconds
 from handlers.failures import ErrorKind, OnboardingError
@@ -16,11 +15,19 @@ from handlers.failures import ErrorKind, OnboardingError
 API_VERSION = "7.4"
 
 
+class VaultTokens(Protocol):
+    """Bearer tokens for Key Vault (the managed identity's MsalTokenProvider, or an azure-identity credential)."""
+
+    async def get_token(self) -> str: ...
+
+    def invalidate(self) -> None: ...
+
+
 class KeyVaultSecrets:
     """Writes and reads secrets; returns version-less secret ids, so the same name always yields the same id."""
 
     def __init__(
-        self, http: httpx.AsyncClient, vault_url: str, tokens: MsalTokenProvider, *, retry_policy: RetryPolicy
+        self, http: httpx.AsyncClient, vault_url: str, tokens: VaultTokens, *, retry_policy: RetryPolicy
     ) -> None:
         self._http = http
         self._vault_url = vault_url.rstrip("/")

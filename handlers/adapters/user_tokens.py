@@ -89,7 +89,7 @@ class UserTokens:
 
     def __init__(
         self, vault: RefreshTokenVault, secret_name: str, redeem: Callable[[str], MsalResult], *,
-        on_consent_required: ConsentAlarm, refresh_margin: float = 300.0, refusal_memory: float = 60.0,
+        on_consent_required: ConsentAlarm, refresh_margin: float = 300.0, refusal_memory: float = 300.0,
     ) -> None:  # fmt: skip
         self._vault = vault
         self._secret_name = secret_name
@@ -98,6 +98,8 @@ class UserTokens:
         self._refresh_margin = refresh_margin
         self._refusal_memory = refusal_memory
         self._refusal: tuple[OnboardingError, float] | None = None
+        self._used: str | None = None  # the refresh token last redeemed (a dead one is not redeemed again)
+        self._dead_token: str | None = None
         self._token: str | None = None
         self._expires_at = 0.0
         self._lock = asyncio.Lock()
@@ -113,8 +115,6 @@ class UserTokens:
         async with self._lock:
             if (token := self._cached()) is not None:
                 return token
-            if self._refusal is not None and time.monotonic() < self._refusal[1]:
-                raise self._refusal[0]  # a dead sign-in stays dead: do not storm Entra and the vault
             return await self._redeem_now()
 
     async def refresh(self) -> None:
@@ -130,10 +130,13 @@ class UserTokens:
 
     async def _redeem_now(self) -> str:
         stored = await self._vault.get_secret(self._secret_name)
-        if stored is None or not stored.get_secret_value():
-            raise await self._dead("refresh_token_missing", None, "the vault holds no refresh token")
-        refresh_token = stored.get_secret_value()
+        refresh_token = stored.get_secret_value() if stored is not None else ""
         remember_token(refresh_token)
+        if self._refusal is not None and time.monotonic() < self._refusal[1] and refresh_token == self._dead_token:
+            raise self._refusal[0]  # the same dead sign-in (no new consent in the vault): do not storm Entra
+        self._used = refresh_token
+        if not refresh_token:
+            raise await self._dead("refresh_token_missing", None, "the vault holds no refresh token")
         try:
             result = await asyncio.to_thread(self._redeem, refresh_token)
         except (requests.RequestException, OSError) as exc:
@@ -150,7 +153,7 @@ class UserTokens:
         except ValidationError:  # its text would quote the token
             raise OnboardingError(ErrorKind.TRANSIENT, "Entra ID's App+User answer could not be read") from None
         await self._keep(result.get("refresh_token"), refresh_token)
-        self._refusal = None
+        self._refusal = self._dead_token = None
         self._token = answer.access_token.get_secret_value()
         self._expires_at = time.monotonic() + answer.expires_in
         return self._token
@@ -180,6 +183,6 @@ class UserTokens:
 
     async def _dead(self, reason: str, error: OnboardingError | None, detail: str = "") -> OnboardingError:
         dead = consent_error(reason, detail or (error.description if error else None) or reason)
-        self._refusal = (dead, time.monotonic() + self._refusal_memory)
+        self._refusal, self._dead_token = (dead, time.monotonic() + self._refusal_memory), self._used
         await self._alarm(reason)
         return dead
