@@ -34,7 +34,7 @@ TENANT_ID = "00000000-0000-4000-8000-00000000c5b0"
 CLIENT_ID = "11111111-1111-4111-8111-111111111111"
 MANAGED_IDENTITY_CLIENT_ID = "22222222-2222-4222-8222-222222222222"
 QUEUE = "customer-requests"
-APP_USER_SECRET = "partner-center-app-user"
+APP_USER_SECRET = "partner-center-app-user"  # noqa: S105 — a secret name, not a value
 
 
 def free_port() -> int:
