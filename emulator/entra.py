@@ -109,9 +109,13 @@ async def token(request: web.Request) -> web.Response:
 def user_token(request: web.Request, state: State, form: Any, grant: str, scope: str) -> web.Response:
     """The App+User grants: a refresh token (rotated: the answer carries a new one, the old one stays valid), an
     authorization code or a device code of an approved sign-in. Partner Center's user_impersonation scope only."""
+    app_user = state.app_user
+    if grant != "refresh_token":  # a code grant may leave the scope to the sign-in it redeems
+        key = str(form.get("code" if grant == "authorization_code" else "device_code", ""))
+        pending = app_user.sign_ins.get(key)
+        scope = scope or (pending.scope if pending is not None else "")
     if USER_IMPERSONATION not in scope.split():
         return aad_error(400, "invalid_scope", "AADSTS70011", f"The provided scope '{scope}' is not valid here.")
-    app_user = state.app_user
     if grant == "refresh_token":
         found, code, description = app_user.redeem(str(form.get("refresh_token", "")))
         if found is None:

@@ -34,11 +34,14 @@ class ConsentAlarm:
         self._notices = notices
         self._events = events
         self._source = source
-        self._since: float | None = None
+        self._since: float | None = None  # when this worker first met the dead sign-in, this time round
+        self._last = 0.0
 
     async def __call__(self, reason: str) -> None:
         now = time.time()
-        self._since = self._since or now
+        if self._since is None or now - self._last > 2 * 3600:  # quiet for two hours: a new episode
+            self._since = now
+        self._last = now
         log.error("App+User sign-in needed (%s): %s", reason, OPERATOR_ACTION, extra={"alert": ALERT})
         slot = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H")
         try:
@@ -54,7 +57,3 @@ class ConsentAlarm:
         except OnboardingError as error:
             log.warning("Could not publish consent.required (%s): the next failure this hour tries again", error)
             await self._notices.forget_notice(TOPIC, slot)
-
-    def cleared(self) -> None:
-        """The sign-in works again."""
-        self._since = None

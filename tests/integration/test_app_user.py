@@ -137,3 +137,16 @@ def test_an_unknown_reseller_is_refused_before_anything_is_created(harness: Harn
     [event] = harness.wait_for_events(1)
     assert event["data"]["reason"] == "invalid_request" and event["data"]["errors"][0]["field"] == "indirectResellerId"
     assert harness.calls("customers.create") == []
+
+
+def test_ops_consent_with_a_device_code(harness: Harness, stack: Stack) -> None:
+    env = {**os.environ, **stack.env}
+    done = subprocess.run(
+        [sys.executable, "-m", "ops.consent", "--device-code"], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "enter the code" in done.stdout and "Stored the App+User refresh token" in done.stdout
+    [version] = stack.admin("GET", "vault")[APP_USER_SECRET]
+    assert version["value"] not in done.stdout + done.stderr, "the refresh token is never printed"
+    assert version["value"] in stack.admin("GET", "secrets")["refreshTokens"]
