@@ -11,10 +11,11 @@ from uuid import UUID
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
-from pydantic_core import ErrorDetails, PydanticCustomError
+from pydantic_core import PydanticCustomError
 
 from handlers.countries import COUNTRY_ALIASES, ISO_ALPHA2, REGISTRATION_COUNTRIES
 from handlers.failures import FieldError
+from handlers.field_errors import field_error
 from handlers.message import MAX_MESSAGE_BYTES, read_json
 from handlers.text import describe, echoable, first_unsafe, has_visible, is_surrogate, nfc
 
@@ -204,51 +205,6 @@ class InvalidRequest:
     correlation_id: str | None = None
 
 
-_CODES = {
-    "missing": "required",
-    "string_too_long": "too_long",
-    "string_pattern_mismatch": "pattern",
-    "string_type": "wrong_type",
-    "bool_type": "wrong_type",
-    "model_type": "wrong_type",
-    "model_attributes_type": "wrong_type",
-    "dict_type": "wrong_type",
-    "uuid_parsing": "not_a_guid",
-    "uuid_type": "not_a_guid",
-}
-
-_PATTERN_RULES = {
-    "requestId": "must be 1–128 characters of letters, digits and . _ : -",
-    "customer.domainPrefix": "must be 1–27 letters or digits, without dots, hyphens or a suffix",
-    "customer.email": "must be an e-mail address like it@example.com",
-    "customer.culture": "must be a culture like tr-TR",
-    "customer.language": "must be a 2-letter language code like tr",
-    "customer.mcaAcceptance.primaryContact.email": "must be an e-mail address like it@example.com",
-}
-
-
-def _field_error(detail: ErrorDetails) -> FieldError:
-    path = ".".join(str(part) for part in detail["loc"]) or None
-    kind = detail["type"]
-    ctx = detail.get("ctx") or {}
-    code = _CODES.get(kind, kind)
-    if kind == "string_too_short":
-        code = "required" if ctx.get("min_length") == 1 else "too_short"
-    if code == "required":
-        rule = "is required"
-    elif code == "pattern" and path in _PATTERN_RULES:
-        rule = _PATTERN_RULES[path]
-    elif code == "too_long":
-        rule = f"must be at most {ctx.get('max_length')} characters"
-    elif code == "wrong_type":
-        rule = f"has the wrong type: {detail['msg'][0].lower()}{detail['msg'][1:]}"
-    elif code == "not_a_guid":
-        rule = "must be a GUID"
-    else:
-        rule = detail["msg"]
-    return FieldError(field=path, code=code, message=f"{path or 'The message'} {rule}.")
-
-
 def _country_rule_errors(raw: dict[str, Any]) -> list[FieldError]:
     """The 24-country rule: registration number and phone number required (checked on the raw input)."""
     customer = raw.get("customer")
@@ -303,7 +259,7 @@ def parse_message(body: bytes | str) -> CustomerRequest | InvalidRequest:
         try:
             request = CustomerRequest.model_validate(raw)
         except ValidationError as exc:
-            errors.extend(_field_error(detail) for detail in exc.errors(include_url=False, include_input=False))
+            errors.extend(field_error(detail) for detail in exc.errors(include_url=False, include_input=False))
         except (RecursionError, ValueError, TypeError) as exc:  # values pydantic cannot hold
             errors.append(_unreadable(exc))
         errors.extend(_country_rule_errors(raw))
