@@ -109,3 +109,19 @@ def test_the_secret_url_must_be_version_less() -> None:
     for bad in ("https://kv.vault.azure.net/secrets/pc/0123", "http://kv/secrets/x", "https://kv/keys/x"):
         with pytest.raises(ValueError, match="no version"):
             split_secret_url(bad)
+
+
+async def test_a_dead_sign_in_is_remembered_until_a_new_consent_reaches_the_vault() -> None:
+    vault, entra, sink = FakeVault(), Entra(), FakeEventSink()
+    tokens = UserTokens(
+        vault, "pc-app-user", entra, on_consent_required=ConsentAlarm(InMemoryRows(), sink, source="/t")
+    )
+    entra.error = {"error": "invalid_grant", "error_codes": [50173]}
+    for _ in range(3):
+        with pytest.raises(OnboardingError):
+            await tokens.get_token()
+    assert entra.redeemed == [FIRST], "the same dead token is not sent to Entra again"
+    entra.error = None
+    vault.versions.append("rt.after-ops-consent")  # the operator's new sign-in
+    assert await tokens.get_token() == "user-access-2"
+    assert entra.redeemed[-1] == "rt.after-ops-consent"
