@@ -23,6 +23,15 @@ from devhost.hostjson import timing_overrides
 from devhost.stack import QUEUE, Stack
 
 PARTNER_CENTER = "customers.create,domains.head,address.validate,rules.get"
+AGREEMENTS = "agreements.list,agreements.create"
+MCA_SHARE = 0.2  # requests carrying customer.mcaAcceptance (issue 16)
+_NAMES = {PARTNER_CENTER: "partner-center", AGREEMENTS: "agreements"}
+
+
+def _fault_name(fault: dict[str, Any]) -> str:
+    name = f"{_NAMES.get(fault['target'], fault['target'])}:{fault['kind']}"
+    return f"{name}:first{fault['times']}" if fault.get("probability", 1.0) >= 1.0 and fault.get("times") else name
+
 
 # The soak's timing, in one place: local-host arguments and app settings. (The real host also takes host.json's
 # values from app settings such as AzureFunctionsJobHost__extensions__queues__visibilityTimeout.)
@@ -61,12 +70,19 @@ def chaos_faults(seed: int) -> list[dict[str, Any]]:
         {"target": PARTNER_CENTER, "kind": "status", "status": 503, "probability": 0.05, "times": None},
         {"target": "customers.create", "kind": "commit_drop", "probability": 0.03, "times": None},
         {"target": "events.publish", "kind": "status", "status": 500, "probability": 0.02, "times": None},
+        # The MCA attestation's endpoints (App+User): the same throttling and outages, and a lost answer after the
+        # attestation committed (the retry meets 600061). The first two attestations fail for sure, so every soak
+        # exercises the retry of the attestation alone, however few MCA requests it draws.
+        {"target": "agreements.create", "kind": "status", "status": 503, "times": 2},
+        {"target": AGREEMENTS, "kind": "throttle", "retryAfter": 1, "probability": 0.10, "times": None},
+        {"target": AGREEMENTS, "kind": "status", "status": 503, "probability": 0.05, "times": None},
+        {"target": "agreements.create", "kind": "commit_drop", "probability": 0.05, "times": None},
     ]
 
 
-def request(index: int, run: str) -> dict[str, Any]:
-    """A valid Swedish request, unique per index."""
-    return {
+def request(index: int, run: str, *, mca: bool = False) -> dict[str, Any]:
+    """A valid Swedish request, unique per index; with `mca`, the customer accepted the MCA."""
+    body: dict[str, Any] = {
         "schemaVersion": "1.0",
         "requestId": f"soak-{run}-{index:05d}",
         "crmAccountId": f"ACC-SOAK-{index:05d}",
@@ -83,6 +99,12 @@ def request(index: int, run: str) -> dict[str, Any]:
             },
         },
     }  # fmt: skip
+    if mca:
+        body["customer"]["mcaAcceptance"] = {
+            "primaryContact": {"firstName": "Astrid", "lastName": "Lindqvist", "email": f"ceo{index}@soak.example"},
+            "dateAgreed": "2026-01-15T09:30:00Z",
+        }
+    return body
 
 
 def new_stack(mix: Mix, *, paced: bool) -> Stack:
@@ -92,12 +114,15 @@ def new_stack(mix: Mix, *, paced: bool) -> Stack:
         host_args=list(timing["host_args"]),
         extra_env={**timing["env"], **budget},
         table_proxy=mix.storage_drops_after_commit > 0,
+        app_user=True,
     )
 
 
 def inject(stack: Stack, mix: Mix, seed: int, *, paced: bool) -> None:
     """Reset the emulator and switch this run's faults on."""
     stack.admin("POST", "reset")
+    if stack.app_user:
+        stack.consent()  # the reset emptied the vault
     stack.admin("DELETE", f"faults?seed={seed}")
     stack.admin("POST", "faults", chaos_faults(seed))
     stack.admin(
@@ -150,8 +175,9 @@ def run_soak(
     run = f"{seed:02d}{int(time.time()) % 10000:04d}"
     try:
         inject(stack, mix, seed, paced=paced)
-        bodies = [json.dumps(request(i, run)) for i in range(requests)]
         draw = random.Random(seed)
+        mca = {i for i in range(requests) if stack.app_user and draw.random() < MCA_SHARE}
+        bodies = [json.dumps(request(i, run, mca=i in mca)) for i in range(requests)]
         twice = {i for i in range(requests) if draw.random() < mix.delivered_twice}
         if paced:
             stack.kill_host()
@@ -160,18 +186,19 @@ def run_soak(
         if paced:
             stack.start_host()
         wanted = {f"soak-{run}-{i:05d}" for i in range(requests)}
+        wanted_mca = {f"soak-{run}-{i:05d}" for i in mca}
         deadline = started + timeout
-        killed = wait_for_outcomes(stack, wanted, kills, deadline)
+        killed = wait_for_outcomes(stack, wanted, kills, deadline, mca=wanted_mca)
         while messages_left(stack) and time.monotonic() < deadline:  # stray redeliveries may still say more
             time.sleep(1)
         time.sleep(2)
         wall = time.monotonic() - started
         state = stack.admin("GET", "state")
-        outcomes = count_outcomes(wanted, stack.events(), stack.admin("GET", "customers"))
-        fired = {
-            f"{'partner-center' if f['target'] == PARTNER_CENTER else f['target']}:{f['kind']}": f["fired"]
-            for f in state["faults"]
-        }
+        outcomes = count_outcomes(
+            wanted, stack.events(), stack.admin("GET", "customers"), mca=wanted_mca,
+            agreements=stack.admin("GET", "agreements"),
+        )  # fmt: skip
+        fired = {_fault_name(f): f["fired"] for f in state["faults"]}
         fired["storage:drop_after_commit"] = state["counters"].get("storage_drops_after_commit", 0)
         return SoakReport(
             **asdict(outcomes),
@@ -193,13 +220,19 @@ def run_soak(
             stack.stop()
 
 
-def wait_for_outcomes(stack: Stack, wanted: set[str], kills: int, deadline: float) -> int:
-    """Poll until every wanted request has an outcome or the deadline passes, killing and restarting the host at
-    `kills` points spread evenly over the outcomes. Returns how many kills happened."""
+def wait_for_outcomes(
+    stack: Stack, wanted: set[str], kills: int, deadline: float, *, mca: set[str] | frozenset[str] = frozenset()
+) -> int:
+    """Poll until every wanted request has an outcome (an MCA request: also its agreement.* outcome) or the deadline
+    passes, killing and restarting the host at `kills` points spread evenly over the outcomes. Returns how many
+    kills happened."""
     kill_at = [len(wanted) * (k + 1) // (kills + 1) for k in range(kills)]
     killed = 0
     while True:
-        answered = {e["data"]["requestId"] for e in stack.events()} & wanted
+        events = stack.events()
+        attested = {e["data"]["requestId"] for e in events if e["type"].startswith("csp.onboarding.agreement.")}
+        answered = {e["data"]["requestId"] for e in events if e["type"].startswith("csp.onboarding.customer.")}
+        answered = (answered & wanted) - (mca - attested)
         if killed < kills and len(answered) >= kill_at[killed]:
             stack.kill_host()
             killed += 1

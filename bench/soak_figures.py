@@ -23,16 +23,32 @@ class Outcomes:
     lost: int
     duplicate_outcomes: int
     contradictory_outcomes: int  # requests with both a `created` and a `failed` event: must be 0
+    mca_requests: int = 0  # requests carrying customer.mcaAcceptance
+    agreements_confirmed: int = 0  # of those, requests with an agreement.confirmed event
+    agreements_failed: int = 0  # … with an agreement.failed event
+    agreements_missing: int = 0  # … with no agreement.* event: must be 0
+    agreements_contradictory: int = 0  # … with both: must be 0
+    attestations: int = 0  # agreements Partner Center holds for the soak's customers (one per MCA request)
 
 
 def count_outcomes(
-    wanted: Collection[str], events: Iterable[dict[str, Any]], customers: list[dict[str, Any]]
+    wanted: Collection[str],
+    events: Iterable[dict[str, Any]],
+    customers: list[dict[str, Any]],
+    *,
+    mca: Collection[str] = (),
+    agreements: dict[str, list[Any]] | None = None,
 ) -> Outcomes:
-    """Tally the events of the wanted requestIds and the customers Partner Center holds."""
+    """Tally the events of the wanted requestIds and the customers Partner Center holds; for the requests in `mca`,
+    their agreement.* events and the attestations (`agreements`: customer id → agreements) Partner Center holds."""
     events = [e for e in events if e["data"].get("requestId") in wanted]
+    agreement_events = [e for e in events if e["type"].startswith("csp.onboarding.agreement.")]
+    events = [e for e in events if e["type"].startswith("csp.onboarding.customer.")]
     domains = Counter(c["companyProfile"]["domain"] for c in customers)
     created = [e for e in events if e["type"].endswith(".created")]
     failed = [e for e in events if e["type"].endswith(".failed")]
+    confirmed = {e["data"]["requestId"] for e in agreement_events if e["type"].endswith(".confirmed")}
+    refused = {e["data"]["requestId"] for e in agreement_events if e["type"].endswith(".failed")}
     created_ids = {e["data"]["requestId"] for e in created}
     outcomes = Counter((e["type"], e["data"]["requestId"]) for e in events)
     return Outcomes(
@@ -45,6 +61,12 @@ def count_outcomes(
         lost=len(set(wanted) - {e["data"]["requestId"] for e in events}),
         duplicate_outcomes=sum(n - 1 for n in outcomes.values() if n > 1),
         contradictory_outcomes=len(created_ids & {e["data"]["requestId"] for e in failed}),
+        mca_requests=len(mca),
+        agreements_confirmed=len(confirmed & set(mca)),
+        agreements_failed=len(refused & set(mca)),
+        agreements_missing=len(set(mca) - confirmed - refused),
+        agreements_contradictory=len(confirmed & refused),
+        attestations=sum(len(found) for found in (agreements or {}).values()),
     )
 
 
@@ -92,4 +114,7 @@ class SoakReport(Outcomes):
             and self.poisoned == 0
             and self.failed_events == 0
             and self.contradictory_outcomes == 0
+            and self.agreements_missing == 0
+            and self.agreements_contradictory == 0
+            and self.attestations == self.agreements_confirmed
         )

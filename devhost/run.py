@@ -26,14 +26,21 @@ def describe(event: dict[str, Any]) -> str:
     """One readable line per outcome event."""
     data = event.get("data", {})
     who = f"{data.get('requestId') or '?'} ({data.get('crmAccountId') or '?'})"
-    if event.get("type", "").endswith(".created"):
+    kind = event.get("type", "")
+    if kind.endswith(".created"):
+        reseller = f", for reseller {data['associatedPartnerId']}" if data.get("associatedPartnerId") else ""
         return (
             f"CREATED  {who}: customer {data['customerId']}, tenant {data['tenantId']}, domain {data['domain']}, "
-            f"admin {data['adminUserPrincipalName']}"
+            f"admin {data['adminUserPrincipalName']}{reseller}"
         )
+    if kind.endswith("agreement.confirmed"):
+        return f"MCA OK   {who}: attested for customer {data['customerId']} (template {data['templateId']})"
+    if kind.endswith("consent.required"):
+        return f"CONSENT  App+User sign-in needed ({data.get('reason')}): {data.get('message')}"
     errors = "; ".join(e["message"] for e in data.get("errors", [])) or data.get("message", "")
     retry = "retryable" if data.get("retryable") else "not retryable"
-    return f"FAILED   {who}: {data.get('reason')} ({retry}): {errors}"
+    label = "MCA FAIL" if kind.endswith("agreement.failed") else "FAILED  "
+    return f"{label} {who}: {data.get('reason')} ({retry}): {errors}"
 
 
 def write_stack_file(stack: Stack, path: Path = STACK_FILE) -> Path:
@@ -125,7 +132,7 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the stack on SIGTERM too
     files = [path for folder in args.samples for path in sorted(Path(folder).glob("*.json"))]
-    stack = Stack(host_args=["--max-polling-interval", "0.5"])
+    stack = Stack(host_args=["--max-polling-interval", "0.5"], app_user=True)
     print(f"Starting Azurite, the emulator and the local Functions host (logs in {stack.log_dir}) ...", flush=True)
     access: AccessLog | None = None
     try:
@@ -141,18 +148,21 @@ def main() -> int:
             print(f"enqueued {path.parent.name}/{path.name}", flush=True)
         seen: set[str] = set()
         deadline = time.monotonic() + args.timeout
-        while len(seen) < len(files) or args.serve:
+        expected = len(files) + sum(1 for path in files if "mcaAcceptance" in path.read_text(encoding="utf-8"))
+        while len(seen) < expected or args.serve:
             for event in stack.events():
                 if event["id"] not in seen:
                     seen.add(event["id"])
                     print(describe(event), flush=True)
             access.append_new()
             if not args.serve and time.monotonic() > deadline:
-                print(f"timed out: {len(seen)} of {len(files)} outcomes", file=sys.stderr)
+                print(f"timed out: {len(seen)} of {expected} outcomes", file=sys.stderr)
                 return 1
             time.sleep(0.3)
         created = sum(1 for e in stack.events() if e["type"].endswith(".created"))
-        print(f"drained: {len(files)} requests, {created} created, {len(seen) - created} failed")
+        failed = sum(1 for e in stack.events() if e["type"].endswith("customer.failed"))
+        attested = sum(1 for e in stack.events() if e["type"].endswith("agreement.confirmed"))
+        print(f"drained: {len(files)} requests, {created} created ({attested} with MCA confirmed), {failed} failed")
         print(json.dumps(stack.admin("GET", "state")["counters"]))
         return 0
     except KeyboardInterrupt:

@@ -34,6 +34,7 @@ TENANT_ID = "00000000-0000-4000-8000-00000000c5b0"
 CLIENT_ID = "11111111-1111-4111-8111-111111111111"
 MANAGED_IDENTITY_CLIENT_ID = "22222222-2222-4222-8222-222222222222"
 QUEUE = "customer-requests"
+APP_USER_SECRET = "partner-center-app-user"  # noqa: S105 — a secret name, not a value
 
 
 def free_port() -> int:
@@ -64,6 +65,7 @@ class Stack:
     credential: Literal["secret", "certificate", "federated"] = "secret"
     events_auth: Literal["key", "entra"] = "key"
     vault: bool = False
+    app_user: bool = False  # App+User on: the refresh token in the emulator's vault, consented at start
     table_proxy: bool = False  # TableEndpoint → the emulator's table fault proxy (queues, blobs: straight to Azurite)
     processes: dict[str, subprocess.Popen[Any]] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)
@@ -123,6 +125,9 @@ class Stack:
             self.env["EVENTS_TOPIC_KEY"] = topic_key
         if self.vault:
             self.env["ADMIN_CREDENTIALS_VAULT_URL"] = self.emulator_url
+        if self.app_user:
+            self.env["PARTNER_CENTER_USER_TOKEN_SECRET_URL"] = f"{self.emulator_url}/secrets/{APP_USER_SECRET}"
+            self.consent()
         self.env.update(self.extra_env)
         if host:
             self.start_host()
@@ -244,6 +249,11 @@ class Stack:
     def _admin_tls(self) -> ssl.SSLContext:
         """Trusts the CA bundle, parsed once: tests and benchmarks poll the emulator several times a second."""
         return ssl.create_default_context(cafile=str(self.ca_file))
+
+    def consent(self) -> None:
+        """The Admin agent's sign-in done behind the scenes: a fresh refresh token in the vault (ops.consent's
+        result, without the browser)."""
+        self.admin("POST", "app-user/consent", {"secretName": APP_USER_SECRET})
 
     def queue(self, name: str = QUEUE) -> QueueClient:
         """A client of one of the stack's queues, created if the host has not created it yet."""

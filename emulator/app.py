@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from emulator import entra, event_grid, identity, key_vault, partner_center
+from emulator import app_user, entra, event_grid, identity, key_vault, partner_center
 from emulator.faults import Faults, drop_connection, error_response
 from emulator.partner_center import STATE_KEY
 from emulator.state import Call, RateLimit, State
@@ -21,6 +21,7 @@ FAULTS_KEY: web.AppKey[Faults] = web.AppKey("faults", Faults)
 STORAGE_FAULTS_KEY: web.AppKey[StorageFaults] = web.AppKey("storage_faults", StorageFaults)
 PARTNER_CENTER_ENDPOINTS = frozenset(
     {"customers.create", "customers.list", "customers.get", "domains.head", "address.validate", "rules.get"}
+    | app_user.APP_USER_ENDPOINTS
 )
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -94,6 +95,7 @@ async def admin_state(request: web.Request) -> web.Response:
             "faults": [asdict(r) for r in request.app[FAULTS_KEY].rules],
             "behaviour": state.behaviour.as_json(),
             "storageFaults": request.app[STORAGE_FAULTS_KEY].as_json(),
+            "appUser": state.app_user.as_json(),
         }
     )
 
@@ -121,6 +123,8 @@ async def admin_secrets(request: web.Request) -> web.Response:
             "clientSecret": state.client_secret,
             "topicKey": state.topic_key,
             "identityHeader": state.identity_header,
+            "refreshTokens": list(state.app_user.refresh_tokens),
+            "signInCodes": list(state.app_user.sign_ins),
         }
     )
 
@@ -237,6 +241,7 @@ def build_app(state: State) -> web.Application:
     r.add_post("/_emulator/reset", admin_reset, name="admin.reset")
     r.add_post("/_emulator/ratelimit", admin_rate_limit, name="admin.ratelimit")
     r.add_post("/_emulator/behaviour", admin_behaviour, name="admin.behaviour")
+    app_user.add_routes(app)
     r.add_post("/_emulator/storage-faults", admin_storage_faults, name="admin.storage_faults.set")
     r.add_delete("/_emulator/storage-faults", admin_clear_storage_faults, name="admin.storage_faults.clear")
     return app

@@ -14,6 +14,7 @@ from aiohttp import web
 from emulator.countries import REGISTRATION_COUNTRIES
 from emulator.country_rules import rules_for
 from emulator.state import PARTNER_CENTER_AUDIENCE, State
+from emulator.users import app_user_refusal, reseller_refusal
 
 STATE_KEY: web.AppKey[State] = web.AppKey("state", State)
 
@@ -117,6 +118,17 @@ def public_view(customer: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in customer.items() if k != "userCredentials"}
 
 
+def _indirect_refusal(request: web.Request, state: State, body: dict[str, Any]) -> web.Response | None:
+    """A create for an indirect reseller needs an App+User token with MFA and a known, active reseller."""
+    reseller = body.get("associatedpartnerid")
+    if reseller is None:
+        return None
+    token = state.token_for(request.headers.get("Authorization"), PARTNER_CENTER_AUDIENCE)
+    assert token is not None  # _authorized checked it
+    refusal = app_user_refusal(token.user, token.mfa) or reseller_refusal(state.app_user, str(reseller))
+    return None if refusal is None else pc_error(*refusal)
+
+
 async def create_customer(request: web.Request) -> web.Response:
     if (refused := _authorized(request)) is not None:
         return refused
@@ -135,6 +147,8 @@ async def create_customer(request: web.Request) -> web.Response:
         return pc_error(400, 27002, "The request body must be a Customer object.")
     if (invalid := _validate_customer(body)) is not None:
         return invalid
+    if (refusal := _indirect_refusal(request, state, body)) is not None:
+        return refusal
     domain = str(body["companyprofile"]["domain"]).lower()
     if domain in state.taken_domains or state.customer_by_domain(domain) is not None:
         return pc_error(400, 27100, f"The domain specified {domain} is already used by another tenant.", "DomainInUse")

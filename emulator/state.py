@@ -12,6 +12,8 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from emulator.users import AppUser
+
 PARTNER_CENTER_AUDIENCE = "https://api.partnercenter.microsoft.com"
 EVENT_GRID_AUDIENCE = "https://eventgrid.azure.net"
 KEY_VAULT_AUDIENCE = "https://vault.azure.net"
@@ -23,6 +25,8 @@ class Token:
     audience: str
     client_id: str
     expires_at: float
+    user: str | None = None  # an App+User token's user; None for app-only tokens
+    mfa: bool = False  # whether the user's sign-in carried MFA
 
 
 @dataclass
@@ -150,18 +154,23 @@ class State:
     passwords: list[str] = field(default_factory=list)
     taken_domains: set[str] = field(default_factory=lambda: {"contoso.onmicrosoft.com", "fabrikam.onmicrosoft.com"})
     counters: dict[str, int] = field(default_factory=dict)
+    app_user: AppUser = field(default_factory=AppUser)
 
-    def issue_token(self, audience: str) -> tuple[str, int]:
+    def issue_token(self, audience: str, *, user: str | None = None, mfa: bool = False) -> tuple[str, int]:
         token = "emu." + secrets.token_urlsafe(32)
-        self.tokens[token] = Token(audience, self.client_id, time.time() + self.token_lifetime)
-        self.count("tokens_issued")
+        self.tokens[token] = Token(audience, self.client_id, time.time() + self.token_lifetime, user, mfa)
+        self.count("user_tokens_issued" if user else "tokens_issued")
         return token, self.token_lifetime - 1
 
-    def token_valid(self, authorization: str | None, audience: str) -> bool:
+    def token_for(self, authorization: str | None, audience: str) -> Token | None:
+        """The valid token an Authorization header carries for `audience`, or None."""
         if not authorization or not authorization.startswith("Bearer "):
-            return False
+            return None
         token = self.tokens.get(authorization[7:].strip())
-        return token is not None and token.audience == audience and token.expires_at > time.time()
+        return token if token is not None and token.audience == audience and token.expires_at > time.time() else None
+
+    def token_valid(self, authorization: str | None, audience: str) -> bool:
+        return self.token_for(authorization, audience) is not None
 
     def count(self, name: str, by: int = 1) -> None:
         self.counters[name] = self.counters.get(name, 0) + by
@@ -204,3 +213,4 @@ class State:
         self.events.clear()
         self.calls.clear()
         self.counters.clear()
+        self.app_user.reset()

@@ -12,7 +12,13 @@ import httpx
 from azure.data.tables.aio import TableClient
 from azure.storage.queue.aio import QueueClient
 
-from handlers.adapters.entra import managed_identity_tokens, partner_center_tokens
+from handlers.adapters.entra import (
+    MsalApp,
+    managed_identity_tokens,
+    partner_center_tokens,
+    refresh_token_redeemer,
+    shared_msal_app,
+)
 from handlers.adapters.event_grid import EventGridPublisher
 from handlers.adapters.http import build_http_client, proxy_configured
 from handlers.adapters.key_vault import KeyVaultSecrets
@@ -21,6 +27,9 @@ from handlers.adapters.parking import QueueParking
 from handlers.adapters.partner_center import PartnerCenterClient
 from handlers.adapters.retry import RetryPolicy
 from handlers.adapters.table_rows import TableRows
+from handlers.adapters.user_tokens import UserTokens, split_secret_url
+from handlers.app_user import AppUser
+from handlers.consent import ConsentAlarm
 from handlers.ledger import Ledger
 from handlers.logs import install_context_filter
 from handlers.pipeline import Dependencies, PipelineConfig
@@ -49,13 +58,6 @@ def build_dependencies(settings: Settings, *, http: httpx.AsyncClient | None = N
     log.info("Timing model: %s", timing.describe())
     policy = RetryPolicy(budget_seconds=timing.round_budget, max_retry_after=timing.max_retry_after)
     few = replace(policy, max_attempts=3)
-    partner_center = PartnerCenterClient(
-        http,
-        partner_center_tokens(settings),
-        base_url=settings.cloud.api_url,
-        pacer=Pacer(settings.PARTNER_CENTER_MAX_REQUESTS_PER_MINUTE),
-        retry_policy=policy,
-    )
     identity = settings.managed_identity_client_id
     events = EventGridPublisher(
         http,
@@ -63,6 +65,17 @@ def build_dependencies(settings: Settings, *, http: httpx.AsyncClient | None = N
         key=settings.EVENTS_TOPIC_KEY,
         tokens=None if settings.EVENTS_TOPIC_KEY else managed_identity_tokens(identity, EVENT_GRID_RESOURCE),
         retry_policy=few,
+    )
+    ledger = build_ledger(settings)
+    msal_app = shared_msal_app(settings)  # the worker's one MSAL app: app-only and App+User tokens
+    user_tokens = build_user_tokens(settings, http, msal_app, ledger, events, few)
+    partner_center = PartnerCenterClient(
+        http,
+        partner_center_tokens(settings, msal_app),
+        base_url=settings.cloud.api_url,
+        pacer=Pacer(settings.PARTNER_CENTER_MAX_REQUESTS_PER_MINUTE),
+        retry_policy=policy,
+        user_tokens=user_tokens,
     )
     vault = None
     if settings.ADMIN_CREDENTIALS_VAULT_URL:
@@ -80,16 +93,40 @@ def build_dependencies(settings: Settings, *, http: httpx.AsyncClient | None = N
         validate_address=settings.ADDRESS_VALIDATION_ENABLED,
         admin_password_expiry_days=settings.ADMIN_CREDENTIALS_EXPIRY_DAYS,
         retention_days=settings.ONBOARDING_LEDGER_RETENTION_DAYS,
+        cloud=settings.PARTNER_CENTER_CLOUD,
     )
     return Dependencies(
         partner_center=partner_center,
         events=events,
-        ledger=build_ledger(settings),
+        ledger=ledger,
         config=config,
         rules_cache=CountryRulesCache(),
         vault=vault,
         parking=build_parking(settings),
+        app_user=None if user_tokens is None else AppUser(partner_center, user_tokens),
     )
+
+
+def build_user_tokens(
+    settings: Settings,
+    http: httpx.AsyncClient,
+    msal_app: MsalApp,
+    ledger: Ledger,
+    events: EventGridPublisher,
+    policy: RetryPolicy,
+) -> UserTokens | None:
+    """The App+User token source, when PARTNER_CENTER_USER_TOKEN_SECRET_URL is set (the refresh token's vault read
+    and written with the managed identity); the consent alarm's hourly notice lives in the ledger's table."""
+    if not settings.PARTNER_CENTER_USER_TOKEN_SECRET_URL:
+        log.info("App+User is off (PARTNER_CENTER_USER_TOKEN_SECRET_URL unset): no indirect resellers, no MCA")
+        return None
+    vault_url, name = split_secret_url(settings.PARTNER_CENTER_USER_TOKEN_SECRET_URL.rstrip("/"))
+    vault = KeyVaultSecrets(
+        http, vault_url, managed_identity_tokens(settings.managed_identity_client_id, KEY_VAULT_RESOURCE),
+        retry_policy=policy,
+    )  # fmt: skip
+    alarm = ConsentAlarm(ledger.rows, events, source=settings.EVENTS_SOURCE)
+    return UserTokens(vault, name, refresh_token_redeemer(msal_app), on_consent_required=alarm)
 
 
 def build_parking(settings: Settings) -> QueueParking | None:

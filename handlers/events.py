@@ -6,13 +6,23 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from handlers.failures import Failure, FieldError, PartnerCenterDetail, Reason
 from handlers.text import echoable
 
 CREATED = "csp.onboarding.customer.created"
 FAILED = "csp.onboarding.customer.failed"
+AGREEMENT_CONFIRMED = "csp.onboarding.agreement.confirmed"
+AGREEMENT_FAILED = "csp.onboarding.agreement.failed"
+CONSENT_REQUIRED = "csp.onboarding.consent.required"
+EventType = Literal[
+    "csp.onboarding.customer.created",
+    "csp.onboarding.customer.failed",
+    "csp.onboarding.agreement.confirmed",
+    "csp.onboarding.agreement.failed",
+    "csp.onboarding.consent.required",
+]
 
 # Namespace of event ids: uuid5(namespace, outcome key) is the same for the same request and outcome.
 _EVENT_NAMESPACE = uuid.UUID("3f9c7a52-6b1e-4d47-9a55-0c2f8e1d7b64")
@@ -33,6 +43,7 @@ class CreatedData(BaseModel):
     relationshipToPartner: str | None
     adminUserPrincipalName: str | None
     adminCredentialsSecretId: str | None = Field(description="Key Vault secret id of the admin password, or null")
+    associatedPartnerId: str | None = Field(default=None, description="the indirect reseller's tenant id, or null")
 
 
 class FailedData(BaseModel):
@@ -52,13 +63,64 @@ class FailedData(BaseModel):
     )
 
 
+class AgreementConfirmedData(BaseModel):
+    """`data` of csp.onboarding.agreement.confirmed (contract §5)."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    requestId: str
+    crmAccountId: str
+    customerId: str
+    tenantId: str | None
+    agreementType: Literal["MicrosoftCustomerAgreement"] = "MicrosoftCustomerAgreement"
+    templateId: str
+    dateAgreed: str
+    primaryContactEmail: str
+
+
+class AgreementFailedData(BaseModel):
+    """`data` of csp.onboarding.agreement.failed (contract §5)."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    requestId: str
+    crmAccountId: str
+    customerId: str
+    tenantId: str | None
+    reason: Reason
+    retryable: bool
+    message: str
+    errors: list[FieldError]
+    partnerCenter: PartnerCenterDetail | None
+
+
+class ConsentRequiredData(BaseModel):
+    """`data` of csp.onboarding.consent.required (contract §5)."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    reason: str = Field(description="refresh_token_missing, refresh_token_expired, refresh_token_revoked, mfa_required")
+    message: str = Field(description="what the operator must do")
+    since: str = Field(description="RFC 3339 UTC: when this worker first met the dead sign-in")
+
+
+EventData = CreatedData | FailedData | AgreementConfirmedData | AgreementFailedData | ConsentRequiredData
+_DATA_OF: dict[str, type[BaseModel]] = {
+    CREATED: CreatedData,
+    FAILED: FailedData,
+    AGREEMENT_CONFIRMED: AgreementConfirmedData,
+    AGREEMENT_FAILED: AgreementFailedData,
+    CONSENT_REQUIRED: ConsentRequiredData,
+}
+
+
 class CloudEvent(BaseModel):
     """A CloudEvents 1.0 envelope in structured JSON."""
 
     model_config = ConfigDict(hide_input_in_errors=True)
 
     specversion: Literal["1.0"] = "1.0"
-    type: Literal["csp.onboarding.customer.created", "csp.onboarding.customer.failed"]
+    type: EventType
     source: str
     id: str
     subject: str
@@ -66,7 +128,14 @@ class CloudEvent(BaseModel):
     datacontenttype: Literal["application/json"] = "application/json"
     correlationid: str | None = None
     traceparent: str | None = Field(default=None, description="W3C trace context (distributed tracing extension)")
-    data: CreatedData | FailedData
+    data: EventData
+
+    @field_validator("data", mode="before")
+    @classmethod
+    def _data_of_its_type(cls, value: Any, info: ValidationInfo) -> Any:
+        """`data` read as the model its event type names (several share field names)."""
+        model = _DATA_OF.get(str(info.data.get("type")))
+        return model.model_validate(value) if model is not None and isinstance(value, dict) else value
 
     def to_json(self) -> dict[str, Any]:
         """The wire form: optional attributes left out when unset, `data` fields kept even when null."""
@@ -154,3 +223,27 @@ def failed_event(
         traceparent=traceparent,
         data=data,
     )
+
+
+def agreement_event(
+    data: AgreementConfirmedData | AgreementFailedData,
+    *,
+    source: str,
+    correlation_id: str | None,
+    traceparent: str | None = None,
+) -> CloudEvent:
+    """The `agreement.confirmed` or `agreement.failed` event; its id depends on the requestId (and the reason)."""
+    kind = AGREEMENT_CONFIRMED if isinstance(data, AgreementConfirmedData) else AGREEMENT_FAILED
+    parts = [kind, data.requestId] + ([data.reason.value] if isinstance(data, AgreementFailedData) else [])
+    return CloudEvent(
+        type=kind, source=source, id=event_id(*parts), subject=f"crmAccounts/{data.crmAccountId}", time=_now(),
+        correlationid=correlation_id, traceparent=traceparent, data=data,
+    )  # fmt: skip
+
+
+def consent_event(data: ConsentRequiredData, *, source: str, slot: str) -> CloudEvent:
+    """The `consent.required` event of one hour (`slot`): the same hour always yields the same id."""
+    return CloudEvent(
+        type=CONSENT_REQUIRED, source=source, id=event_id(CONSENT_REQUIRED, slot), subject="crmAccounts/unknown",
+        time=_now(), data=data,
+    )  # fmt: skip

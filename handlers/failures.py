@@ -26,6 +26,7 @@ class ErrorKind(StrEnum):
     INVALID = "invalid"  # the request itself is wrong: fix it and send again
     BUSINESS = "business"  # Partner Center refused it for a business reason
     AUTH = "auth"  # our credential or permissions are refused
+    CONSENT = "consent"  # the App+User sign-in is dead (expired, revoked, no MFA): a person must sign in again
     TRANSIENT = "transient"  # may pass on a later try: let the queue redeliver
 
 
@@ -150,7 +151,7 @@ def failure_from_error(error: OnboardingError) -> Failure:
         raise ValueError("a transient error is retried, not published")
     if error.reason is not None:
         reason = error.reason
-    elif error.kind is ErrorKind.AUTH:
+    elif error.kind in (ErrorKind.AUTH, ErrorKind.CONSENT):
         reason = Reason.NOT_AUTHORIZED
     elif error.kind is ErrorKind.INVALID:
         reason = Reason.INVALID_REQUEST
@@ -158,6 +159,8 @@ def failure_from_error(error: OnboardingError) -> Failure:
         reason = Reason.REJECTED_BY_PARTNER_CENTER
     retryable, message = _retryable(reason, error), error.message
     fix = _OPERATOR_FIXES.get(error.code or "") if error.http_status is not None else None
+    if error.kind is ErrorKind.CONSENT:  # fixed by the operator's sign-in (ops.consent), then a replay
+        fix = (True, error.message)
     if fix is not None:
         retryable = retryable if fix[0] is None else fix[0]
         message = fix[1]

@@ -7,10 +7,16 @@
     failed (retryable, or the request changed) ─claim─► received, or creating if a create ever went out
     failed, exhausted ─claim (a replay)─► the state it stopped in
 
+The MCA attestation (issue 16), a second step on a `created` row, never touching the customer's outcome:
+
+    created + agreement pending ─claim_agreement─► held (created_published) ─decide_agreement─► confirmed | failed
+    created + agreement failed (retryable) ─claim_agreement─► held, pending again
+
 Rules the transitions keep:
 - **Owned claims.** A claim writes a fresh owner token and a lease (`timing.TimingModel.lease`); while the lease
   runs, other deliveries are refused as busy. The owner frees the request when its delivery ends undecided.
-- **Outcomes only get stronger.** created > failed > exhausted (failed by the poison path) > undecided. A write
+- **Outcomes only get stronger.** created > failed > exhausted (failed by the poison path) > undecided; for the
+  agreement, confirmed > failed > pending. A write
   that loses a race re-reads the row: a weaker outcome never replaces a stronger one, and a failure never replaces
   a row that another delivery holds right now.
 - **Evidence is kept.** `creating_since` is set when a create first goes out and never cleared: a row that reached
@@ -37,6 +43,7 @@ log = logging.getLogger("csp_onboarding")
 
 State = Literal["received", "creating", "created", "failed"]
 Outcome = Literal["created", "failed", "exhausted"]
+AgreementState = Literal["pending", "confirmed", "failed"]
 _RANK: dict[Outcome | None, int] = {None: 0, "exhausted": 1, "failed": 2, "created": 3}
 
 
@@ -66,6 +73,10 @@ class LedgerEntry:
     outcome: Literal["created", "failed"] | None = None  # what the stored event says
     retryable: bool | None = None  # for a failure: may the same request, unchanged, succeed later?
     request_hash: str | None = None  # what Partner Center receives for this request, hashed
+    agreement: AgreementState | None = None  # the MCA attestation, for a request carrying mcaAcceptance
+    agreement_event_json: str | None = None  # its outcome event (agreement.confirmed / agreement.failed)
+    agreement_retryable: bool | None = None  # for agreement failed: may a later delivery attest after all?
+    created_published: bool = False  # the created event went out before the attestation was first tried
     write_id: str | None = None
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
@@ -86,6 +97,13 @@ class LedgerEntry:
     def held(self, now: float) -> bool:
         """Whether a delivery holds the request right now."""
         return self.owner is not None and self.lease_until > now
+
+    @property
+    def agreement_open(self) -> bool:
+        """A created customer whose MCA attestation is still to do (pending, or failed in a way a retry may fix)."""
+        return self.outcome == "created" and (
+            self.agreement == "pending" or (self.agreement == "failed" and bool(self.agreement_retryable))
+        )
 
 
 @dataclass(frozen=True)
@@ -229,9 +247,55 @@ class Ledger:
             owner=holder, lease_until=self._clock() + hold_seconds if holder else 0.0, updated_at=self._clock(),
         )  # fmt: skip
 
+    async def claim_agreement(self, entry: LedgerEntry, *, lease_seconds: float) -> LedgerEntry:
+        """Take a created request's open attestation for this delivery (created_published is recorded with it).
+        Returns the row another delivery decided meanwhile (then `agreement_open` is False); raises
+        OnboardingError(TRANSIENT) while another delivery holds it."""
+        for _ in range(3):
+            now = self._clock()
+            if not entry.agreement_open:
+                return entry
+            if entry.held(now):
+                raise busy(entry.request_id)
+            taken = replace(
+                entry, owner=uuid.uuid4().hex, lease_until=now + lease_seconds, created_published=True,
+                agreement="pending", agreement_event_json=None, agreement_retryable=None, updated_at=now,
+            )  # fmt: skip
+            try:
+                return await self._write(taken)
+            except RowChanged:
+                current = await self.rows.read(entry.request_id)
+                if current is None:
+                    break
+                entry = current
+        raise busy(entry.request_id)
+
+    async def decide_agreement(
+        self, entry: LedgerEntry, *, confirmed: bool, event_json: str, retryable: bool | None = None
+    ) -> LedgerEntry:
+        """Store the attestation's outcome and end the hold; returns the row as it then stands (a confirmed
+        attestation is never replaced by a failure). Raises OnboardingError(TRANSIENT)."""
+        state: AgreementState = "confirmed" if confirmed else "failed"
+        for _ in range(3):
+            decided = replace(
+                entry, agreement=state, agreement_event_json=event_json, created_published=True,
+                agreement_retryable=None if confirmed else retryable, owner=None, lease_until=0.0,
+                updated_at=self._clock(),
+            )  # fmt: skip
+            try:
+                return await self._write(decided)
+            except RowChanged:
+                current = await self.rows.read(entry.request_id)
+                if current is None or current.agreement == "confirmed":
+                    return current or entry
+                if not confirmed and current.held(self._clock()) and current.owner != entry.owner:
+                    return current  # another delivery attests right now: it decides
+                entry = current
+        raise busy(entry.request_id)
+
     async def release(self, entry: LedgerEntry) -> None:
-        """End this delivery's hold on the request (undecided, or a failure it has published) so the next delivery
-        need not wait; never raises."""
+        """End this delivery's hold on the request (undecided, a failure it has published, or an attestation) so the
+        next delivery need not wait; never raises."""
         if entry.owner is None:
             return
         try:

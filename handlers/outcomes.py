@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from handlers.events import FAILED, CloudEvent, CreatedData, created_event, failed_event
+from handlers.events import CREATED, CloudEvent, CreatedData, created_event, failed_event
 from handlers.failures import Failure
 from handlers.ledger import Decision, LedgerEntry
 from handlers.logs import bind
@@ -67,9 +67,10 @@ def failed_decision(failure: Failure, ids: Ids, deps: Dependencies, *, exhausted
 
 
 def created_decision(
-    entry: LedgerEntry, secret_id: str | None, correlation_id: str | None, deps: Dependencies
+    entry: LedgerEntry, secret_id: str | None, correlation_id: str | None, deps: Dependencies, *, mca: bool = False
 ) -> Decision:
-    """The decision (and its event) for the customer the row records, with the admin password's secret id."""
+    """The decision (and its event) for the customer the row records, with the admin password's secret id; with
+    `mca`, the row also opens the MCA attestation step."""
     if entry.customer_json is None:
         raise ValueError("no customer recorded")
     data = CreatedData.model_validate_json(entry.customer_json).model_copy(
@@ -78,7 +79,8 @@ def created_decision(
     event = created_event(
         data, source=deps.config.events_source, correlation_id=correlation_id, traceparent=current_traceparent()
     )
-    return Decision("created", event.id, event.model_dump_json())
+    changes: dict[str, object] = {"agreement": "pending"} if mca and entry.agreement is None else {}
+    return Decision("created", event.id, event.model_dump_json(), changes=changes)
 
 
 async def created_already(request_id: str | None, deps: Dependencies) -> LedgerEntry | None:
@@ -98,7 +100,10 @@ async def publish_stored(entry: LedgerEntry, deps: Dependencies) -> Outcome:
     """Publish the outcome the row stores (raises when Event Grid refuses, so the queue redelivers)."""
     if entry.event_json is None:
         raise ValueError("no outcome stored")
-    return await publish(CloudEvent.model_validate_json(entry.event_json), deps)
+    outcome = await publish(CloudEvent.model_validate_json(entry.event_json), deps)
+    if entry.agreement_event_json is not None and not entry.agreement_open:  # the attestation's outcome, too
+        await publish(CloudEvent.model_validate_json(entry.agreement_event_json), deps)
+    return outcome
 
 
 async def publish_decision(decision: Decision, deps: Dependencies) -> Outcome:
@@ -109,10 +114,11 @@ async def publish_decision(decision: Decision, deps: Dependencies) -> Outcome:
 async def publish(event: CloudEvent, deps: Dependencies) -> Outcome:
     """Publish one outcome event (raises when Event Grid refuses), then count and log it."""
     await deps.events.publish([event.to_json()])
-    kind: Literal["created", "failed"] = "failed" if event.type == FAILED else "created"
+    kind: Literal["created", "failed"] = "created" if event.type == CREATED else "failed"
     reason = getattr(event.data, "reason", None)
-    outcome = kind if reason is None else f"failed:{reason}"
+    short = event.type.removeprefix("csp.onboarding.").removeprefix("customer.")  # created, agreement.failed, …
+    outcome = short if reason is None else f"{short}:{reason}"
     bind(outcome=outcome)
-    outcomes.add(1, {"type": kind, "reason": str(reason or "")})
+    outcomes.add(1, {"type": short, "reason": str(reason or "")})
     log.info("Published %s event %s", outcome, event.id, extra={"eventId": event.id})
     return Outcome(kind, event)

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field, replace
 from handlers.adapters.payloads import CustomerPayload
 from handlers.adapters.ports import EventSink, MessageParking, PartnerCenter, SecretStore
 from handlers.admin_password import keep_password_of
+from handlers.app_user import AppUser, check_app_user_request, reseller_refusal
+from handlers.attestation import finish_attestation
 from handlers.create import (
     LISTING_LAG_WINDOW,
     CreateContext,
@@ -63,6 +65,7 @@ class PipelineConfig:
     validate_address: bool = True
     admin_password_expiry_days: int = 30
     retention_days: int = 90
+    cloud: str = "public"
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,9 @@ class Dependencies:
     rules_cache: CountryRulesCache
     vault: SecretStore | None = None
     parking: MessageParking | None = None
+    app_user: AppUser | None = (
+        None  # App+User work (resellers, MCA); None when PARTNER_CENTER_USER_TOKEN_SECRET_URL is unset
+    )
 
 
 async def handle_message(body: bytes | str, deps: Dependencies, *, traceparent: str | None = None) -> Outcome:
@@ -103,6 +109,8 @@ def request_hash(request: CustomerRequest, config: PipelineConfig) -> str:
     body = customer_body(
         request, domain=domain_for(request, config.domain_suffix), enable_gdap_default=config.enable_gdap_default
     )
+    if request.customer.mcaAcceptance is not None:  # not sent to the create, but part of the request's work
+        body["mcaAcceptance"] = request.customer.mcaAcceptance.model_dump(mode="json")
     return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
@@ -132,6 +140,8 @@ async def _handle_request(request: CustomerRequest, deps: Dependencies) -> Outco
             if entry.outcome == "created" and entry.request_hash != content:
                 reused_request_ids.add(1)
                 log.warning("requestId reused with other content after its customer was created: the first wins")
+            if entry.agreement_open and request.customer.mcaAcceptance is not None:
+                return await finish_attestation(request, entry, deps)
             log.info("Outcome already decided (%s): publishing it again", entry.state)
             return await publish_stored(entry, deps)
         held = _Held(entry)
@@ -142,6 +152,8 @@ async def _handle_request(request: CustomerRequest, deps: Dependencies) -> Outco
             row = await deps.ledger.decide(held.entry, decision, hold_seconds=deps.config.timing.lease)
             if row.decided is None:
                 raise busy(request.requestId)  # another delivery took it over: it decides and publishes
+            if row.agreement_open and request.customer.mcaAcceptance is not None:
+                return await finish_attestation(request, row, deps)
             return await publish_stored(row, deps)
         except OnboardingError as error:
             if error.kind is ErrorKind.TRANSIENT:
@@ -181,7 +193,8 @@ async def _onboard(request: CustomerRequest, content: str, held: _Held, deps: De
         decision = failed_decision(failure, Ids.of(request, generation=held.entry.generation), deps)
         return replace(decision, changes={"create_unknown": False}) if held.create_answered else decision
     log.info("Customer %s created for %s", held.entry.customer_id, held.entry.domain)
-    return created_decision(held.entry, secret_id, request.correlationId, deps)
+    mca = request.customer.mcaAcceptance is not None
+    return created_decision(held.entry, secret_id, request.correlationId, deps, mca=mca)
 
 
 async def _create(request: CustomerRequest, content: str, held: _Held, deps: Dependencies) -> CustomerPayload:
@@ -222,6 +235,7 @@ async def _create_new(
     # Positive evidence only: a create for this very domain went out before this delivery, its outcome unknown.
     may_exist = entry.state == "creating" and entry.domain == domain and bool(entry.create_unknown)
     if entry.checked_hash != content:
+        await check_app_user_request(request, deps.app_user, cloud=config.cloud, ms_request_id=entry.ms_request_id)
         await run_preflight(
             request,
             deps.partner_center,
@@ -246,7 +260,7 @@ async def _create_new(
         )
     except OnboardingError as error:
         held.create_answered = error.kind is not ErrorKind.TRANSIENT
-        raise
+        raise reseller_refusal(error, request) from None
 
 
 async def _record(
@@ -265,6 +279,8 @@ async def _record(
         relationshipToPartner=customer.relationshipToPartner,
         adminUserPrincipalName=f"{user_name}@{domain}" if user_name and "@" not in user_name else user_name,
         adminCredentialsSecretId=None,
+        associatedPartnerId=customer.associatedPartnerId
+        or (str(request.indirectResellerId) if request.indirectResellerId else None),
     )
     # Recorded before anything else can fail: from here on the request can only end `created`.
     held.entry = await deps.ledger.record_customer(

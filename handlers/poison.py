@@ -2,6 +2,8 @@
 
 - Decided already (say created, but every publish failed): its stored outcome is published.
 - A customer is recorded (the create succeeded, the vault never took the password): `created`, without a secret id.
+- Created, its MCA attestation still pending: `created` (unless published before) and `agreement.failed`
+  (retries_exhausted, retryable); a replay attests then.
 - Held by a live delivery (a duplicate of this message is being handled right now): no event; that delivery decides.
 - Otherwise: `failed` / retries_exhausted (retryable), stored as "exhausted" so a replay resumes where it stopped.
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from handlers.attestation import exhaust_attestation
 from handlers.create import ms_request_id_for
 from handlers.failures import Failure, OnboardingError, Reason
 from handlers.ledger import LedgerEntry
@@ -76,21 +79,29 @@ async def _report(parsed: CustomerRequest | InvalidRequest, ids: Ids, deps: Depe
         log.error("Unreadable request poisoned after repeated failures")
         return await publish_decision(failed_decision(EXHAUSTED, ids, deps, exhausted=True), deps)
     entry = await deps.ledger.read(parsed.requestId) or _unrecorded(parsed.requestId)
+    mca = parsed.customer.mcaAcceptance is not None
     for _ in range(3):  # the row may move on while this runs: judge it again as it then stands
-        if entry.outcome_known:
-            log.warning("Poisoned request had a decided outcome: publishing it")
-            return await publish_stored(entry, deps)
         if deps.ledger.is_held(entry):
             log.warning("Poisoned message of a request another delivery holds right now: it will report the outcome")
             return None
+        if entry.outcome_known and mca and entry.agreement == "pending":
+            log.error("Poisoned request's MCA attestation never succeeded: reporting agreement.failed")
+            await exhaust_attestation(parsed, entry, EXHAUSTED, deps)
+            return None
+        if entry.outcome_known:
+            log.warning("Poisoned request had a decided outcome: publishing it")
+            return await publish_stored(entry, deps)
         if entry.customer_json is not None:
             log.error("Poisoned request's customer exists (its admin password could not be kept): reporting it created")
-            decision = created_decision(entry, None, parsed.correlationId, deps)
+            decision = created_decision(entry, None, parsed.correlationId, deps, mca=mca)
         else:
             log.error("Request poisoned after repeated failures")
             decision = failed_decision(EXHAUSTED, Ids.of(parsed, generation=entry.generation), deps, exhausted=True)
         row = await deps.ledger.decide(entry, decision, hold_seconds=deps.config.timing.lease)
         if row.decided is not None and row.event_id == decision.event_id:
+            if row.agreement == "pending" and mca:
+                await exhaust_attestation(parsed, row, EXHAUSTED, deps)
+                return None
             try:
                 return await publish_stored(row, deps)
             finally:

@@ -5,19 +5,29 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
-from pydantic_core import ErrorDetails, PydanticCustomError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 
 from handlers.countries import COUNTRY_ALIASES, ISO_ALPHA2, REGISTRATION_COUNTRIES
 from handlers.failures import FieldError
+from handlers.field_errors import field_error
 from handlers.message import MAX_MESSAGE_BYTES, read_json
 from handlers.text import describe, echoable, first_unsafe, has_visible, is_surrogate, nfc
 
-__all__ = ["MAX_MESSAGE_BYTES", "Address", "Customer", "CustomerRequest", "InvalidRequest", "parse_message"]
+__all__ = [
+    "MAX_MESSAGE_BYTES",
+    "Address",
+    "Customer",
+    "CustomerRequest",
+    "InvalidRequest",
+    "McaAcceptance",
+    "parse_message",
+]
 
 
 class _Model(BaseModel):
@@ -84,6 +94,43 @@ class Address(_Model):
         return value
 
 
+class PrimaryContact(_Model):
+    """Who accepted the Microsoft Customer Agreement for the customer."""
+
+    firstName: str = Field(min_length=1, max_length=50)
+    lastName: str = Field(min_length=1, max_length=50)
+    email: str = Field(min_length=1, max_length=254, json_schema_extra={"format": "email"})
+    phoneNumber: str | None = Field(default=None, max_length=64)
+
+    @field_validator("email")
+    @classmethod
+    def _email_address(cls, value: str) -> str:
+        return _email(value)
+
+
+class McaAcceptance(_Model):
+    """The customer accepted the Microsoft Customer Agreement; the partner attests it right after the create."""
+
+    primaryContact: PrimaryContact
+    dateAgreed: AwareDatetime = Field(description="RFC 3339 UTC (Z or +00:00), not in the future")
+
+    @field_validator("dateAgreed")
+    @classmethod
+    def _utc_and_past(cls, value: datetime) -> datetime:
+        if value.utcoffset() != timedelta(0):
+            raise PydanticCustomError("not_utc", "must be a UTC time (ending in Z)")
+        if value > datetime.now(UTC) + timedelta(minutes=5):  # a little clock skew between CRM and us
+            raise PydanticCustomError("in_future", "must not be in the future")
+        return value
+
+
+def _email(value: str) -> str:
+    try:  # syntax only: whether the mailbox exists is the CRM's to know
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError:
+        raise PydanticCustomError("pattern", "must be an e-mail address") from None
+
+
 class Customer(_Model):
     """The company to create and its billing contact."""
 
@@ -100,14 +147,12 @@ class Customer(_Model):
     organizationRegistrationNumber: str | None = Field(default=None, max_length=100)
     enableGdapByDefault: StrictBool | None = None
     address: Address
+    mcaAcceptance: McaAcceptance | None = None
 
     @field_validator("email")
     @classmethod
     def _email_address(cls, value: str) -> str:
-        try:  # syntax only: whether the mailbox exists is the CRM's to know
-            return validate_email(value, check_deliverability=False).normalized
-        except EmailNotValidError:
-            raise PydanticCustomError("pattern", "must be an e-mail address") from None
+        return _email(value)
 
     @field_validator("culture")
     @classmethod
@@ -158,50 +203,6 @@ class InvalidRequest:
     request_id: str | None = None
     crm_account_id: str | None = None
     correlation_id: str | None = None
-
-
-_CODES = {
-    "missing": "required",
-    "string_too_long": "too_long",
-    "string_pattern_mismatch": "pattern",
-    "string_type": "wrong_type",
-    "bool_type": "wrong_type",
-    "model_type": "wrong_type",
-    "model_attributes_type": "wrong_type",
-    "dict_type": "wrong_type",
-    "uuid_parsing": "not_a_guid",
-    "uuid_type": "not_a_guid",
-}
-
-_PATTERN_RULES = {
-    "requestId": "must be 1–128 characters of letters, digits and . _ : -",
-    "customer.domainPrefix": "must be 1–27 letters or digits, without dots, hyphens or a suffix",
-    "customer.email": "must be an e-mail address like it@example.com",
-    "customer.culture": "must be a culture like tr-TR",
-    "customer.language": "must be a 2-letter language code like tr",
-}
-
-
-def _field_error(detail: ErrorDetails) -> FieldError:
-    path = ".".join(str(part) for part in detail["loc"]) or None
-    kind = detail["type"]
-    ctx = detail.get("ctx") or {}
-    code = _CODES.get(kind, kind)
-    if kind == "string_too_short":
-        code = "required" if ctx.get("min_length") == 1 else "too_short"
-    if code == "required":
-        rule = "is required"
-    elif code == "pattern" and path in _PATTERN_RULES:
-        rule = _PATTERN_RULES[path]
-    elif code == "too_long":
-        rule = f"must be at most {ctx.get('max_length')} characters"
-    elif code == "wrong_type":
-        rule = f"has the wrong type: {detail['msg'][0].lower()}{detail['msg'][1:]}"
-    elif code == "not_a_guid":
-        rule = "must be a GUID"
-    else:
-        rule = detail["msg"]
-    return FieldError(field=path, code=code, message=f"{path or 'The message'} {rule}.")
 
 
 def _country_rule_errors(raw: dict[str, Any]) -> list[FieldError]:
@@ -258,7 +259,7 @@ def parse_message(body: bytes | str) -> CustomerRequest | InvalidRequest:
         try:
             request = CustomerRequest.model_validate(raw)
         except ValidationError as exc:
-            errors.extend(_field_error(detail) for detail in exc.errors(include_url=False, include_input=False))
+            errors.extend(field_error(detail) for detail in exc.errors(include_url=False, include_input=False))
         except (RecursionError, ValueError, TypeError) as exc:  # values pydantic cannot hold
             errors.append(_unreadable(exc))
         errors.extend(_country_rule_errors(raw))

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PARTNER_CENTER_SCOPE = "https://api.partnercenter.microsoft.com/.default"
@@ -68,6 +68,10 @@ class Settings(BaseSettings):
 
     CUSTOMER_REQUESTS_QUEUE: str = "customer-requests"
     ADMIN_CREDENTIALS_VAULT_URL: str | None = None
+    # App+User (contract §5): the version-less Key Vault secret URL of the refresh token; unset = App+User off.
+    PARTNER_CENTER_USER_TOKEN_SECRET_URL: str | None = Field(
+        default=None, pattern=r"^https://[^/?#]+/secrets/[0-9A-Za-z-]{1,127}/?$"
+    )
     ENABLE_GDAP_BY_DEFAULT: bool = True
 
     # Added by this project (documented in the README).
@@ -93,6 +97,11 @@ class Settings(BaseSettings):
     # Identity-based queue connection (as deployed), for parking exhausted requests next to the queue.
     CrmQueue__queueServiceUri: str | None = None
     CrmQueue__clientId: str | None = None
+
+    @field_validator("PARTNER_CENTER_USER_TOKEN_SECRET_URL", mode="before")
+    @classmethod
+    def _empty_is_off(cls, value: object) -> object:
+        return None if value == "" else value
 
     @property
     def ledger_table_endpoint(self) -> str | None:

@@ -1,5 +1,5 @@
 """The function bindings: the requests queue and its poison queue, each handing bytes to the pipeline; a daily timer
-that applies the ledger's retention.
+that applies the ledger's retention, and a daily timer that keeps the App+User sign-in alive.
 
 The Python worker sets each invocation's OpenTelemetry context from the host's trace when it exports telemetry
 (PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY), so the pipeline's spans join it with no `context` argument: the
@@ -18,6 +18,13 @@ from handlers.failures import OnboardingError
 from handlers.pipeline import Dependencies, handle_message
 from handlers.poison import handle_poison
 from handlers.retention import purge_expired
+
+
+async def refresh_app_user(deps: Dependencies) -> None:
+    """Redeem the App+User refresh token now, if App+User is on; raises OnboardingError."""
+    if deps.app_user is not None:
+        await deps.app_user.tokens.refresh()
+
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 
@@ -72,6 +79,14 @@ async def onboard_customer(msg: func.QueueMessage) -> None:
 async def purge_ledger(timer: func.TimerRequest) -> None:
     """Daily at 03:17 UTC: delete ledger rows decided more than ONBOARDING_LEDGER_RETENTION_DAYS ago."""
     await run_invocation("purge_ledger", lambda _, deps: purge_expired(deps), b"")
+
+
+@bp.function_name("refresh_app_user_token")
+@bp.timer_trigger(arg_name="timer", schedule="0 41 4 * * *", run_on_startup=False)
+async def refresh_app_user_token(timer: func.TimerRequest) -> None:
+    """Daily at 04:41 UTC: redeem the App+User refresh token (and keep the rotated one), so it never idles out
+    (90 days); a dead sign-in publishes consent.required. Nothing to do when App+User is off."""
+    await run_invocation("refresh_app_user_token", lambda _, deps: refresh_app_user(deps), b"")
 
 
 @bp.function_name("report_exhausted_request")

@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from handlers.adapters.payloads import AddressValidation, CountryRules, CustomerPayload
+from handlers.adapters.payloads import AddressValidation, CountryRules, CustomerPayload, Relationship
 from handlers.adapters.rows import InMemoryRows
+from handlers.app_user import AppUser
 from handlers.failures import OnboardingError
 from handlers.ledger import Ledger
 from handlers.pipeline import Dependencies, PipelineConfig
@@ -86,6 +87,56 @@ class FakePartnerCenter:
         return self.existing
 
 
+RESELLER = "0d3e7c1a-7b7e-4d1c-9d1e-8f1a2b3c4d5e"
+INACTIVE_RESELLER = "0d3e7c1a-7b7e-4d1c-9d1e-8f1a2b3c4d00"
+
+
+class FakeAppUserPartnerCenter:
+    """The App+User calls, scripted: resellers, one MCA template, agreements (answers popped per call: True
+    created, False 600061, an error raised)."""
+
+    def __init__(self, *agreement_answers: bool | OnboardingError) -> None:
+        self.resellers = [
+            Relationship(id=RESELLER, state="Active"),
+            Relationship(id=INACTIVE_RESELLER, state="Inactive"),
+        ]
+        self.listing_error: OnboardingError | None = None
+        self.template_id = "117a69e2-a4d4-4d5a-a0c8-2a43a2f55d61"
+        self.agreement_answers: list[bool | OnboardingError] = list(agreement_answers) or [True]
+        self.agreements: list[tuple[str, dict[str, Any], str]] = []
+        self.calls: list[str] = []
+
+    async def list_indirect_resellers(self, *, ms_request_id: str) -> list[Relationship]:
+        self.calls.append("resellers")
+        if self.listing_error is not None:
+            raise self.listing_error
+        return list(self.resellers)
+
+    async def agreement_template_id(self, agreement_type: str, *, ms_request_id: str) -> str:
+        self.calls.append("template")
+        return self.template_id
+
+    async def create_agreement(self, customer_id: str, body: dict[str, Any], *, ms_request_id: str) -> bool:
+        self.calls.append("agreement")
+        answer = self.agreement_answers.pop(0) if len(self.agreement_answers) > 1 else self.agreement_answers[0]
+        if isinstance(answer, OnboardingError):
+            raise answer
+        self.agreements.append((customer_id, body, ms_request_id))
+        return answer
+
+
+class FakeRefresher:
+    def __init__(self) -> None:
+        self.refreshed = 0
+
+    async def refresh(self) -> None:
+        self.refreshed += 1
+
+
+def fake_app_user(partner_center: FakeAppUserPartnerCenter | None = None) -> AppUser:
+    return AppUser(partner_center or FakeAppUserPartnerCenter(), FakeRefresher())
+
+
 class FakeEventSink:
     """Records published batches; raises `fail_with` when set."""
 
@@ -135,6 +186,8 @@ def dependencies(
     *,
     validate_address: bool = True,
     parking: FakeParking | None = None,
+    app_user: AppUser | None = None,
+    cloud: str = "public",
 ) -> Dependencies:
     """The pipeline's dependencies over fakes; the ledger is the real in-memory one."""
     return Dependencies(
@@ -147,7 +200,9 @@ def dependencies(
             enable_gdap_default=True,
             timing=TimingModel(visibility_timeout=1.0, max_dequeue_count=5, function_timeout=300.0),
             validate_address=validate_address,
+            cloud=cloud,
         ),
         rules_cache=CountryRulesCache(),
         parking=parking,
+        app_user=app_user,
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import ValidationError
 
 from handlers.adapters.payloads import TokenAnswer
+from handlers.adapters.user_tokens import USER_IMPERSONATION_SCOPE
 from handlers.failures import ErrorKind, OnboardingError
 from handlers.redaction import remember_token
 from handlers.settings import CLOUDS, PARTNER_CENTER_SCOPE, Settings
@@ -148,9 +150,36 @@ def build_msal_app(settings: Settings) -> msal.ConfidentialClientApplication:
     )
 
 
-def partner_center_tokens(settings: Settings) -> MsalTokenProvider:
+MsalApp = Callable[[], msal.ConfidentialClientApplication]
+
+
+def shared_msal_app(settings: Settings) -> MsalApp:
+    """The worker's one MSAL app (and credential), built on first use, for app-only and App+User tokens alike."""
+    lock = threading.Lock()  # first use may come from two threads: the app-only and the App+User token source
+
+    @functools.cache
+    def built() -> msal.ConfidentialClientApplication:
+        return build_msal_app(settings)
+
+    def app() -> msal.ConfidentialClientApplication:
+        with lock:
+            return built()
+
+    return app
+
+
+def refresh_token_redeemer(app: MsalApp) -> Callable[[str], MsalResult]:
+    """MSAL's `acquire_token_by_refresh_token` for Partner Center's user_impersonation scope (blocking)."""
+
+    def redeem(refresh_token: str) -> MsalResult:
+        return dict(app().acquire_token_by_refresh_token(refresh_token, scopes=[USER_IMPERSONATION_SCOPE]) or {})
+
+    return redeem
+
+
+def partner_center_tokens(settings: Settings, app: MsalApp | None = None) -> MsalTokenProvider:
     """App-only Partner Center tokens; the MSAL app (and its credential) is built on first use."""
-    app = functools.cache(lambda: build_msal_app(settings))  # acquire runs under the provider's lock
+    app = app or shared_msal_app(settings)
 
     def acquire() -> MsalResult:
         return dict(app().acquire_token_for_client(scopes=[PARTNER_CENTER_SCOPE]) or {})

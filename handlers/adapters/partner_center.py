@@ -8,117 +8,32 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ValidationError
 
+from handlers.adapters.answers import AGREEMENT_EXISTS, classify_response, read_answer
 from handlers.adapters.http import transport_failure
 from handlers.adapters.pacing import Pacer
-from handlers.adapters.payloads import AddressValidation, CountryRules, CustomerPage, CustomerPayload
+from handlers.adapters.payloads import (
+    AddressValidation,
+    AgreementTemplatePage,
+    CountryRules,
+    CustomerPage,
+    CustomerPayload,
+    Relationship,
+    RelationshipPage,
+)
 from handlers.adapters.ports import TokenProvider
-from handlers.adapters.retry import RetryPolicy, call_with_retries, retry_after_seconds
+from handlers.adapters.retry import RetryPolicy, call_with_retries
+from handlers.adapters.user_tokens import UserTokens, consent_error
 from handlers.failures import ErrorKind, OnboardingError
 from handlers.telemetry import partner_center_duration
-from handlers.text import echoable
 
 log = logging.getLogger("csp_onboarding")
 
 APPLICATION_NAME = "csp-onboarding-function"
-# 401/403 codes that mean our token or its permissions are refused (contract §3 rule 6).
-AUTH_CODES = frozenset({"900329", "900420", "800001", "600006"})
-# 403 codes that are business refusals of the partner account, not of our token.
-BUSINESS_403_CODES = frozenset({"2030", "900123", "900124"})
-
-
-def _text(value: Any, limit: int) -> str | None:
-    """A text field of an error body as events and logs may carry it: a string (anything else in its place, say
-    an object, is not shown), cut to `limit`, control characters replaced."""
-    return echoable(value[:limit]) if isinstance(value, str) and value.strip() else None
-
-
-def classify_response(response: httpx.Response, *, what: str, max_retry_after: float = 60.0) -> OnboardingError:
-    """Read a Partner Center error response, whatever its body, into one classified error."""
-    body: Any = None
-    try:
-        body = response.json()
-    except (ValueError, RecursionError):  # not JSON, not UTF-8, too deep, an integer too long to read
-        body = None
-    if not isinstance(body, dict):
-        body = {}
-    raw_code = body.get("code", body.get("errorCode"))
-    code = _text(str(raw_code) if isinstance(raw_code, int) and not isinstance(raw_code, bool) else raw_code, 64)
-    description = _text(body.get("description"), 500) or _text(body.get("message"), 500) or response.reason_phrase
-    error_name = _text(body.get("errorName"), 128)
-    is_retryable = body.get("isRetryable")
-    status = response.status_code
-    if status == 429 or status == 408 or status >= 500:
-        kind = ErrorKind.TRANSIENT
-    elif status == 401 or (status == 403 and code not in BUSINESS_403_CODES) or code in AUTH_CODES:
-        kind = ErrorKind.AUTH
-    else:
-        kind = ErrorKind.BUSINESS
-    return OnboardingError(
-        kind,
-        f"Partner Center refused {what}: {description or 'no description'}",
-        http_status=status,
-        code=code,
-        description=description,
-        error_name=error_name,
-        retry_after=(
-            retry_after_seconds(response.headers.get("Retry-After"), cap=max_retry_after)
-            if status in (429, 503)
-            else None
-        ),
-        is_retryable=is_retryable if isinstance(is_retryable, bool) else None,
-    )
-
-
-P = TypeVar("P", bound=BaseModel)
-_BROKEN = {
-    "missing": "is missing",
-    "model_type": "is not an object",
-    "model_attributes_type": "is not an object",
-    "dict_type": "is not an object",
-    "list_type": "is not a list",
-    "string_type": "is not a string",
-    "bool_type": "is not true or false",
-    "bool_parsing": "is not true or false",
-}
-
-
-def _unreadable(response: httpx.Response, what: str, problems: list[str]) -> OnboardingError:
-    """An answer this client cannot read, as a transient error naming what is wrong with it but none of its values
-    (a Customer carries the new admin's password). Transient: a create may have been committed, so the request
-    is retried under the same MS-RequestId, never reported failed."""
-    shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
-    return OnboardingError(
-        ErrorKind.TRANSIENT,
-        f"Partner Center's answer to {what} (HTTP {response.status_code}) could not be read: {shown}",
-        http_status=response.status_code,
-    )
-
-
-def read_answer(response: httpx.Response, model: type[P], *, what: str) -> P:
-    """Partner Center's answer as `model`; raises OnboardingError(TRANSIENT) naming the fields it could not read."""
-    try:
-        body = response.json()
-    except (ValueError, RecursionError):  # not JSON, not UTF-8, too deep, an integer too long to read
-        raise _unreadable(response, what, ["the body is not JSON"]) from None
-    try:  # a lone surrogate ("\\udfff") anywhere would make the event or ledger row built from it unencodable
-        json.dumps(body, ensure_ascii=False).encode("utf-8")
-    except (UnicodeEncodeError, RecursionError):
-        raise _unreadable(response, what, ["the body holds a broken character (a lone surrogate)"]) from None
-    try:
-        return model.model_validate(body)
-    except ValidationError as exc:
-        problems = [
-            f"{'.'.join(str(part) for part in error['loc']) or 'the body'} "
-            f"{_BROKEN.get(error['type'], 'is not valid (' + error['type'] + ')')}"
-            for error in exc.errors(include_url=False, include_context=False, include_input=False)
-        ]
-        raise _unreadable(response, what, problems) from None
 
 
 class PartnerCenterClient:
@@ -137,18 +52,52 @@ class PartnerCenterClient:
         pacer: Pacer,
         retry_policy: RetryPolicy,
         locale: str = "en-US",
+        user_tokens: UserTokens | None = None,
     ) -> None:
         self._http = http
         self._tokens = tokens
+        self._user_tokens = user_tokens
         self._base_url = base_url.rstrip("/")
         self._pacer = pacer
         self._policy = retry_policy
         self._locale = locale
 
     async def create_customer(self, body: dict[str, Any], *, ms_request_id: str) -> CustomerPayload:
-        """POST /v1/customers; raises OnboardingError."""
-        response = await self._call("POST", "/v1/customers", ms_request_id, json_body=body, ok=(200, 201))
+        """POST /v1/customers — App+User for an indirect reseller's customer, app-only otherwise (rule 11);
+        raises OnboardingError."""
+        app_user = body.get("associatedPartnerId") is not None
+        response = await self._call(
+            "POST", "/v1/customers", ms_request_id, json_body=body, ok=(200, 201), app_user=app_user
+        )
         return read_answer(response, CustomerPayload, what="POST /v1/customers")
+
+    async def list_indirect_resellers(self, *, ms_request_id: str) -> list[Relationship]:
+        """The partner's indirect resellers (App+User); raises OnboardingError."""
+        path = "/v1/relationships?relationship_type=IsIndirectCloudSolutionProviderOf"
+        response = await self._call("GET", path, ms_request_id, ok=(200,), app_user=True)
+        return read_answer(response, RelationshipPage, what="GET /v1/relationships").items
+
+    async def agreement_template_id(self, agreement_type: str, *, ms_request_id: str) -> str:
+        """The current template id of an agreement type (App+User); raises OnboardingError."""
+        path = f"/v1/agreements?agreementType={quote(agreement_type)}"
+        response = await self._call("GET", path, ms_request_id, ok=(200,), app_user=True)
+        items = read_answer(response, AgreementTemplatePage, what="GET /v1/agreements").items
+        matching = [t for t in items if t.agreementType in (None, agreement_type)]
+        if not matching:
+            raise OnboardingError(ErrorKind.TRANSIENT, f"Partner Center listed no {agreement_type} template")
+        return matching[0].templateId
+
+    async def create_agreement(self, customer_id: str, body: dict[str, Any], *, ms_request_id: str) -> bool:
+        """POST /v1/customers/{id}/agreements (App+User): True when created, False when it already existed
+        (600061, success too); raises OnboardingError."""
+        path = f"/v1/customers/{quote(customer_id)}/agreements"
+        try:
+            await self._call("POST", path, ms_request_id, json_body=body, ok=(200, 201), app_user=True)
+        except OnboardingError as error:
+            if error.code == AGREEMENT_EXISTS:
+                return False
+            raise
+        return True
 
     async def domain_exists(self, domain: str, *, ms_request_id: str) -> bool:
         """HEAD /v1/domains/{domain}: 200 means taken, 404 free; a check that cannot be made here (405, 501)
@@ -185,6 +134,18 @@ class PartnerCenterClient:
                 return customer
         return None
 
+    async def _token(self, app_user: bool) -> str:
+        if not app_user:
+            return await self._tokens.get_token()
+        if self._user_tokens is None:
+            raise OnboardingError(
+                ErrorKind.AUTH,
+                "This needs an App+User token and App+User is off: set PARTNER_CENTER_USER_TOKEN_SECRET_URL and run "
+                "`python -m ops.consent` once",
+                code="app_user_off",
+            )
+        return await self._user_tokens.get_token()
+
     async def _call(
         self,
         method: str,
@@ -193,6 +154,7 @@ class PartnerCenterClient:
         *,
         ok: Iterable[int],
         json_body: dict[str, Any] | None = None,
+        app_user: bool = False,
     ) -> httpx.Response:
         accepted = frozenset(ok)
         what = f"{method} {path.split('?')[0]}"
@@ -201,7 +163,7 @@ class PartnerCenterClient:
 
         async def attempt() -> httpx.Response:
             nonlocal paced, unanswered
-            token = await self._tokens.get_token()
+            token = await self._token(app_user)
             waiting = time.monotonic()
             await self._pacer.acquire()
             paced += time.monotonic() - waiting
@@ -238,6 +200,9 @@ class PartnerCenterClient:
             error = classify_response(response, what=what, max_retry_after=self._policy.max_retry_after)
             if response.status_code == 429:
                 self._pacer.throttled(error.retry_after)
+            if error.kind is ErrorKind.CONSENT and self._user_tokens is not None:  # 401 / 900421: no MFA
+                await self._user_tokens.refused(error)
+                error = replace(error, message=consent_error("mfa_required", error.description or "").message)
             if unanswered:
                 error = replace(error, after_unanswered=True)
             unanswered = unanswered or response.status_code == 408 or response.status_code >= 500

@@ -41,6 +41,29 @@ class CustomerPage(_Payload):
     items: list[CustomerPayload] | None = None
 
 
+class Relationship(_Payload):
+    """One of `GET /v1/relationships?relationship_type=IsIndirectCloudSolutionProviderOf`: an indirect reseller."""
+
+    id: str
+    name: str | None = None
+    state: str | None = None
+
+
+class RelationshipPage(_Payload):
+    items: list[Relationship] = Field(default_factory=list)
+
+
+class AgreementTemplate(_Payload):
+    """One of `GET /v1/agreements?agreementType=…`: an agreement's metadata."""
+
+    templateId: str
+    agreementType: str | None = None
+
+
+class AgreementTemplatePage(_Payload):
+    items: list[AgreementTemplate] = Field(default_factory=list)
+
+
 class AddressValidation(_Payload):
     """`POST /v1/validations/address` → status and suggestions."""
 

@@ -6,7 +6,7 @@ from typing import Any, Protocol
 
 from pydantic import SecretStr
 
-from handlers.adapters.payloads import AddressValidation, CountryRules, CustomerPayload
+from handlers.adapters.payloads import AddressValidation, CountryRules, CustomerPayload, Relationship
 
 
 class TokenProvider(Protocol):
@@ -27,6 +27,23 @@ class PartnerCenter(Protocol):
     async def get_country_rules(self, country: str, *, ms_request_id: str) -> CountryRules: ...
 
     async def find_customer_by_domain(self, domain: str, *, ms_request_id: str) -> CustomerPayload | None: ...
+
+
+class AppUserPartnerCenter(Protocol):
+    """The Partner Center calls that need an App+User token; each raises OnboardingError (CONSENT when a person
+    must sign in again)."""
+
+    async def list_indirect_resellers(self, *, ms_request_id: str) -> list[Relationship]: ...
+
+    async def agreement_template_id(self, agreement_type: str, *, ms_request_id: str) -> str: ...
+
+    async def create_agreement(self, customer_id: str, body: dict[str, Any], *, ms_request_id: str) -> bool: ...
+
+
+class TokenRefresher(Protocol):
+    """Redeems the App+User refresh token now (the daily timer); raises OnboardingError."""
+
+    async def refresh(self) -> None: ...
 
 
 class SecretStore(Protocol):

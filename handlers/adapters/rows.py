@@ -47,6 +47,15 @@ class RowStore(ABC):
         """Up to `limit` decided rows last written before `cutoff` (retention)."""
         raise NotImplementedError
 
+    async def first_notice(self, topic: str, slot: str) -> bool:
+        """Record a notice of `topic` for `slot` (an hour, say) unless one exists; True for the first recorder only,
+        whichever instance it runs on. Raises OnboardingError when storage fails."""
+        raise NotImplementedError
+
+    async def forget_notice(self, topic: str, slot: str) -> None:
+        """Remove a notice (its event could not be published); never raises."""
+        raise NotImplementedError
+
 
 class InMemoryRows(RowStore):
     """Rows in this process's memory (tests and fakes). `lose_answer` can make a write commit and then raise
@@ -54,6 +63,7 @@ class InMemoryRows(RowStore):
 
     def __init__(self) -> None:
         self.rows: dict[str, LedgerEntry] = {}
+        self.notices: set[tuple[str, str]] = set()
         self._version = 0
         self.lose_answer: Callable[[LedgerEntry], bool] = lambda entry: False
 
@@ -89,3 +99,11 @@ class InMemoryRows(RowStore):
     async def decided_before(self, cutoff: float, *, limit: int) -> list[LedgerEntry]:
         old = [e for e in self.rows.values() if e.decided is not None and e.updated_at < cutoff]
         return old[:limit]
+
+    async def first_notice(self, topic: str, slot: str) -> bool:
+        first = (topic, slot) not in self.notices
+        self.notices.add((topic, slot))
+        return first
+
+    async def forget_notice(self, topic: str, slot: str) -> None:
+        self.notices.discard((topic, slot))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from typing import Any
 
@@ -71,6 +72,22 @@ class TableRows(RowStore, OwnedTable):
                 raise RowChanged(entry.request_id) from None
             raise self._failure("update", exc, entry) from None
         return dataclasses.replace(entry, etag=metadata.get("etag"))
+
+    async def first_notice(self, topic: str, slot: str) -> bool:
+        """A notice is an entity of partition `notice-{topic}` beside the ledger's partition (an insert succeeds
+        once)."""
+        await self._ensure_table()
+        try:
+            await self._table.create_entity({"PartitionKey": f"notice-{topic}", "RowKey": slot})
+        except ResourceExistsError:
+            return False
+        except AzureError as exc:
+            raise storage_failure("notice insert", exc) from None
+        return True
+
+    async def forget_notice(self, topic: str, slot: str) -> None:
+        with contextlib.suppress(AzureError):
+            await self._table.delete_entity(f"notice-{topic}", slot)
 
     async def purge(self, request_id: str, etag: str) -> bool:
         try:

@@ -14,6 +14,8 @@ param queueName string
 param ledgerTableName string
 param eventsTopicEndpoint string
 param vaultUri string
+@description('Key Vault secret (in the app\'s vault) holding the App+User refresh token that `python -m ops.consent` writes; empty turns App+User off (indirect resellers, MCA attestation).')
+param appUserTokenSecretName string = 'partner-center-app-user'
 param partnerCenterCloud string
 param partnerCenterTenantId string
 param partnerCenterClientId string
@@ -92,6 +94,9 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       EVENTS_TOPIC_ENDPOINT: eventsTopicEndpoint
       EVENTS_SOURCE: '/csp-onboarding/${name}'
       ADMIN_CREDENTIALS_VAULT_URL: vaultUri
+      // App+User (Secure Application Model): the refresh token's version-less secret URL; the identity's Key Vault
+      // Secrets Officer role on the vault (rbac.bicep) lets it read the token and write each rotated one back.
+      PARTNER_CENTER_USER_TOKEN_SECRET_URL: empty(appUserTokenSecretName) ? '' : '${vaultUri}secrets/${appUserTokenSecretName}'
       ENABLE_GDAP_BY_DEFAULT: string(enableGdapByDefault)
     }
   }

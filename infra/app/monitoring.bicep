@@ -86,6 +86,13 @@ var alerts = [
     query: 'requests | where success == false and cloud_RoleName =~ "${functionAppName}"'
   }
   {
+    name: 'app-user-consent-required'
+    description: 'The App+User sign-in is dead (expired, revoked or without MFA): an Admin agent runs python -m ops.consent, then the failed reseller and MCA requests are replayed.'
+    severity: 1
+    threshold: 0
+    query: 'traces | where tostring(customDimensions.alert) == "app_user_consent_required"'
+  }
+  {
     name: 'partner-center-throttling'
     description: 'Partner Center answered 429: the pacing budget may be above this tenant\'s share of the quota.'
     severity: 3

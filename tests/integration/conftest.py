@@ -68,6 +68,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         log_dir=log_dir,
         host_args=["--max-polling-interval", "0.2", "--lease-seconds", "30"],
         extra_env={**FAST_RETRIES, "PARTNER_CENTER_MAX_REQUESTS_PER_MINUTE": "12000"},
+        app_user=True,
     )
     stack.start()
     yield stack

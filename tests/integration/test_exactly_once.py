@@ -25,6 +25,7 @@ def chaos_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         host_args=["--max-polling-interval", "0.2", "--lease-seconds", "45"],
         extra_env={**timing_overrides(visibility_timeout=4), "PARTNER_CENTER_MAX_REQUESTS_PER_MINUTE": "100000"},
         table_proxy=True,
+        app_user=True,
     ).start()
     yield stack
     stop_after_scan(stack)
@@ -38,6 +39,11 @@ def test_a_chaos_soak_of_100_requests_gives_exactly_one_customer_and_outcome_eac
     figures = (report.customers_created, report.created_requests, report.duplicate_domains, report.lost)
     assert figures == (100, 100, 0, 0), report
     assert (report.poisoned, report.failed_events, report.contradictory_outcomes) == (0, 0, 0), report
+    # A fifth carry mcaAcceptance, with faults on the agreement endpoints too: one agreement.* outcome each, and
+    # Partner Center holds one attestation per confirmed request.
+    assert report.mca_requests > 0 and report.faults_fired["agreements.create:status:first2"] == 2, report
+    assert (report.agreements_missing, report.agreements_contradictory) == (0, 0), report
+    assert report.attestations == report.agreements_confirmed == report.mca_requests, report
 
 
 def test_poisoned_requests_replayed_after_an_outage_are_created_once(harness: Harness) -> None:

@@ -24,11 +24,13 @@ def indexed() -> list[Any]:
 
 def test_the_host_finds_both_queue_functions_and_the_retention_timer(indexed: list[Any]) -> None:
     functions = {f.get_function_name(): json.loads(f.get_function_json()) for f in indexed}
-    queue_and_timer = {"onboard_customer", "report_exhausted_request", "purge_ledger"}
+    queue_and_timer = {"onboard_customer", "report_exhausted_request", "purge_ledger", "refresh_app_user_token"}
     assert queue_and_timer <= set(functions)
     assert set(functions) - queue_and_timer == set(HTTP_ROUTES)
     timer = functions["purge_ledger"]["bindings"]
     assert [(b["type"], b["schedule"]) for b in timer] == [("timerTrigger", "0 17 3 * * *")]
+    daily = functions["refresh_app_user_token"]["bindings"]
+    assert [(b["type"], b["schedule"]) for b in daily] == [("timerTrigger", "0 41 4 * * *")]
     main = functions["onboard_customer"]["bindings"]
     poison = functions["report_exhausted_request"]["bindings"]
     assert main == [

@@ -14,7 +14,16 @@ from handlers.failures import ErrorKind, OnboardingError, Reason
 from handlers.pipeline import handle_message
 from handlers.poison import handle_poison
 from handlers.redaction import install_redaction, redact
-from tests.fakes import ADMIN_PASSWORD, FakeEventSink, FakePartnerCenter, dependencies, message, sample
+from tests.fakes import (
+    ADMIN_PASSWORD,
+    RESELLER,
+    FakeEventSink,
+    FakePartnerCenter,
+    dependencies,
+    fake_app_user,
+    message,
+    sample,
+)
 
 
 async def test_a_valid_request_creates_one_customer_and_publishes_created() -> None:
@@ -85,10 +94,19 @@ async def test_registration_number_is_sent_only_where_partner_center_takes_it() 
 
 
 async def test_indirect_reseller_is_sent_as_associated_partner_id() -> None:
-    pc = FakePartnerCenter()
-    reseller = "0d3e7c1a-7b7e-4d1c-9d1e-8f1a2b3c4d5e"
-    await handle_message(message({**sample(), "indirectResellerId": reseller}), dependencies(pc))
-    assert pc.created[0][0]["associatedPartnerId"] == reseller
+    pc, sink = FakePartnerCenter(), FakeEventSink()
+    await handle_message(
+        message({**sample(), "indirectResellerId": RESELLER}), dependencies(pc, sink, app_user=fake_app_user())
+    )
+    assert pc.created[0][0]["associatedPartnerId"] == RESELLER
+    assert sink.events[0]["data"]["associatedPartnerId"] == RESELLER
+
+
+async def test_without_app_user_an_indirect_reseller_is_refused_before_anything_is_created() -> None:
+    pc, sink = FakePartnerCenter(), FakeEventSink()
+    await handle_message(message({**sample(), "indirectResellerId": RESELLER}), dependencies(pc, sink))
+    assert pc.created == [] and sink.events[0]["data"]["reason"] == "not_authorized"
+    assert "PARTNER_CENTER_USER_TOKEN_SECRET_URL" in sink.events[0]["data"]["message"]
 
 
 async def test_an_invalid_message_is_answered_and_consumed_without_calls() -> None:

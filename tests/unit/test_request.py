@@ -185,3 +185,27 @@ def test_any_mutation_of_a_valid_request_is_answered(data: st.DataObject) -> Non
             assert error.field is not None
             related = error.field.startswith(broken) or broken.startswith(error.field)
             assert related or error.code == "required_for_country", (broken, error)
+
+
+@pytest.mark.parametrize(
+    ("date_agreed", "code"),
+    [("2026-01-15T09:30:00+02:00", "not_utc"), ("2999-01-01T00:00:00Z", "in_future"), ("2026-01-15", "timezone_aware")],
+)  # fmt: skip
+def test_mca_acceptance_needs_a_past_utc_time(date_agreed: str, code: str) -> None:
+    data = sample()
+    data["customer"]["mcaAcceptance"] = {
+        "primaryContact": {"firstName": "A", "lastName": "B", "email": "a@b.se"}, "dateAgreed": date_agreed,
+    }  # fmt: skip
+    parsed = parse_message(message(data))
+    assert isinstance(parsed, InvalidRequest)
+    assert [(e.field, e.code) for e in parsed.errors][:1] == [("customer.mcaAcceptance.dateAgreed", code)]
+
+
+def test_mca_acceptance_in_utc_is_read() -> None:
+    data = sample()
+    data["customer"]["mcaAcceptance"] = {
+        "primaryContact": {"firstName": "A", "lastName": "B", "email": "a@b.se"}, "dateAgreed": "2026-01-15T09:30:00Z",
+    }  # fmt: skip
+    parsed = parse_message(message(data))
+    assert not isinstance(parsed, InvalidRequest) and parsed.customer.mcaAcceptance is not None
+    assert parsed.customer.mcaAcceptance.primaryContact.email == "a@b.se"

@@ -1,0 +1,188 @@
+"""App+User tokens without a person at run time (the Secure Application Model, contract §5).
+
+The Admin agent's refresh token lives in a Key Vault secret (`PARTNER_CENTER_USER_TOKEN_SECRET_URL`). It is
+redeemed through the worker's one MSAL app (`acquire_token_by_refresh_token`, partner-center.md "Secure Application
+Model"); every refresh token Entra answers with is written back as a new version of the secret. Instances redeeming
+at the same time stay correct because Entra does not revoke a refresh token when it issues the next one: whichever
+version is latest is valid. Access tokens are cached per worker, one redemption at a time.
+
+A sign-in only a person can repair (`invalid_grant`: AADSTS700082 idle, 50173 revoked, 50076 / 50078 MFA; or
+Partner Center's 401 / 900421) raises OnboardingError(CONSENT) and sounds the consent alarm (handlers.consent).
+Neither token ever reaches a log, an event, an exception or the ledger: both are remembered for redaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+from urllib.parse import urlparse
+
+import requests
+from pydantic import SecretStr, ValidationError
+
+from handlers.adapters.payloads import TokenAnswer
+from handlers.failures import ErrorKind, OnboardingError
+from handlers.redaction import remember_token
+
+log = logging.getLogger("csp_onboarding")
+
+USER_IMPERSONATION_SCOPE = "https://api.partnercenter.microsoft.com/user_impersonation"
+REFRESH_TOKEN_CONTENT_TYPE = "application/vnd.partner-center.refresh-token"  # noqa: S105 — a media type
+# Entra's refresh tokens live 90 days from their last use; the secret version expires with it.
+REFRESH_TOKEN_DAYS = 90
+# AADSTS codes of a dead sign-in → the consent.required reason.
+_CONSENT_CODES = {
+    700082: "refresh_token_expired",
+    50173: "refresh_token_revoked",
+    50076: "mfa_required",
+    50078: "mfa_required",
+    50079: "mfa_required",
+}
+
+MsalResult = dict[str, Any]
+ConsentAlarm = Callable[[str], Awaitable[None]]
+
+
+class RefreshTokenVault(Protocol):
+    """Where the refresh token is kept: Key Vault (handlers.adapters.key_vault.KeyVaultSecrets)."""
+
+    async def get_secret(self, name: str) -> SecretStr | None: ...
+
+    async def set_secret(
+        self, name: str, value: SecretStr, *, tags: dict[str, str], expires_in_days: int, content_type: str
+    ) -> str: ...
+
+
+def split_secret_url(url: str) -> tuple[str, str]:
+    """(vault URL, secret name) of a version-less secret URL; raises ValueError for anything else."""
+    parsed = urlparse(url)
+    parts = [p for p in parsed.path.split("/") if p]
+    if parsed.scheme != "https" or len(parts) != 2 or parts[0] != "secrets":
+        raise ValueError("PARTNER_CENTER_USER_TOKEN_SECRET_URL must be https://<vault>/secrets/<name>, no version")
+    return f"{parsed.scheme}://{parsed.netloc}", parts[1]
+
+
+def consent_error(reason: str, detail: str) -> OnboardingError:
+    """The one classified error of a dead App+User sign-in (its text names what the operator does)."""
+    return OnboardingError(
+        ErrorKind.CONSENT,
+        f"Partner Center's App+User sign-in must be renewed ({reason}: {detail}): an Admin agent runs "
+        "`python -m ops.consent` (interactive, with MFA), then the request is sent again",
+        code=reason,
+    )
+
+
+def dead_sign_in(result: MsalResult) -> str | None:
+    """The consent.required reason when Entra's answer says the refresh token is dead, else None."""
+    codes = result.get("error_codes") or []
+    for code in codes if isinstance(codes, list) else []:
+        if isinstance(code, int) and code in _CONSENT_CODES:
+            return _CONSENT_CODES[code]
+    return "refresh_token_revoked" if result.get("error") == "invalid_grant" else None
+
+
+class UserTokens:
+    """App+User bearer tokens from the vault's refresh token; see the module docstring."""
+
+    def __init__(
+        self, vault: RefreshTokenVault, secret_name: str, redeem: Callable[[str], MsalResult], *,
+        on_consent_required: ConsentAlarm, refresh_margin: float = 300.0, refusal_memory: float = 300.0,
+    ) -> None:  # fmt: skip
+        self._vault = vault
+        self._secret_name = secret_name
+        self._redeem = redeem
+        self._alarm = on_consent_required
+        self._refresh_margin = refresh_margin
+        self._refusal_memory = refusal_memory
+        self._refusal: tuple[OnboardingError, float] | None = None
+        self._used: str | None = None  # the refresh token last redeemed (a dead one is not redeemed again)
+        self._dead_token: str | None = None
+        self._token: str | None = None
+        self._expires_at = 0.0
+        self._lock = asyncio.Lock()
+
+    def _cached(self) -> str | None:
+        fresh = self._token is not None and time.monotonic() < self._expires_at - self._refresh_margin
+        return self._token if fresh else None
+
+    async def get_token(self) -> str:
+        """A valid App+User token; raises OnboardingError (CONSENT when a person must sign in again)."""
+        if (token := self._cached()) is not None:
+            return token
+        async with self._lock:
+            if (token := self._cached()) is not None:
+                return token
+            return await self._redeem_now()
+
+    async def refresh(self) -> None:
+        """Redeem the refresh token now (the daily timer: use keeps it from idling out); raises OnboardingError."""
+        async with self._lock:
+            self._refusal = None
+            await self._redeem_now()
+
+    async def refused(self, error: OnboardingError) -> None:
+        """Partner Center refused the App+User token (401 / 900421): forget it and sound the alarm."""
+        self._token = None
+        await self._dead("mfa_required", error)
+
+    async def _redeem_now(self) -> str:
+        stored = await self._vault.get_secret(self._secret_name)
+        refresh_token = stored.get_secret_value() if stored is not None else ""
+        remember_token(refresh_token)
+        if self._refusal is not None and time.monotonic() < self._refusal[1] and refresh_token == self._dead_token:
+            raise self._refusal[0]  # the same dead sign-in (no new consent in the vault): do not storm Entra
+        self._used = refresh_token
+        if not refresh_token:
+            raise await self._dead("refresh_token_missing", None, "the vault holds no refresh token")
+        try:
+            result = await asyncio.to_thread(self._redeem, refresh_token)
+        except (requests.RequestException, OSError) as exc:
+            raise OnboardingError(ErrorKind.TRANSIENT, f"Entra ID could not be reached: {type(exc).__name__}") from None
+        except ValueError as exc:  # MSAL: unknown tenant or authority
+            raise OnboardingError(ErrorKind.AUTH, f"Entra ID authority is unusable: {exc}") from None
+        result = dict(result or {})
+        if "access_token" not in result:
+            return await self._refusal_of(result)
+        for value in (result.get("access_token"), result.get("refresh_token")):
+            remember_token(value if isinstance(value, str) else None)
+        try:
+            answer = TokenAnswer.model_validate(result)
+        except ValidationError:  # its text would quote the token
+            raise OnboardingError(ErrorKind.TRANSIENT, "Entra ID's App+User answer could not be read") from None
+        await self._keep(result.get("refresh_token"), refresh_token)
+        self._refusal = self._dead_token = None
+        self._token = answer.access_token.get_secret_value()
+        self._expires_at = time.monotonic() + answer.expires_in
+        return self._token
+
+    async def _keep(self, rotated: Any, used: str) -> None:
+        """Write the rotated refresh token back as a new secret version. A failure is only logged: the token used
+        stays valid (Entra revokes none on rotation), and the next redemption rotates again."""
+        if not isinstance(rotated, str) or not rotated or rotated == used:
+            return
+        try:
+            await self._vault.set_secret(
+                self._secret_name, SecretStr(rotated), tags={"purpose": "partner-center-app-user"},
+                expires_in_days=REFRESH_TOKEN_DAYS, content_type=REFRESH_TOKEN_CONTENT_TYPE,
+            )  # fmt: skip
+        except OnboardingError as error:
+            log.warning("The rotated App+User refresh token could not be written back (%s): the current one is kept",
+                        error)  # fmt: skip
+
+    async def _refusal_of(self, result: MsalResult) -> str:
+        error = str(result.get("error", "unknown_error"))
+        description = str(result.get("error_description", "")).split("\n")[0].split(" Trace ID")[0][:200]
+        reason = dead_sign_in(result)
+        if reason is not None:
+            raise await self._dead(reason, None, f"{error}: {description}")
+        kind = ErrorKind.TRANSIENT if error in ("temporarily_unavailable", "unknown_error") else ErrorKind.AUTH
+        raise OnboardingError(kind, f"Entra ID refused the App+User token request: {error}: {description}", code=error)
+
+    async def _dead(self, reason: str, error: OnboardingError | None, detail: str = "") -> OnboardingError:
+        dead = consent_error(reason, detail or (error.description if error else None) or reason)
+        self._refusal, self._dead_token = (dead, time.monotonic() + self._refusal_memory), self._used
+        await self._alarm(reason)
+        return dead

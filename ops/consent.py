@@ -1,0 +1,152 @@
+"""The one-time App+User sign-in (Secure Application Model): an Admin agent signs in interactively, with MFA, and the
+refresh token goes straight to the Key Vault secret the function redeems (PARTNER_CENTER_USER_TOKEN_SECRET_URL).
+
+    python -m ops.consent                   # auth-code flow: open the printed URL, sign in; redirect to localhost
+    python -m ops.consent --device-code     # device code (the app registration must allow public client flows)
+
+Settings come from the environment, as the function reads them (PARTNER_CENTER_TENANT_ID, _CLIENT_ID, the app's
+credential, PARTNER_CENTER_USER_TOKEN_SECRET_URL, PARTNER_CENTER_CLOUD / _AUTHORITY_HOST). The vault is written with
+the managed identity where one is reachable (IDENTITY_ENDPOINT: the local stack's emulator, an Azure host), else with
+azure-identity's DefaultAzureCredential (your `az login`): it needs Key Vault Secrets Officer on the vault.
+Nothing secret is printed: not the refresh token, not the access token, not a code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import threading
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
+
+import msal
+from pydantic import SecretStr
+
+from handlers.adapters.entra import build_msal_app, managed_identity_tokens, msal_http_session
+from handlers.adapters.http import build_http_client
+from handlers.adapters.key_vault import KeyVaultSecrets
+from handlers.adapters.retry import RetryPolicy
+from handlers.adapters.user_tokens import (
+    REFRESH_TOKEN_CONTENT_TYPE,
+    REFRESH_TOKEN_DAYS,
+    USER_IMPERSONATION_SCOPE,
+    split_secret_url,
+)
+from handlers.settings import Settings
+
+KEY_VAULT_SCOPE = "https://vault.azure.net/.default"
+
+
+class _AzureIdentityTokens:
+    """Key Vault tokens of azure-identity's DefaultAzureCredential (the operator's own sign-in)."""
+
+    def __init__(self) -> None:
+        from azure.identity import DefaultAzureCredential
+
+        self._credential = DefaultAzureCredential()
+
+    async def get_token(self) -> str:
+        return (await asyncio.to_thread(self._credential.get_token, KEY_VAULT_SCOPE)).token
+
+    def invalidate(self) -> None:
+        pass
+
+
+def _redirect_server(port: int) -> tuple[HTTPServer, dict[str, str]]:
+    """A one-shot local server for the redirect; fills the dict with the query parameters it receives."""
+    received: dict[str, str] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            query = urllib.parse.urlparse(self.path).query
+            received.update({k: v[0] for k, v in urllib.parse.parse_qs(query).items()})
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; charset=utf-8")
+            self.end_headers()
+            self.wfile.write(b"Signed in. You can close this window.\n")
+
+        def log_message(self, format: str, *args: Any) -> None:  # the query holds the code: never log it
+            pass
+
+    return HTTPServer(("127.0.0.1", port), Handler), received
+
+
+def sign_in_with_browser(settings: Settings, port: int) -> dict[str, Any]:
+    """The auth-code flow (PKCE) of the confidential app, redirecting to http://localhost:<port>."""
+    app = build_msal_app(settings)
+    server, received = _redirect_server(port)
+    redirect_uri = f"http://localhost:{server.server_address[1]}"
+    flow = app.initiate_auth_code_flow([USER_IMPERSONATION_SCOPE], redirect_uri=redirect_uri, prompt="login")
+    print(f"Sign in as an Admin agent of the partner tenant (with MFA):\n  {flow['auth_uri']}", flush=True)
+    thread = threading.Thread(target=server.handle_request, daemon=True)
+    thread.start()
+    thread.join(timeout=600)
+    server.server_close()
+    if not received:
+        raise SystemExit("No sign-in arrived at the redirect within 10 minutes")
+    return dict(app.acquire_token_by_auth_code_flow(flow, received, scopes=[USER_IMPERSONATION_SCOPE]) or {})
+
+
+def sign_in_with_device_code(settings: Settings) -> dict[str, Any]:
+    """The device-code flow (a public client flow of the same app registration)."""
+    authority = f"{settings.cloud.authority_host}/{settings.PARTNER_CENTER_TENANT_ID}"
+    known = "microsoftonline" in authority or "chinacloudapi" in authority
+    app = msal.PublicClientApplication(
+        settings.PARTNER_CENTER_CLIENT_ID, authority=authority, http_client=msal_http_session(),
+        instance_discovery=None if known else False,
+    )  # fmt: skip
+    flow = app.initiate_device_flow(scopes=[USER_IMPERSONATION_SCOPE])
+    if "user_code" not in flow:
+        raise SystemExit(f"Entra refused the device flow: {flow.get('error')}: {flow.get('error_description', '')}")
+    print(flow["message"], flush=True)  # the verification URL and the short user code: meant to be shown
+    return dict(app.acquire_token_by_device_flow(flow) or {})
+
+
+async def store(settings: Settings, refresh_token: str) -> str:
+    """Write the refresh token as a new version of the configured secret; returns its id."""
+    assert settings.PARTNER_CENTER_USER_TOKEN_SECRET_URL is not None
+    vault_url, name = split_secret_url(settings.PARTNER_CENTER_USER_TOKEN_SECRET_URL.rstrip("/"))
+    tokens: Any = (
+        managed_identity_tokens(settings.managed_identity_client_id, "https://vault.azure.net")
+        if os.environ.get("IDENTITY_ENDPOINT")
+        else _AzureIdentityTokens()
+    )
+    async with build_http_client(30.0) as http:
+        vault = KeyVaultSecrets(http, vault_url, tokens, retry_policy=RetryPolicy(budget_seconds=30.0, max_attempts=3))
+        return await vault.set_secret(
+            name, SecretStr(refresh_token), tags={"purpose": "partner-center-app-user", "writtenBy": "ops.consent"},
+            expires_in_days=REFRESH_TOKEN_DAYS, content_type=REFRESH_TOKEN_CONTENT_TYPE,
+        )  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m ops.consent", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--device-code", action="store_true", help="sign in with a device code instead")
+    parser.add_argument("--port", type=int, default=8400, help="local redirect port (registered as a redirect URI)")
+    args = parser.parse_args(argv)
+    settings = Settings()  # from the environment
+    if not settings.PARTNER_CENTER_USER_TOKEN_SECRET_URL:
+        print("PARTNER_CENTER_USER_TOKEN_SECRET_URL is not set: nowhere to keep the sign-in", file=sys.stderr)
+        return 2
+    result = sign_in_with_device_code(settings) if args.device_code else sign_in_with_browser(settings, args.port)
+    if "refresh_token" not in result:
+        print(f"Sign-in failed: {result.get('error')}: {str(result.get('error_description', ''))[:300]}",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    claims = result.get("id_token_claims") or {}
+    if "mfa" not in (claims.get("amr") or []):
+        print("Warning: the sign-in carried no MFA claim; Partner Center refuses App+User calls without MFA "
+              "(401 / 900421). Sign in again with MFA.", file=sys.stderr)  # fmt: skip
+    secret_id = asyncio.run(store(settings, str(result["refresh_token"])))
+    print(f"Stored the App+User refresh token as a new version of {secret_id} (signed in as "
+          f"{claims.get('preferred_username', 'the Admin agent')}).")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

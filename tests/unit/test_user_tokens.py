@@ -1,0 +1,127 @@
+"""The App+User token source (issue 16): redemption through a scripted MSAL answer, rotation written back to the
+vault, per-worker caching, dead sign-ins → CONSENT + one consent.required an hour; no token in any error."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from handlers.adapters.rows import InMemoryRows
+from handlers.adapters.user_tokens import UserTokens, split_secret_url
+from handlers.consent import ConsentAlarm
+from handlers.failures import ErrorKind, OnboardingError, failure_from_error
+from tests.fakes import FakeEventSink
+
+FIRST = "rt.first-refresh-token-value"
+
+
+class FakeVault:
+    def __init__(self, value: str | None = FIRST) -> None:
+        self.versions: list[str] = [value] if value else []
+
+    async def get_secret(self, name: str) -> SecretStr | None:
+        return SecretStr(self.versions[-1]) if self.versions else None
+
+    async def set_secret(self, name: str, value: SecretStr, **_: Any) -> str:
+        self.versions.append(value.get_secret_value())
+        return f"https://vault/secrets/{name}"
+
+
+class Entra:
+    """Answers redemptions like Entra: each with a new refresh token, or the scripted error."""
+
+    def __init__(self) -> None:
+        self.redeemed: list[str] = []
+        self.error: dict[str, Any] | None = None
+
+    def __call__(self, refresh_token: str) -> dict[str, Any]:
+        self.redeemed.append(refresh_token)
+        if self.error is not None:
+            return self.error
+        n = len(self.redeemed)
+        return {"access_token": f"user-access-{n}", "expires_in": 3600, "refresh_token": f"rt.rotated-{n}"}
+
+
+def source(vault: FakeVault, entra: Entra, sink: FakeEventSink, rows: InMemoryRows | None = None) -> UserTokens:
+    alarm = ConsentAlarm(rows or InMemoryRows(), sink, source="/tests")
+    return UserTokens(vault, "pc-app-user", entra, on_consent_required=alarm, refusal_memory=0.0)
+
+
+async def test_redemption_rotates_the_token_into_the_vault_and_caches_the_access_token() -> None:
+    vault, entra, sink = FakeVault(), Entra(), FakeEventSink()
+    tokens = source(vault, entra, sink)
+    assert await asyncio.gather(*(tokens.get_token() for _ in range(5))) == ["user-access-1"] * 5
+    assert entra.redeemed == [FIRST] and vault.versions == [FIRST, "rt.rotated-1"]
+    await tokens.refresh()  # the daily timer redeems the latest version and keeps its successor
+    assert entra.redeemed[-1] == "rt.rotated-1" and vault.versions[-1] == "rt.rotated-2"
+    assert sink.events == []
+
+
+@pytest.mark.parametrize(
+    ("codes", "reason"),
+    [([700082], "refresh_token_expired"), ([50076], "mfa_required"), ([50078], "mfa_required"),
+     ([50173], "refresh_token_revoked"), ([9002313], "refresh_token_revoked")],
+)  # fmt: skip
+async def test_a_dead_refresh_token_raises_consent_and_publishes_one_event_an_hour(
+    codes: list[int], reason: str
+) -> None:
+    vault, entra, sink, rows = FakeVault(), Entra(), FakeEventSink(), InMemoryRows()
+    entra.error = {"error": "invalid_grant", "error_description": f"AADSTS{codes[0]}: dead", "error_codes": codes}
+    for _instance in range(2):  # two instances, one shared notice store
+        tokens = source(vault, entra, sink, rows)
+        for _ in range(2):
+            with pytest.raises(OnboardingError) as raised:
+                await tokens.get_token()
+            assert raised.value.kind is ErrorKind.CONSENT and FIRST not in str(raised.value)
+    [event] = sink.events
+    assert event["type"] == "csp.onboarding.consent.required" and event["data"]["reason"] == reason
+    assert "ops.consent" in event["data"]["message"]
+    failure = failure_from_error(raised.value)
+    assert (failure.reason.value, failure.retryable) == ("not_authorized", True)
+
+
+async def test_no_refresh_token_in_the_vault_is_consent_required() -> None:
+    sink = FakeEventSink()
+    with pytest.raises(OnboardingError) as raised:
+        await source(FakeVault(None), Entra(), sink).get_token()
+    assert raised.value.kind is ErrorKind.CONSENT
+    assert sink.events[0]["data"]["reason"] == "refresh_token_missing"
+
+
+async def test_a_vault_write_failure_keeps_the_access_token() -> None:
+    class ReadOnlyVault(FakeVault):
+        async def set_secret(self, name: str, value: SecretStr, **_: Any) -> str:
+            raise OnboardingError(ErrorKind.TRANSIENT, "vault busy")
+
+    vault, entra = ReadOnlyVault(), Entra()
+    assert await source(vault, entra, FakeEventSink()).get_token() == "user-access-1"
+    assert vault.versions == [FIRST], "the used token stays valid: Entra revokes none on rotation"
+
+
+def test_the_secret_url_must_be_version_less() -> None:
+    assert split_secret_url("https://kv.vault.azure.net/secrets/pc-app-user") == (
+        "https://kv.vault.azure.net",
+        "pc-app-user",
+    )
+    for bad in ("https://kv.vault.azure.net/secrets/pc/0123", "http://kv/secrets/x", "https://kv/keys/x"):
+        with pytest.raises(ValueError, match="no version"):
+            split_secret_url(bad)
+
+
+async def test_a_dead_sign_in_is_remembered_until_a_new_consent_reaches_the_vault() -> None:
+    vault, entra, sink = FakeVault(), Entra(), FakeEventSink()
+    tokens = UserTokens(
+        vault, "pc-app-user", entra, on_consent_required=ConsentAlarm(InMemoryRows(), sink, source="/t")
+    )
+    entra.error = {"error": "invalid_grant", "error_codes": [50173]}
+    for _ in range(3):
+        with pytest.raises(OnboardingError):
+            await tokens.get_token()
+    assert entra.redeemed == [FIRST], "the same dead token is not sent to Entra again"
+    entra.error = None
+    vault.versions.append("rt.after-ops-consent")  # the operator's new sign-in
+    assert await tokens.get_token() == "user-access-2"
+    assert entra.redeemed[-1] == "rt.after-ops-consent"
