@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
 from handlers.events import CREATED, CloudEvent, CreatedData, created_event, failed_event
-from handlers.failures import Failure
+from handlers.failures import Failure, Reason, invalid_request_message
 from handlers.ledger import Decision, LedgerEntry
-from handlers.logs import bind
+from handlers.logs import bind, log_context
 from handlers.request import CustomerRequest, InvalidRequest
 from handlers.telemetry import current_traceparent, outcomes, reused_request_ids
 
@@ -122,3 +122,23 @@ async def publish(event: CloudEvent, deps: Dependencies) -> Outcome:
     outcomes.add(1, {"type": short, "reason": str(reason or "")})
     log.info("Published %s event %s", outcome, event.id, extra={"eventId": event.id})
     return Outcome(kind, event)
+
+
+async def publish_invalid(parsed: InvalidRequest, deps: Dependencies) -> Outcome:
+    """Answer a message that is not a valid request: one `failed` / invalid_request naming each broken rule —
+    unless its requestId already has a customer, whose `created` event is published again."""
+    failure = Failure(
+        reason=Reason.INVALID_REQUEST,
+        retryable=False,
+        message=invalid_request_message(parsed.errors),
+        errors=parsed.errors,
+    )
+    ids = replace(Ids.of_invalid(parsed), identity=parsed.fingerprint)
+    with log_context(
+        requestId=ids.request_id, crmAccountId=ids.crm_account_id, correlationId=ids.correlation_id, outcome="pending"
+    ):
+        stored = await created_already(parsed.request_id, deps)
+        if stored is not None:
+            return await publish_stored(stored, deps)
+        log.warning("Invalid request: %s", "; ".join(e.message for e in parsed.errors[:5]))
+        return await publish_decision(failed_decision(failure, ids, deps), deps)

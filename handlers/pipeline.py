@@ -31,16 +31,15 @@ from handlers.create import (
     search_domain,
 )
 from handlers.events import CreatedData
-from handlers.failures import ErrorKind, Failure, OnboardingError, Reason, failure_from_error, invalid_request_message
+from handlers.failures import ErrorKind, OnboardingError, failure_from_error
 from handlers.ledger import Decision, Ledger, LedgerEntry, busy, sent_names
 from handlers.logs import log_context
 from handlers.outcomes import (
     Ids,
     Outcome,
-    created_already,
     created_decision,
     failed_decision,
-    publish_decision,
+    publish_invalid,
     publish_stored,
 )
 from handlers.preflight import CountryRulesCache, run_preflight
@@ -95,7 +94,7 @@ async def handle_message(body: bytes | str, deps: Dependencies, *, traceparent: 
     ):
         parsed = parse_message(body)
         if isinstance(parsed, InvalidRequest):
-            return await _publish_invalid(parsed, deps)
+            return await publish_invalid(parsed, deps)
         try:
             async with asyncio.timeout(deps.config.timing.invocation_timeout):
                 return await _handle_request(parsed, deps)
@@ -288,21 +287,3 @@ async def _record(
         customer_json=data.model_dump_json(),
     )  # fmt: skip
     return customer
-
-
-async def _publish_invalid(parsed: InvalidRequest, deps: Dependencies) -> Outcome:
-    failure = Failure(
-        reason=Reason.INVALID_REQUEST,
-        retryable=False,
-        message=invalid_request_message(parsed.errors),
-        errors=parsed.errors,
-    )
-    ids = replace(Ids.of_invalid(parsed), identity=parsed.fingerprint)
-    with log_context(
-        requestId=ids.request_id, crmAccountId=ids.crm_account_id, correlationId=ids.correlation_id, outcome="pending"
-    ):
-        stored = await created_already(parsed.request_id, deps)
-        if stored is not None:
-            return await publish_stored(stored, deps)
-        log.warning("Invalid request: %s", "; ".join(e.message for e in parsed.errors[:5]))
-        return await publish_decision(failed_decision(failure, ids, deps), deps)
