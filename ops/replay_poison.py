@@ -20,10 +20,10 @@ import argparse
 import json
 import sys
 
-from azure.core.exceptions import AzureError, ResourceNotFoundError
+from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.queue import QueueClient
 
-from ops.storage import add_storage_arguments, explained, storage_from
+from ops.storage import Storage, add_storage_arguments, run, storage_from
 
 SOURCES = ("-exhausted", "-poison")
 
@@ -77,31 +77,25 @@ def main() -> int:
     parser.add_argument("--max", type=int, default=10_000, help="move at most this many messages per queue")
     parser.add_argument("--dry-run", action="store_true", help="show what is waiting (peek: nothing is hidden)")
     args = parser.parse_args()
-    storage = storage_from(args, parser)
-    try:
-        target = storage.queue(args.queue)
-        if not args.dry_run and waiting(target, show=0) is None:
-            print(f"{args.queue}: no such queue in {storage.where}: nothing to replay into", file=sys.stderr)
-            return 1
-        for suffix in SOURCES:
-            name = f"{args.queue}{suffix}"
-            source = storage.queue(name)
-            if args.dry_run:
-                found = waiting(source)
-                if found is None:
-                    print(f"{name}: no such queue, nothing waiting")
-                else:
-                    count, ids = found
-                    listed = f": {', '.join(ids)}{' …' if count > len(ids) else ''}" if ids else ""
-                    print(f"{name}: {count} message(s) waiting{listed}")
-            else:
-                moved = replay(source, target, limit=args.max)
-                print(f"moved {moved} message(s) from {name} to {args.queue}")
-    except AzureError as exc:
-        print(f"replay_poison: {explained(exc)}", file=sys.stderr)
+    return run("replay_poison", storage_from(args, parser), lambda storage: _replay(storage, args))
+
+
+def _replay(storage: Storage, args: argparse.Namespace) -> int:
+    target = storage.queue(args.queue)
+    if not args.dry_run and waiting(target, show=0) is None:
+        print(f"{args.queue}: no such queue in {storage.where}: nothing to replay into", file=sys.stderr)
         return 1
-    finally:
-        storage.close()
+    for suffix in SOURCES:
+        name = f"{args.queue}{suffix}"
+        source = storage.queue(name)
+        if not args.dry_run:
+            print(f"moved {replay(source, target, limit=args.max)} message(s) from {name} to {args.queue}")
+        elif (found := waiting(source)) is None:
+            print(f"{name}: no such queue, nothing waiting")
+        else:
+            count, ids = found
+            listed = f": {', '.join(ids)}{' …' if count > len(ids) else ''}" if ids else ""
+            print(f"{name}: {count} message(s) waiting{listed}")
     return 0
 
 

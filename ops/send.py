@@ -14,9 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from azure.core.exceptions import AzureError
-
-from ops.storage import add_storage_arguments, explained, storage_from
+from ops.storage import Storage, add_storage_arguments, run, storage_from
 
 MAX_BYTES = 64 * 1024  # contract §1: larger messages are invalid requests (and the queue refuses them)
 
@@ -43,18 +41,15 @@ def main() -> int:
         requests = [read_request(path) for path in args.files]
     except (OSError, ValueError) as exc:
         parser.error(str(exc))
-    storage = storage_from(args, parser)
-    try:
+
+    def send(storage: Storage) -> int:
         queue = storage.queue(args.queue)
         for path, (text, request_id) in zip(args.files, requests, strict=True):
             queue.send_message(text)
             print(f"enqueued {request_id} ({path.name}) on {args.queue}")
-    except AzureError as exc:
-        print(f"send: {explained(exc)}", file=sys.stderr)
-        return 1
-    finally:
-        storage.close()
-    return 0
+        return 0
+
+    return run("send", storage_from(args, parser), send)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,3 +116,15 @@ def explained(exc: AzureError) -> str:
         return f"the storage account cannot be reached: {type(exc).__name__}"
     code = getattr(exc, "error_code", None)
     return f"storage answered {status or type(exc).__name__}{f' ({code})' if code else ''}"
+
+
+def run(command: str, storage: Storage, work: Callable[[Storage], int]) -> int:
+    """Run an operator command's work against storage: an Azure error becomes one sentence on stderr (exit 1), and
+    the clients are closed either way."""
+    try:
+        return work(storage)
+    except AzureError as exc:
+        print(f"{command}: {explained(exc)}", file=sys.stderr)
+        return 1
+    finally:
+        storage.close()
