@@ -91,9 +91,15 @@ async def created_already(request_id: str | None, deps: Dependencies) -> LedgerE
     entry = await deps.ledger.read(request_id)
     if entry is None or not entry.outcome_known or entry.outcome != "created":
         return None
+    note_reused_request_id()
+    return entry
+
+
+def note_reused_request_id() -> None:
+    """A requestId sent again with other content after its customer was created: counted and logged; the first
+    outcome stands (the idempotency key wins)."""
     reused_request_ids.add(1)
     log.warning("requestId reused with other content after its customer was created: the first wins")
-    return entry
 
 
 async def publish_stored(entry: LedgerEntry, deps: Dependencies) -> Outcome:

@@ -39,13 +39,14 @@ from handlers.outcomes import (
     Outcome,
     created_decision,
     failed_decision,
+    note_reused_request_id,
     publish_invalid,
     publish_stored,
 )
 from handlers.preflight import CountryRulesCache, run_preflight
 from handlers.redaction import holding_secrets
 from handlers.request import CustomerRequest, InvalidRequest, parse_message
-from handlers.telemetry import parent_context, reused_request_ids, tracer
+from handlers.telemetry import parent_context, tracer
 from handlers.timing import TimingModel
 
 __all__ = ["Dependencies", "Outcome", "PipelineConfig", "handle_message"]
@@ -137,8 +138,7 @@ async def _handle_request(request: CustomerRequest, deps: Dependencies) -> Outco
         )
         if entry.outcome_known:
             if entry.outcome == "created" and entry.request_hash != content:
-                reused_request_ids.add(1)
-                log.warning("requestId reused with other content after its customer was created: the first wins")
+                note_reused_request_id()
             if entry.agreement_open and request.customer.mcaAcceptance is not None:
                 return await finish_attestation(request, entry, deps)
             log.info("Outcome already decided (%s): publishing it again", entry.state)
