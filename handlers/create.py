@@ -7,7 +7,7 @@ import logging
 import time
 import unicodedata
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -100,6 +100,10 @@ async def search_domain(partner_center: PartnerCenter, domain: str, ms_request_i
         return None
 
 
+async def _nobody(customer_id: str) -> str | None:
+    return None
+
+
 @dataclass(frozen=True)
 class CreateContext:
     """What the ledger proves about earlier creates for this request, and how long to look for their tenant."""
@@ -108,9 +112,27 @@ class CreateContext:
     may_exist: bool  # a create for this domain went out before this delivery and its outcome is unknown
     creating_since: float  # when the first create for this request went out
     names: tuple[str, ...] = ()  # the company names creates for this request went out with
+    recorded_elsewhere: Callable[[str], Awaitable[str | None]] = _nobody  # the other request a customer is ledgered to
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     search_seconds: float = 10.0  # how long this delivery keeps looking before leaving it to the next one
+
+
+async def own_tenant(
+    found: CustomerPayload, names: Sequence[str], recorded_elsewhere: Callable[[str], Awaitable[str | None]]
+) -> bool:
+    """Whether a listed customer can be the tenant a create of this request made: its company name is one the
+    request's creates went out with, and no other request's ledger row records it (two CRM records of one company
+    must not end with one tenant). Raises OnboardingError(TRANSIENT) when the ledger cannot be read."""
+    domain = found.companyProfile.domain
+    if not any(same_company(found.companyProfile.companyName, name) for name in names):
+        log.warning("The customer on %s is another company: not ours", domain)
+        return False
+    other = await recorded_elsewhere(found.id)
+    if other is not None:
+        log.warning("The customer on %s is recorded for request %s: not ours", domain, other)
+        return False
+    return True
 
 
 def domain_unavailable(error: OnboardingError, domain: str) -> OnboardingError:
@@ -175,16 +197,14 @@ async def _look_for_own_tenant(
     error: OnboardingError,
 ) -> CustomerPayload | None:
     """Search a few times over `search_seconds` as the listing catches up; None while nothing is listed. Raises
-    `domain_unavailable` when the domain's customer has another company name: then it is not ours."""
+    `domain_unavailable` when the domain's customer is not ours (`own_tenant`)."""
     deadline = context.clock() + context.search_seconds
     pause = 1.0
     while True:
         found = await search_domain(partner_center, context.domain, ms_request_id)
         if found is not None:
-            names = (*context.names, request.customer.companyName)
-            if any(same_company(found.companyProfile.companyName, name) for name in names):
+            if await own_tenant(found, (*context.names, request.customer.companyName), context.recorded_elsewhere):
                 return found
-            log.warning("The customer on %s is another company: not ours", context.domain)
             raise domain_unavailable(error, context.domain)
         if context.clock() + pause > deadline:
             return None

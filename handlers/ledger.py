@@ -66,6 +66,15 @@ class Ledger:
         """The row of a request, if any; raises OnboardingError(TRANSIENT) when storage fails."""
         return await self.rows.read(request_id)
 
+    def now(self) -> float:
+        """The ledger's clock (leases, `creating_since`): the one every timing decision on its rows reads."""
+        return self._clock()
+
+    async def recorded_elsewhere(self, customer_id: str, request_id: str) -> str | None:
+        """The other request whose row records `customer_id`, if one does; raises OnboardingError(TRANSIENT)."""
+        holder = await self.rows.holder_of(customer_id)
+        return holder if holder not in (None, request_id) else None
+
     def is_held(self, entry: LedgerEntry) -> bool:
         """Whether a delivery holds the request right now."""
         return entry.held(self._clock())

@@ -8,10 +8,11 @@ Every way out of an undecided delivery frees the claim; the whole delivery is bo
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import logging
-import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 
 from handlers.adapters.payloads import CustomerPayload
@@ -26,8 +27,8 @@ from handlers.create import (
     customer_body,
     domain_for,
     ms_request_id_for,
+    own_tenant,
     replay_create,
-    same_company,
     search_domain,
 )
 from handlers.events import CreatedData
@@ -216,15 +217,18 @@ async def _earlier_tenant(
         return None
     assert entry.domain is not None
     earlier = await search_domain(deps.partner_center, entry.domain, entry.ms_request_id)
-    names = sent_names(entry)
-    if earlier is not None and any(same_company(earlier.companyProfile.companyName, n) for n in names):
+    if earlier is not None and await own_tenant(earlier, sent_names(entry), _recorded_elsewhere(request, deps)):
         log.warning("The customer an earlier attempt created on %s is this request's: adopting it", entry.domain)
         return earlier
-    if earlier is None and time.time() - (entry.creating_since or 0.0) < LISTING_LAG_WINDOW:
+    if earlier is None and deps.ledger.now() - (entry.creating_since or 0.0) < LISTING_LAG_WINDOW:
         raise OnboardingError(
             ErrorKind.TRANSIENT, f"an earlier create for {entry.domain} may still appear in the listing; looking later"
         )
     return None
+
+
+def _recorded_elsewhere(request: CustomerRequest, deps: Dependencies) -> Callable[[str], Awaitable[str | None]]:
+    return functools.partial(deps.ledger.recorded_elsewhere, request_id=request.requestId)
 
 
 async def _create_new(
@@ -251,7 +255,8 @@ async def _create_new(
     )
     context = CreateContext(
         domain=domain, may_exist=may_exist, creating_since=entry.creating_since or 0.0,
-        names=tuple(sent_names(entry)), search_seconds=config.timing.round_budget,
+        names=tuple(sent_names(entry)), search_seconds=config.timing.round_budget, clock=deps.ledger.now,
+        recorded_elsewhere=_recorded_elsewhere(request, deps),
     )  # fmt: skip
     try:
         return await create_customer(

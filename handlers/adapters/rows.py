@@ -47,6 +47,10 @@ class RowStore(ABC):
         """Up to `limit` decided rows last written before `cutoff` (retention)."""
         raise NotImplementedError
 
+    async def holder_of(self, customer_id: str) -> str | None:
+        """The requestId of a row that records `customer_id` as its customer, if any (adoption's last check)."""
+        raise NotImplementedError
+
     async def first_notice(self, topic: str, slot: str) -> bool:
         """Record a notice of `topic` for `slot` (an hour, say) unless one exists; True for the first recorder only,
         whichever instance it runs on. Raises OnboardingError when storage fails."""
@@ -99,6 +103,9 @@ class InMemoryRows(RowStore):
     async def decided_before(self, cutoff: float, *, limit: int) -> list[LedgerEntry]:
         old = [e for e in self.rows.values() if e.decided is not None and e.updated_at < cutoff]
         return old[:limit]
+
+    async def holder_of(self, customer_id: str) -> str | None:
+        return next((e.request_id for e in self.rows.values() if e.customer_id == customer_id), None)
 
     async def first_notice(self, topic: str, slot: str) -> bool:
         first = (topic, slot) not in self.notices

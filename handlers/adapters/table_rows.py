@@ -73,6 +73,19 @@ class TableRows(RowStore, OwnedTable):
             raise self._failure("update", exc, entry) from None
         return dataclasses.replace(entry, etag=metadata.get("etag"))
 
+    async def holder_of(self, customer_id: str) -> str | None:
+        """A filter on a column, not a key: it reads the partition, which the adoption path alone asks for."""
+        await self._ensure_table()
+        query = "PartitionKey eq @p and customer_id eq @c"
+        try:
+            async for entity in self._table.query_entities(
+                query, parameters={"p": PARTITION, "c": customer_id}, select=["RowKey"], results_per_page=1
+            ):
+                return str(entity["RowKey"])
+        except AzureError as exc:
+            raise storage_failure("query", exc) from None
+        return None
+
     async def first_notice(self, topic: str, slot: str) -> bool:
         """A notice is an entity of partition `notice-{topic}` beside the ledger's partition (an insert succeeds
         once)."""

@@ -4,6 +4,8 @@ not exist yet — and no fallback when storage cannot be reached."""
 from __future__ import annotations
 
 import secrets
+import time
+from collections.abc import Callable
 
 import pytest
 from azure.data.tables.aio import TableClient
@@ -24,9 +26,10 @@ CREATED = Decision("created", "e-created", "{}")
 EXHAUSTED = Decision("exhausted", "e-exhausted", "{}", retryable=True)
 
 
-def ledger(stack: Stack) -> Ledger:
+def ledger(stack: Stack, clock: Callable[[], float] = time.time) -> Ledger:
     table = f"ledger{secrets.token_hex(4)}"  # a fresh table each time: the ledger must create it itself
-    return Ledger(TableRows(TableClient.from_connection_string(stack.env["AzureWebJobsStorage"], table_name=table)))
+    client = TableClient.from_connection_string(stack.env["AzureWebJobsStorage"], table_name=table)
+    return Ledger(TableRows(client), clock=clock)
 
 
 async def test_a_new_request_is_claimed_and_a_second_claim_backs_off(stack: Stack) -> None:
@@ -86,3 +89,26 @@ async def test_an_unreachable_table_is_a_transient_error_every_time_never_a_memo
         with pytest.raises(OnboardingError) as raised:
             await rows.claim("r-6", "m-6", lease_seconds=60)
         assert raised.value.kind is ErrorKind.TRANSIENT
+
+
+async def test_the_request_a_customer_is_recorded_for_is_found_by_its_id(stack: Stack) -> None:
+    rows = ledger(stack)
+    assert await rows.recorded_elsewhere("c-9", "r-9") is None  # an empty (not yet created) table
+    entry = await rows.claim("r-9", "m-9", lease_seconds=60)
+    await rows.record_customer(entry, customer_id="c-9", customer_json="{}")
+    await rows.claim("r-10", "m-10", lease_seconds=60)
+    assert await rows.recorded_elsewhere("c-9", "r-10") == "r-9"
+    assert await rows.recorded_elsewhere("c-9", "r-9") is None  # its own row is not another's
+    assert await rows.recorded_elsewhere("c-10", "r-10") is None
+
+
+async def test_retention_deletes_only_decided_rows_older_than_the_period_from_the_table(stack: Stack) -> None:
+    now = [time.time()]
+    rows = ledger(stack, clock=lambda: now[0])
+    old = await rows.decide(await rows.claim("r-old", "m-1", lease_seconds=60), CREATED)
+    await rows.claim("r-open", "m-2", lease_seconds=60)  # undecided: kept whatever its age
+    now[0] += 91 * 86400
+    await rows.decide(await rows.claim("r-new", "m-3", lease_seconds=60), CREATED)
+    assert await rows.purge_decided(older_than_seconds=90 * 86400, batch=1) == 1  # paging by one row
+    assert await rows.read(old.request_id) is None
+    assert await rows.read("r-open") is not None and await rows.read("r-new") is not None

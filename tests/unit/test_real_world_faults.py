@@ -219,6 +219,24 @@ async def test_7_a_first_create_refused_as_taken_is_never_adopted_even_when_the_
     assert "find" not in [what for what, _ in pc.calls]
 
 
+async def test_7_another_records_tenant_is_never_adopted_even_after_a_lost_answer() -> None:
+    # Two CRM records of one company: the first is created; the second's create goes out, its answer ("taken") is
+    # lost, so its retry has the evidence for adoption and finds a customer of the same name on the domain.
+    rows, sink = InMemoryRows(), FakeEventSink()
+    first = await handle_message(message(sample()), dependencies(FakePartnerCenter(), sink, ledger_over(rows)))
+    second = sample()
+    second["requestId"], second["crmAccountId"] = "crm-0002", "ACC-0002"
+    pc = FakePartnerCenter(TIMEOUT, TAKEN)
+    pc.existing = customer_payload()  # the first record's customer, listed under the same company name
+    deps = dependencies(pc, sink, ledger_over(rows))
+    with pytest.raises(OnboardingError):
+        await handle_message(message(second), deps)
+    outcome = await handle_message(message(second), deps)
+    assert outcome.event.data.reason == "domain_unavailable"  # type: ignore[union-attr]
+    assert created_ids(sink) == {"crm-se-0001"} and first.kind == "created"
+    assert ("find", pc.calls[-1][1]) in pc.calls  # it did look: the ledger, not the listing, said "not ours"
+
+
 # 8. A requestId reused with other content after success.
 
 
