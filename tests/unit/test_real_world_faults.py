@@ -208,6 +208,20 @@ async def test_5_a_vault_that_comes_back_gets_the_password_and_the_event_its_sec
     assert len(creates) == 2 and creates[0] == creates[1]  # asked again, for the recorded domain only
 
 
+async def test_5_a_replay_without_the_password_ends_created_without_a_secret_never_failed() -> None:
+    # Partner Center replays a create it remembers, but its answer may lack userCredentials: the password is gone.
+    rows, sink, vault = InMemoryRows(), FakeEventSink(), FakeVault(down=True)
+    pc = FakePartnerCenter(customer_payload(), customer_payload().model_copy(update={"userCredentials": None}))
+    deps = with_vault(dependencies(pc, sink, ledger_over(rows)), vault)
+    with pytest.raises(OnboardingError):
+        await handle_message(message(sample()), deps)
+    vault.down = False
+    outcome = await handle_message(message(sample()), deps)
+    assert outcome.kind == "created" and outcome.event.data.customerId == customer_payload().id  # type: ignore[union-attr]
+    assert outcome.event.data.adminCredentialsSecretId is None and vault.names == []  # type: ignore[union-attr]
+    assert failed_ids(sink) == set() and len(pc.created) == 2  # the create and its one replay
+
+
 # 7. Adoption only on positive evidence.
 
 

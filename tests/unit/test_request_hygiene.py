@@ -52,6 +52,8 @@ def assert_inert(event: dict[str, Any]) -> None:
 HOSTILE_FIELDS = [
     ("crmAccountId", "ACC-1\r\nX-Injected: yes", "control_character"),
     ("correlationId", "\x1b[2J\x07", "control_character"),
+    ("crmAccountId", "ACC-1\x00", "control_character"),
+    ("correlationId", "corr\x00elation", "control_character"),
     ("requestId", " crm-0001", "surrounding_whitespace"),
     ("requestId", "crm-0001\t", "surrounding_whitespace"),
     ("customer.companyName", "\u200b\u200b\u200b", "not_visible"),

@@ -99,6 +99,28 @@ async def test_outcomes_and_partner_center_calls_are_counted(exported: Exported)
     assert {"type": "created", "reason": ""} in points["onboarding.outcomes"]
 
 
+def counted(exported: Exported, name: str) -> float:
+    data = exported.metrics.get_metrics_data()
+    total = 0.0
+    for resource in data.resource_metrics if data else []:
+        for scope in resource.scope_metrics:
+            for metric in scope.metrics:
+                if metric.name == name:
+                    total += sum(float(getattr(point, "value", 0)) for point in metric.data.data_points)
+    return total
+
+
+async def test_a_request_id_reused_with_other_content_after_created_is_counted(exported: Exported) -> None:
+    deps = dependencies()
+    await handle_message(message(sample()), deps)
+    before = counted(exported, "onboarding.reused_request_ids")
+    await handle_message(message(sample()), deps)  # the same content again: a plain redelivery
+    other: dict[str, Any] = sample()
+    other["customer"]["domainPrefix"] = "somethingelse"
+    await handle_message(message(other), deps)
+    assert counted(exported, "onboarding.reused_request_ids") == before + 1
+
+
 async def test_no_exported_record_carries_the_password(exported: Exported) -> None:
     event = await run_one(exported)
     exported_text = json.dumps(
