@@ -9,14 +9,23 @@ from pathlib import Path
 
 import httpx
 import pytest
-from azure.core.exceptions import ResourceNotFoundError, ServiceRequestError
+from azure.core.exceptions import (
+    AzureError,
+    HttpResponseError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
 
 from handlers.adapters.pacing import Pacer
 from handlers.adapters.partner_center import PartnerCenterClient
 from handlers.adapters.retry import RetryPolicy, retry_after_seconds
+from handlers.adapters.rows import RowChanged, WriteUnknown
 from handlers.adapters.table_rows import TableRows
 from handlers.bootstrap import build_ledger
 from handlers.failures import ErrorKind, OnboardingError
+from handlers.ledger import LedgerEntry
 from handlers.settings import Settings
 from handlers.timing import load_timing
 
@@ -49,6 +58,49 @@ async def test_3_a_failed_first_contact_with_storage_is_transient_and_storage_is
     assert raised.value.kind is ErrorKind.TRANSIENT
     assert await rows.read("r-1") is None  # the table, not a memory of this worker
     assert table.creates == 2
+
+
+def http_error(status: int) -> HttpResponseError:
+    error = HttpResponseError(message="the service said no; row payload: Wingtip secret-ish")
+    error.status_code = status
+    return error
+
+
+class RefusingTable:
+    """A TableClient that exists and answers every write with `error`."""
+
+    def __init__(self, error: AzureError) -> None:
+        self.error = error
+
+    async def create_table(self) -> None:
+        return None
+
+    async def update_entity(self, *args: object, **kwargs: object) -> None:
+        raise self.error
+
+    create_entity = update_entity
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (ServiceResponseError("connection reset after the request was sent"), WriteUnknown),
+        (ServiceRequestError("connection closed"), WriteUnknown),  # aiohttp reports a late close this way too
+        (ResourceModifiedError("etag"), RowChanged),
+        (http_error(412), RowChanged),
+        (http_error(503), OnboardingError),
+        (http_error(403), OnboardingError),
+    ],
+)
+async def test_every_azure_core_error_of_a_write_is_classified_in_one_place(
+    error: AzureError, expected: type[Exception]
+) -> None:
+    rows = TableRows(RefusingTable(error))  # type: ignore[arg-type]
+    with pytest.raises(expected) as raised:
+        await rows.replace(LedgerEntry("r-1", "m-1", etag="1"))
+    if isinstance(raised.value, OnboardingError):
+        assert raised.value.kind is ErrorKind.TRANSIENT
+        assert raised.value.message == f"storage update failed (HTTP {error.status_code})"  # type: ignore[attr-defined]
 
 
 def test_3_without_storage_for_the_ledger_nothing_runs() -> None:
