@@ -38,6 +38,8 @@ from handlers.telemetry import parent_context, poison_failures, tracer
 if TYPE_CHECKING:
     from handlers.pipeline import Dependencies
 
+ALERT = "poison_unreported"  # the `alert` dimension the Azure Monitor alert filters on (infra/app/monitoring.bicep)
+
 log = logging.getLogger("csp_onboarding")
 
 EXHAUSTED = Failure(
@@ -65,7 +67,10 @@ async def handle_poison(body: bytes | str, deps: Dependencies, *, traceparent: s
             except Exception as exc:
                 poison_failures.add(1)
                 why = str(exc) if isinstance(exc, OnboardingError) else type(exc).__name__  # never a library's text
-                log.error("The poison function could not report an exhausted request (%s): parking it for replay", why)
+                log.error(
+                    "The poison function could not report an exhausted request (%s): parking it for replay",
+                    why, extra={"alert": ALERT},
+                )  # fmt: skip
             if deps.parking is not None:
                 await deps.parking.park(body.encode("utf-8", errors="surrogatepass") if isinstance(body, str) else body)
             return outcome

@@ -72,6 +72,13 @@ var alerts = [
     query: 'traces | where tostring(customDimensions.outcome) == "failed:retries_exhausted" and message startswith "Published"'
   }
   {
+    name: 'poison-unreported'
+    description: 'The poison function could not publish a request\'s outcome (Event Grid or storage failing): the message is parked unreported. Fix the cause, then replay it with ops.replay_poison.'
+    severity: 1
+    threshold: 0
+    query: 'traces | where tostring(customDimensions.alert) == "poison_unreported"'
+  }
+  {
     name: 'failed-outcomes-above-threshold'
     description: 'More failed outcomes than usual in the last hour.'
     severity: 2

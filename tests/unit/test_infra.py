@@ -165,6 +165,19 @@ def test_every_saved_query_is_deployed() -> None:
         assert f"../queries/{query.name}" in monitoring
 
 
+def test_every_alert_the_code_raises_has_an_alert_rule() -> None:
+    # An `alert` dimension on a log record means "page the operator": a rule must filter on each one the code sets.
+    raised = {
+        value
+        for path in (ROOT / "handlers").rglob("*.py")
+        for value in re.findall(r'^ALERT = "([a-z_]+)"', path.read_text(), flags=re.MULTILINE)
+    }
+    assert {"app_user_consent_required", "poison_unreported"} <= raised
+    monitoring = (INFRA / "app" / "monitoring.bicep").read_text()
+    rules = set(re.findall(r'customDimensions\.alert\) == "([a-z_]+)"', monitoring))
+    assert raised == rules
+
+
 def test_the_deployment_is_secretless_and_least_exposed() -> None:
     storage = (INFRA / "app" / "storage.bicep").read_text()
     assert "allowSharedKeyAccess: false" in storage

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 
 import pytest
@@ -150,12 +151,16 @@ async def test_poison_parks_the_message_after_publishing() -> None:
     assert sink.events[0]["data"]["reason"] == "retries_exhausted"
 
 
-async def test_the_poison_function_parks_the_message_even_when_it_cannot_report_it() -> None:
+async def test_the_poison_function_parks_the_message_even_when_it_cannot_report_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     # The real host gives `-poison` no poison queue and never releases a failed poison message: failing would hide it.
     sink, parking = FakeEventSink(), FakeParking()
     sink.fail_with = OnboardingError(ErrorKind.TRANSIENT, "Event Grid down")
-    outcome = await handle_poison(message(sample()), dependencies(sink=sink, parking=parking))
+    with caplog.at_level(logging.ERROR, logger="csp_onboarding"):
+        outcome = await handle_poison(message(sample()), dependencies(sink=sink, parking=parking))
     assert (outcome, parking.parked) == (None, [message(sample())])
+    assert [getattr(r, "alert", None) for r in caplog.records if r.levelno >= logging.ERROR][-1] == "poison_unreported"
 
 
 async def test_a_ghost_create_in_the_same_invocation_is_adopted() -> None:
