@@ -119,11 +119,22 @@ async def test_reseller_list_is_cached_and_a_dead_sign_in_fails_not_authorized_r
     assert (data["reason"], data["retryable"]) == ("not_authorized", True) and "ops.consent" in data["message"]
 
 
-async def test_partner_center_800015_on_the_create_is_an_invalid_request_on_the_reseller() -> None:
-    refusal = OnboardingError(ErrorKind.BUSINESS, "not found", http_status=404, code="800015")
+@pytest.mark.parametrize("code", ["800015", "800016"])
+async def test_partner_center_reseller_refusals_on_the_create_are_an_invalid_request_on_the_reseller(code: str) -> None:
+    refusal = OnboardingError(ErrorKind.BUSINESS, "not a reseller", http_status=400, code=code)
     sink = FakeEventSink()
     await handle_message(message({**sample(), "indirectResellerId": RESELLER}),
                          dependencies(FakePartnerCenter(refusal), sink, app_user=fake_app_user()))  # fmt: skip
     data = sink.events[0]["data"]
     assert data["reason"] == "invalid_request" and data["errors"][0]["field"] == "indirectResellerId"
-    assert data["partnerCenter"]["code"] == "800015"
+    assert data["errors"][0]["code"] == f"partner_center_{code}" and data["retryable"] is False
+    assert data["partnerCenter"]["code"] == code
+
+
+async def test_the_mca_template_id_is_fetched_once_per_worker_not_per_request() -> None:
+    pc, sink, app_user_pc = FakePartnerCenter(), FakeEventSink(), FakeAppUserPartnerCenter()
+    deps = dependencies(pc, sink, app_user=fake_app_user(app_user_pc))
+    for n in range(3):
+        await handle_message(message(with_mca(requestId=f"crm-mca-{n}")), deps)
+    assert types(sink).count("agreement.confirmed") == 3
+    assert app_user_pc.calls.count("template") == 1 and app_user_pc.calls.count("agreement") == 3
