@@ -60,6 +60,18 @@ async def test_redemption_rotates_the_token_into_the_vault_and_caches_the_access
     assert sink.events == []
 
 
+async def test_instances_redeeming_at_once_each_rotate_and_none_is_refused() -> None:
+    # Entra keeps earlier refresh tokens valid after a rotation, so two instances redeeming the same version at the
+    # same moment both succeed; each writes its successor as a new version, and the next redemption reads the latest.
+    vault, entra, sink, rows = FakeVault(), Entra(), FakeEventSink(), InMemoryRows()
+    first, second = source(vault, entra, sink, rows), source(vault, entra, sink, rows)
+    assert sorted(await asyncio.gather(first.get_token(), second.get_token())) == ["user-access-1", "user-access-2"]
+    assert entra.redeemed == [FIRST, FIRST] and sorted(vault.versions[1:]) == ["rt.rotated-1", "rt.rotated-2"]
+    latest = vault.versions[-1]
+    await source(vault, entra, sink, rows).get_token()  # a third instance, later: the latest version
+    assert entra.redeemed[-1] == latest and sink.events == []
+
+
 @pytest.mark.parametrize(
     ("codes", "reason"),
     [([700082], "refresh_token_expired"), ([50076], "mfa_required"), ([50078], "mfa_required"),
