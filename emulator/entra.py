@@ -76,10 +76,25 @@ def _client_refusal(request: web.Request, form: Any, tenant: str, *, public_allo
         return None
     if public_allowed and not form.get("client_secret"):
         return None
-    if form.get("client_secret") != state.client_secret or not form.get("client_secret"):
+    if not form.get("client_secret"):
+        state.count("token_refusals")
+        return aad_error(
+            401, "invalid_client", "AADSTS7000218",
+            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+        )  # fmt: skip
+    if form.get("client_secret") != state.client_secret:
         state.count("token_refusals")
         return aad_error(401, "invalid_client", "AADSTS7000215", "Invalid client secret provided.")
     return None
+
+
+PUBLIC_CLIENT_WITH_CREDENTIAL = (
+    "Client is public so neither 'client_assertion' nor 'client_secret' should be presented."
+)
+
+
+def _presents_credential(form: Any) -> bool:
+    return bool(form.get("client_secret") or form.get("client_assertion"))
 
 
 async def token(request: web.Request) -> web.Response:
@@ -91,7 +106,14 @@ async def token(request: web.Request) -> web.Response:
     grant = str(form.get("grant_type", ""))
     if grant not in ("client_credentials", *USER_GRANTS):
         return aad_error(400, "unsupported_grant_type", "AADSTS70003", f"The grant type {grant} is not supported.")
-    public_allowed = grant == DEVICE_CODE_GRANT and state.app_user.public_client_flows
+    # A token issued to a public client (a device code redeemed without a credential) is that client's: Entra
+    # refuses a credential on its redemption (AADSTS700025; reported in canonical/authd#1881 and
+    # simonrob/email-oauth2-proxy#363), as it refuses a confidential client's redeemed without one (AADSTS7000218).
+    public_token = grant == "refresh_token" and state.app_user.is_public(str(form.get("refresh_token", "")))
+    if public_token and _presents_credential(form):
+        state.count("refresh_refusals")
+        return aad_error(401, "invalid_client", "AADSTS700025", PUBLIC_CLIENT_WITH_CREDENTIAL)
+    public_allowed = (grant == DEVICE_CODE_GRANT or public_token) and state.app_user.public_client_flows
     if (refused := _client_refusal(request, form, tenant, public_allowed=public_allowed)) is not None:
         return refused
     scope = str(form.get("scope", ""))
@@ -121,7 +143,7 @@ def user_token(request: web.Request, state: State, form: Any, grant: str, scope:
         if found is None:
             state.count("refresh_refusals")
             return aad_error(400, "invalid_grant", code, description)
-        user, mfa, nonce = found.user, found.mfa, None
+        user, mfa, nonce, public = found.user, found.mfa, None, found.public
         state.count("refresh_redemptions")
     else:
         key = str(form.get("code" if grant == "authorization_code" else "device_code", ""))
@@ -129,6 +151,7 @@ def user_token(request: web.Request, state: State, form: Any, grant: str, scope:
         if sign_in is None or (grant == "authorization_code" and sign_in.redirect_uri != form.get("redirect_uri")):
             return aad_error(400, "invalid_grant", "AADSTS70000", "The provided authorization code is invalid.")
         user, mfa, nonce = sign_in.user, sign_in.mfa, sign_in.nonce
+        public = not _presents_credential(form)  # a device code redeemed as a public client
         state.count("interactive_sign_ins")
     access_token, expires_in = state.issue_token(PARTNER_CENTER_AUDIENCE, user=user, mfa=mfa)
     base = f"{_base(request)}/{state.tenant_id}"
@@ -143,7 +166,7 @@ def user_token(request: web.Request, state: State, form: Any, grant: str, scope:
         {
             "token_type": "Bearer", "scope": f"{USER_IMPERSONATION} offline_access", "expires_in": expires_in,
             "ext_expires_in": expires_in, "access_token": access_token,
-            "refresh_token": app_user.issue_refresh_token(user, mfa),
+            "refresh_token": app_user.issue_refresh_token(user, mfa, public=public),
             "id_token": jwt.sign(claims, state.signing_key),
         }
     )  # fmt: skip

@@ -31,6 +31,7 @@ class RefreshToken:
     mfa: bool
     expires_at: float
     revoked: bool = False
+    public: bool = False  # issued to a public client (device code without a credential): redeemed without one
 
 
 @dataclass
@@ -74,10 +75,15 @@ class AppUser:
     mca_template_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     mcloud_template_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
-    def issue_refresh_token(self, user: str, mfa: bool) -> str:
+    def issue_refresh_token(self, user: str, mfa: bool, *, public: bool = False) -> str:
         token = "rt." + secrets.token_urlsafe(48)
-        self.refresh_tokens[token] = RefreshToken(user, mfa, time.time() + self.refresh_lifetime)
+        self.refresh_tokens[token] = RefreshToken(user, mfa, time.time() + self.refresh_lifetime, public=public)
         return token
+
+    def is_public(self, token: str) -> bool:
+        """Whether a refresh token was issued to a public client (Entra then refuses any client credential)."""
+        found = self.refresh_tokens.get(token)
+        return found is not None and found.public
 
     def redeem(self, token: str) -> tuple[RefreshToken | None, str, str]:
         """The refresh token's grant, or None with the AADSTS code and description Entra answers."""

@@ -26,9 +26,11 @@ async def emu() -> AsyncIterator[PartnerCenter]:
         yield PartnerCenter(client, state)
 
 
-async def redeem(emu: PartnerCenter, refresh_token: str) -> tuple[int, dict[str, Any]]:
-    form = {"grant_type": "refresh_token", "client_id": "c", "client_secret": SECRET, "refresh_token": refresh_token,
+async def redeem(emu: PartnerCenter, refresh_token: str, *, secret: str | None = SECRET) -> tuple[int, dict[str, Any]]:
+    form = {"grant_type": "refresh_token", "client_id": "c", "refresh_token": refresh_token,
             "scope": f"{USER_IMPERSONATION} offline_access openid profile"}  # fmt: skip
+    if secret is not None:
+        form["client_secret"] = secret
     response = await emu.client.post("/t/oauth2/v2.0/token", data=form)
     return response.status, await response.json()
 
@@ -44,6 +46,19 @@ async def test_each_redemption_rotates_and_old_refresh_tokens_stay_valid(emu: Pa
     assert emu.state.tokens[answer["access_token"]].user == "admin@partner"
     assert (await redeem(emu, first))[0] == 200, "the old token is not revoked by the new one"
     assert (await redeem(emu, answer["refresh_token"]))[0] == 200
+
+
+async def test_a_public_clients_refresh_token_refuses_the_apps_credential_and_a_confidential_one_needs_it(
+    emu: PartnerCenter,
+) -> None:
+    public = emu.state.app_user.issue_refresh_token("admin@partner", mfa=True, public=True)
+    status, answer = await redeem(emu, public)
+    assert (status, answer["error"], answer["error_codes"]) == (401, "invalid_client", [700025])
+    status, answer = await redeem(emu, public, secret=None)
+    assert status == 200 and emu.state.app_user.is_public(answer["refresh_token"]), "its successor is public too"
+    confidential = emu.state.app_user.issue_refresh_token("admin@partner", mfa=True)
+    status, answer = await redeem(emu, confidential, secret=None)
+    assert (status, answer["error"]) == (401, "invalid_client")
 
 
 @pytest.mark.parametrize(
