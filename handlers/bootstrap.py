@@ -16,6 +16,7 @@ from handlers.adapters.entra import (
     MsalApp,
     managed_identity_tokens,
     partner_center_tokens,
+    public_refresh_token_redeemer,
     refresh_token_redeemer,
     shared_msal_app,
 )
@@ -126,7 +127,10 @@ def build_user_tokens(
         retry_policy=policy,
     )  # fmt: skip
     alarm = ConsentAlarm(ledger.rows, events, source=settings.EVENTS_SOURCE)
-    return UserTokens(vault, name, refresh_token_redeemer(msal_app), on_consent_required=alarm)
+    return UserTokens(
+        vault, name, refresh_token_redeemer(msal_app), on_consent_required=alarm,
+        redeem_public=public_refresh_token_redeemer(settings),
+    )  # fmt: skip
 
 
 def build_parking(settings: Settings) -> QueueParking | None:

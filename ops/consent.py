@@ -2,7 +2,7 @@
 refresh token goes straight to the Key Vault secret the function redeems (PARTNER_CENTER_USER_TOKEN_SECRET_URL).
 
     python -m ops.consent                   # auth-code flow: open the printed URL, sign in; redirect to localhost
-    python -m ops.consent --device-code     # device code (the app registration must allow public client flows)
+    python -m ops.consent --device-code     # device code (public client flows allowed; its token is a public client's)
 
 Settings come from the environment, as the function reads them (PARTNER_CENTER_TENANT_ID, _CLIENT_ID, the app's
 credential, PARTNER_CENTER_USER_TOKEN_SECRET_URL, PARTNER_CENTER_CLOUD / _AUTHORITY_HOST). The vault is written with
@@ -22,10 +22,9 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
-import msal
 from pydantic import SecretStr
 
-from handlers.adapters.entra import build_msal_app, managed_identity_tokens, msal_http_session
+from handlers.adapters.entra import build_msal_app, build_public_msal_app, managed_identity_tokens
 from handlers.adapters.http import build_http_client
 from handlers.adapters.key_vault import KeyVaultSecrets
 from handlers.adapters.retry import RetryPolicy
@@ -33,6 +32,7 @@ from handlers.adapters.user_tokens import (
     REFRESH_TOKEN_CONTENT_TYPE,
     REFRESH_TOKEN_DAYS,
     USER_IMPERSONATION_SCOPE,
+    refresh_token_tags,
     split_secret_url,
 )
 from handlers.settings import Settings
@@ -92,12 +92,7 @@ def sign_in_with_browser(settings: Settings, port: int) -> dict[str, Any]:
 
 def sign_in_with_device_code(settings: Settings) -> dict[str, Any]:
     """The device-code flow (a public client flow of the same app registration)."""
-    authority = f"{settings.cloud.authority_host}/{settings.PARTNER_CENTER_TENANT_ID}"
-    known = "microsoftonline" in authority or "chinacloudapi" in authority
-    app = msal.PublicClientApplication(
-        settings.PARTNER_CENTER_CLIENT_ID, authority=authority, http_client=msal_http_session(),
-        instance_discovery=None if known else False,
-    )  # fmt: skip
+    app = build_public_msal_app(settings)
     flow = app.initiate_device_flow(scopes=[USER_IMPERSONATION_SCOPE])
     if "user_code" not in flow:
         raise SystemExit(f"Entra refused the device flow: {flow.get('error')}: {flow.get('error_description', '')}")
@@ -105,8 +100,9 @@ def sign_in_with_device_code(settings: Settings) -> dict[str, Any]:
     return dict(app.acquire_token_by_device_flow(flow) or {})
 
 
-async def store(settings: Settings, refresh_token: str) -> str:
-    """Write the refresh token as a new version of the configured secret; returns its id."""
+async def store(settings: Settings, refresh_token: str, *, public: bool = False) -> str:
+    """Write the refresh token as a new version of the configured secret (tagged `client=public` when a public
+    client's: the function then redeems it without the app's credential); returns its id."""
     assert settings.PARTNER_CENTER_USER_TOKEN_SECRET_URL is not None
     vault_url, name = split_secret_url(settings.PARTNER_CENTER_USER_TOKEN_SECRET_URL.rstrip("/"))
     tokens: Any = (
@@ -117,7 +113,7 @@ async def store(settings: Settings, refresh_token: str) -> str:
     async with build_http_client(30.0) as http:
         vault = KeyVaultSecrets(http, vault_url, tokens, retry_policy=RetryPolicy(budget_seconds=30.0, max_attempts=3))
         return await vault.set_secret(
-            name, SecretStr(refresh_token), tags={"purpose": "partner-center-app-user", "writtenBy": "ops.consent"},
+            name, SecretStr(refresh_token), tags=refresh_token_tags(public=public, writtenBy="ops.consent"),
             expires_in_days=REFRESH_TOKEN_DAYS, content_type=REFRESH_TOKEN_CONTENT_TYPE,
         )  # fmt: skip
 
@@ -142,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     if "mfa" not in (claims.get("amr") or []):
         print("Warning: the sign-in carried no MFA claim; Partner Center refuses App+User calls without MFA "
               "(401 / 900421). Sign in again with MFA.", file=sys.stderr)  # fmt: skip
-    secret_id = asyncio.run(store(settings, str(result["refresh_token"])))
+    secret_id = asyncio.run(store(settings, str(result["refresh_token"]), public=args.device_code))
     print(f"Stored the App+User refresh token as a new version of {secret_id} (signed in as "
           f"{claims.get('preferred_username', 'the Admin agent')}).")  # fmt: skip
     return 0

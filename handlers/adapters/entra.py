@@ -132,22 +132,32 @@ def client_credential(settings: Settings) -> Any:
     }
 
 
-def build_msal_app(settings: Settings) -> msal.ConfidentialClientApplication:
-    """The worker's MSAL app for the partner tenant, at the configured cloud's (or overridden) authority."""
+def _app_options(settings: Settings) -> dict[str, Any]:
+    """What every MSAL app of the partner tenant is built with, at the configured cloud's (or overridden)
+    authority."""
     authority_host = settings.cloud.authority_host
     if not authority_host.startswith("https://"):
         raise OnboardingError(ErrorKind.AUTH, "PARTNER_CENTER_AUTHORITY_HOST must be https:// (MSAL refuses http)")
     known = urlparse(authority_host).hostname in _KNOWN_AUTHORITY_HOSTS
-    return msal.ConfidentialClientApplication(
-        client_id=settings.PARTNER_CENTER_CLIENT_ID,
-        client_credential=client_credential(settings),
-        authority=f"{authority_host}/{settings.PARTNER_CENTER_TENANT_ID}",
-        http_client=msal_http_session(),
-        timeout=settings.PARTNER_CENTER_TIMEOUT_SECONDS,
+    return {
+        "client_id": settings.PARTNER_CENTER_CLIENT_ID,
+        "authority": f"{authority_host}/{settings.PARTNER_CENTER_TENANT_ID}",
+        "http_client": msal_http_session(),
+        "timeout": settings.PARTNER_CENTER_TIMEOUT_SECONDS,
         # Instance discovery asks login.microsoftonline.com about the authority: only for Microsoft's own hosts.
-        instance_discovery=None if known else False,
-        app_name="csp-onboarding-function",
-    )
+        "instance_discovery": None if known else False,
+        "app_name": "csp-onboarding-function",
+    }
+
+
+def build_msal_app(settings: Settings) -> msal.ConfidentialClientApplication:
+    """The worker's MSAL app for the partner tenant (with the app's one credential)."""
+    return msal.ConfidentialClientApplication(client_credential=client_credential(settings), **_app_options(settings))
+
+
+def build_public_msal_app(settings: Settings) -> msal.PublicClientApplication:
+    """The same app registration as a public client (no credential): device-code sign-ins and their tokens."""
+    return msal.PublicClientApplication(**_app_options(settings))
 
 
 MsalApp = Callable[[], msal.ConfidentialClientApplication]
@@ -173,6 +183,20 @@ def refresh_token_redeemer(app: MsalApp) -> Callable[[str], MsalResult]:
 
     def redeem(refresh_token: str) -> MsalResult:
         return dict(app().acquire_token_by_refresh_token(refresh_token, scopes=[USER_IMPERSONATION_SCOPE]) or {})
+
+    return redeem
+
+
+def public_refresh_token_redeemer(settings: Settings) -> Callable[[str], MsalResult]:
+    """The same redemption as a public client (no credential: a device-code sign-in's refresh token); its MSAL
+    app is built on first use, once per worker."""
+    lock = threading.Lock()
+    built = functools.cache(lambda: build_public_msal_app(settings))
+
+    def redeem(refresh_token: str) -> MsalResult:
+        with lock:
+            app = built()
+        return dict(app.acquire_token_by_refresh_token(refresh_token, scopes=[USER_IMPERSONATION_SCOPE]) or {})
 
     return redeem
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import httpx
@@ -21,6 +22,14 @@ class VaultTokens(Protocol):
     async def get_token(self) -> str: ...
 
     def invalidate(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class StoredSecret:
+    """A secret's latest version: its value and its tags."""
+
+    value: SecretStr
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 class KeyVaultSecrets:
@@ -47,18 +56,19 @@ class KeyVaultSecrets:
         await self._send("PUT", name, body, ok=(200, 201), what="store")
         return f"{self._vault_url}/secrets/{name}"
 
-    async def get_secret(self, name: str) -> SecretStr | None:
+    async def get_secret(self, name: str) -> StoredSecret | None:
         """The latest version of secret `name`, or None when there is none; raises OnboardingError."""
         response = await self._send("GET", name, None, ok=(200, 404), what="read")
         if response.status_code == 404:
             return None
         try:
-            value = response.json().get("value")
+            body = response.json()
+            value, tags = body.get("value"), body.get("tags") or {}
         except (ValueError, AttributeError):
-            value = None
-        if not isinstance(value, str):
+            value, tags = None, {}
+        if not isinstance(value, str) or not isinstance(tags, dict):
             raise OnboardingError(ErrorKind.TRANSIENT, f"Key Vault's answer for secret {name} could not be read")
-        return SecretStr(value)
+        return StoredSecret(SecretStr(value), {str(k): str(v) for k, v in tags.items()})
 
     async def _send(
         self, method: str, name: str, body: dict[str, Any] | None, *, ok: tuple[int, ...], what: str

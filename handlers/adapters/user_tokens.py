@@ -6,6 +6,10 @@ Model"); every refresh token Entra answers with is written back as a new version
 at the same time stay correct because Entra does not revoke a refresh token when it issues the next one: whichever
 version is latest is valid. Access tokens are cached per worker, one redemption at a time.
 
+A sign-in made with a device code is a public client's: Entra refuses the app's credential on its refresh token
+(AADSTS700025 "Client is public so neither 'client_assertion' nor 'client_secret' should be presented"), so
+`ops.consent` tags that secret `client=public`, and it is redeemed, and written back, as a public client's.
+
 A sign-in only a person can repair (`invalid_grant`: AADSTS700082 idle, 50173 revoked, 50076 / 50078 MFA; or
 Partner Center's 401 / 900421) raises OnboardingError(CONSENT) and sounds the consent alarm (handlers.consent).
 Neither token ever reaches a log, an event, an exception or the ledger: both are remembered for redaction.
@@ -23,6 +27,7 @@ from urllib.parse import urlparse
 import requests
 from pydantic import SecretStr, ValidationError
 
+from handlers.adapters.key_vault import StoredSecret
 from handlers.adapters.payloads import TokenAnswer
 from handlers.failures import ErrorKind, OnboardingError
 from handlers.redaction import remember_token
@@ -33,6 +38,8 @@ USER_IMPERSONATION_SCOPE = "https://api.partnercenter.microsoft.com/user_imperso
 REFRESH_TOKEN_CONTENT_TYPE = "application/vnd.partner-center.refresh-token"  # noqa: S105 — a media type
 # Entra's refresh tokens live 90 days from their last use; the secret version expires with it.
 REFRESH_TOKEN_DAYS = 90
+# The secret's tag saying the refresh token was issued to a public client (a device-code sign-in).
+PUBLIC_CLIENT_TAG = ("client", "public")
 # AADSTS codes of a dead sign-in → the consent.required reason.
 _CONSENT_CODES = {
     700082: "refresh_token_expired",
@@ -49,7 +56,7 @@ ConsentAlarm = Callable[[str], Awaitable[None]]
 class RefreshTokenVault(Protocol):
     """Where the refresh token is kept: Key Vault (handlers.adapters.key_vault.KeyVaultSecrets)."""
 
-    async def get_secret(self, name: str) -> SecretStr | None: ...
+    async def get_secret(self, name: str) -> StoredSecret | None: ...
 
     async def set_secret(
         self, name: str, value: SecretStr, *, tags: dict[str, str], expires_in_days: int, content_type: str
@@ -63,6 +70,11 @@ def split_secret_url(url: str) -> tuple[str, str]:
     if parsed.scheme != "https" or len(parts) != 2 or parts[0] != "secrets":
         raise ValueError("PARTNER_CENTER_USER_TOKEN_SECRET_URL must be https://<vault>/secrets/<name>, no version")
     return f"{parsed.scheme}://{parsed.netloc}", parts[1]
+
+
+def refresh_token_tags(*, public: bool, **more: str) -> dict[str, str]:
+    """The tags of a refresh token's secret version (`client=public` for a public client's)."""
+    return {"purpose": "partner-center-app-user", **more, **(dict([PUBLIC_CLIENT_TAG]) if public else {})}
 
 
 def consent_error(reason: str, detail: str) -> OnboardingError:
@@ -89,11 +101,13 @@ class UserTokens:
 
     def __init__(
         self, vault: RefreshTokenVault, secret_name: str, redeem: Callable[[str], MsalResult], *,
-        on_consent_required: ConsentAlarm, refresh_margin: float = 300.0, refusal_memory: float = 300.0,
+        on_consent_required: ConsentAlarm, redeem_public: Callable[[str], MsalResult] | None = None,
+        refresh_margin: float = 300.0, refusal_memory: float = 300.0,
     ) -> None:  # fmt: skip
         self._vault = vault
         self._secret_name = secret_name
         self._redeem = redeem
+        self._redeem_public = redeem_public
         self._alarm = on_consent_required
         self._refresh_margin = refresh_margin
         self._refusal_memory = refusal_memory
@@ -130,15 +144,19 @@ class UserTokens:
 
     async def _redeem_now(self) -> str:
         stored = await self._vault.get_secret(self._secret_name)
-        refresh_token = stored.get_secret_value() if stored is not None else ""
+        refresh_token = stored.value.get_secret_value() if stored is not None else ""
         remember_token(refresh_token)
+        public = stored is not None and stored.tags.get(PUBLIC_CLIENT_TAG[0]) == PUBLIC_CLIENT_TAG[1]
+        redeem = self._redeem_public if public else self._redeem
+        if redeem is None:
+            raise OnboardingError(ErrorKind.AUTH, "the vault's refresh token is a public client's: none can redeem it")
         if self._refusal is not None and time.monotonic() < self._refusal[1] and refresh_token == self._dead_token:
             raise self._refusal[0]  # the same dead sign-in (no new consent in the vault): do not storm Entra
         self._used = refresh_token
         if not refresh_token:
             raise await self._dead("refresh_token_missing", None, "the vault holds no refresh token")
         try:
-            result = await asyncio.to_thread(self._redeem, refresh_token)
+            result = await asyncio.to_thread(redeem, refresh_token)
         except (requests.RequestException, OSError) as exc:
             raise OnboardingError(ErrorKind.TRANSIENT, f"Entra ID could not be reached: {type(exc).__name__}") from None
         except ValueError as exc:  # MSAL: unknown tenant or authority
@@ -152,20 +170,20 @@ class UserTokens:
             answer = TokenAnswer.model_validate(result)
         except ValidationError:  # its text would quote the token
             raise OnboardingError(ErrorKind.TRANSIENT, "Entra ID's App+User answer could not be read") from None
-        await self._keep(result.get("refresh_token"), refresh_token)
+        await self._keep(result.get("refresh_token"), refresh_token, public=public)
         self._refusal = self._dead_token = None
         self._token = answer.access_token.get_secret_value()
         self._expires_at = time.monotonic() + answer.expires_in
         return self._token
 
-    async def _keep(self, rotated: Any, used: str) -> None:
+    async def _keep(self, rotated: Any, used: str, *, public: bool) -> None:
         """Write the rotated refresh token back as a new secret version. A failure is only logged: the token used
         stays valid (Entra revokes none on rotation), and the next redemption rotates again."""
         if not isinstance(rotated, str) or not rotated or rotated == used:
             return
         try:
             await self._vault.set_secret(
-                self._secret_name, SecretStr(rotated), tags={"purpose": "partner-center-app-user"},
+                self._secret_name, SecretStr(rotated), tags=refresh_token_tags(public=public),
                 expires_in_days=REFRESH_TOKEN_DAYS, content_type=REFRESH_TOKEN_CONTENT_TYPE,
             )  # fmt: skip
         except OnboardingError as error:

@@ -150,3 +150,11 @@ def test_ops_consent_with_a_device_code(harness: Harness, stack: Stack) -> None:
     [version] = stack.admin("GET", "vault")[APP_USER_SECRET]
     assert version["value"] not in done.stdout + done.stderr, "the refresh token is never printed"
     assert version["value"] in stack.admin("GET", "secrets")["refreshTokens"]
+    assert version["tags"]["client"] == "public"
+    # The function redeems a public client's token without the app's credential (Entra refuses it: AADSTS700025).
+    fresh_worker(stack)
+    reseller = request("reseller")
+    harness.enqueue(reseller)
+    [event] = harness.wait_for_events(1, timeout=60)
+    assert event["type"] == "csp.onboarding.customer.created", event["data"]
+    assert stack.admin("GET", "vault")[APP_USER_SECRET][-1]["tags"]["client"] == "public"

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from handlers.adapters.key_vault import StoredSecret
 from handlers.adapters.rows import InMemoryRows
 from handlers.adapters.user_tokens import UserTokens, split_secret_url
 from handlers.consent import ConsentAlarm
@@ -19,14 +20,16 @@ FIRST = "rt.first-refresh-token-value"
 
 
 class FakeVault:
-    def __init__(self, value: str | None = FIRST) -> None:
+    def __init__(self, value: str | None = FIRST, tags: dict[str, str] | None = None) -> None:
         self.versions: list[str] = [value] if value else []
+        self.tags: list[dict[str, str]] = [tags or {}] if value else []
 
-    async def get_secret(self, name: str) -> SecretStr | None:
-        return SecretStr(self.versions[-1]) if self.versions else None
+    async def get_secret(self, name: str) -> StoredSecret | None:
+        return StoredSecret(SecretStr(self.versions[-1]), self.tags[-1]) if self.versions else None
 
-    async def set_secret(self, name: str, value: SecretStr, **_: Any) -> str:
+    async def set_secret(self, name: str, value: SecretStr, *, tags: dict[str, str], **_: Any) -> str:
         self.versions.append(value.get_secret_value())
+        self.tags.append(tags)
         return f"https://vault/secrets/{name}"
 
 
@@ -70,6 +73,22 @@ async def test_instances_redeeming_at_once_each_rotate_and_none_is_refused() -> 
     latest = vault.versions[-1]
     await source(vault, entra, sink, rows).get_token()  # a third instance, later: the latest version
     assert entra.redeemed[-1] == latest and sink.events == []
+
+
+async def test_a_device_code_sign_in_is_redeemed_and_kept_as_a_public_clients() -> None:
+    # Entra refuses the app's credential on a public client's refresh token (AADSTS700025): the secret's tag decides.
+    vault, confidential, public, sink = FakeVault(tags={"client": "public"}), Entra(), Entra(), FakeEventSink()
+    alarm = ConsentAlarm(InMemoryRows(), sink, source="/tests")
+    tokens = UserTokens(vault, "pc-app-user", confidential, on_consent_required=alarm, redeem_public=public)
+    assert await tokens.get_token() == "user-access-1"
+    assert (confidential.redeemed, public.redeemed) == ([], [FIRST])
+    assert vault.tags[-1] == {"purpose": "partner-center-app-user", "client": "public"}  # its successor, public too
+    await tokens.refresh()
+    assert public.redeemed == [FIRST, "rt.rotated-1"] and confidential.redeemed == []
+    vault.versions.append("rt.from-the-browser")  # a new consent with the auth-code flow: no tag
+    vault.tags.append({"purpose": "partner-center-app-user"})
+    await tokens.refresh()
+    assert confidential.redeemed == ["rt.from-the-browser"] and vault.tags[-1] == {"purpose": "partner-center-app-user"}
 
 
 @pytest.mark.parametrize(
