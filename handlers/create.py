@@ -9,13 +9,14 @@ import unicodedata
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
+from enum import Enum
 from typing import Any
 
 from handlers.adapters.payloads import CustomerPayload
 from handlers.adapters.ports import PartnerCenter
 from handlers.countries import REGISTRATION_COUNTRIES
 from handlers.failures import ErrorKind, FieldError, OnboardingError, Reason
-from handlers.ledger import LedgerEntry
+from handlers.ledger import LedgerEntry, OtherClaim
 from handlers.request import CustomerRequest
 
 log = logging.getLogger("csp_onboarding")
@@ -100,8 +101,19 @@ async def search_domain(partner_center: PartnerCenter, domain: str, ms_request_i
         return None
 
 
-async def _nobody(customer_id: str) -> str | None:
+OtherClaims = Callable[[str, str], Awaitable[OtherClaim | None]]  # (customer id, domain) → another request's claim
+
+
+async def _nobody(customer_id: str, domain: str) -> OtherClaim | None:
     return None
+
+
+class Verdict(Enum):
+    """Whose a listed customer on the domain is, as far as this request can tell."""
+
+    OURS = "ours"
+    NOT_OURS = "not_ours"
+    WAIT = "wait"  # another request's unanswered create for the domain went out first: it may be that one's
 
 
 @dataclass(frozen=True)
@@ -112,27 +124,28 @@ class CreateContext:
     may_exist: bool  # a create for this domain went out before this delivery and its outcome is unknown
     creating_since: float  # when the first create for this request went out
     names: tuple[str, ...] = ()  # the company names creates for this request went out with
-    recorded_elsewhere: Callable[[str], Awaitable[str | None]] = _nobody  # the other request a customer is ledgered to
+    other_claim: OtherClaims = _nobody  # another request's claim on a listed customer (the ledger's answer)
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     search_seconds: float = 10.0  # how long this delivery keeps looking before leaving it to the next one
 
 
-async def own_tenant(
-    found: CustomerPayload, names: Sequence[str], recorded_elsewhere: Callable[[str], Awaitable[str | None]]
-) -> bool:
-    """Whether a listed customer can be the tenant a create of this request made: its company name is one the
-    request's creates went out with, and no other request's ledger row records it (two CRM records of one company
-    must not end with one tenant). Raises OnboardingError(TRANSIENT) when the ledger cannot be read."""
-    domain = found.companyProfile.domain
+async def whose_tenant(found: CustomerPayload, names: Sequence[str], domain: str, other_claim: OtherClaims) -> Verdict:
+    """Whether a listed customer on `domain` can be the tenant a create of this request made: its company name is
+    one the request's creates went out with, and no other request has a claim on it — its row records the customer,
+    or its create for the domain went out first and is unanswered (two CRM records of one company must not both end
+    with one tenant). Raises OnboardingError(TRANSIENT) when the ledger cannot be read."""
     if not any(same_company(found.companyProfile.companyName, name) for name in names):
         log.warning("The customer on %s is another company: not ours", domain)
-        return False
-    other = await recorded_elsewhere(found.id)
-    if other is not None:
-        log.warning("The customer on %s is recorded for request %s: not ours", domain, other)
-        return False
-    return True
+        return Verdict.NOT_OURS
+    other = await other_claim(found.id, domain)
+    if other is None:
+        return Verdict.OURS
+    if other.settled:
+        log.warning("The customer on %s is recorded for request %s: not ours", domain, other.request_id)
+        return Verdict.NOT_OURS
+    log.warning("Request %s's earlier create for %s is unanswered: the customer may be its", other.request_id, domain)
+    return Verdict.WAIT
 
 
 def domain_unavailable(error: OnboardingError, domain: str) -> OnboardingError:
@@ -196,16 +209,19 @@ async def _look_for_own_tenant(
     ms_request_id: str,
     error: OnboardingError,
 ) -> CustomerPayload | None:
-    """Search a few times over `search_seconds` as the listing catches up; None while nothing is listed. Raises
-    `domain_unavailable` when the domain's customer is not ours (`own_tenant`)."""
+    """Search a few times over `search_seconds` as the listing catches up; None while nothing is listed (or while
+    another request's earlier create may be the one listed). Raises `domain_unavailable` when the domain's customer
+    is not ours (`whose_tenant`)."""
     deadline = context.clock() + context.search_seconds
     pause = 1.0
     while True:
         found = await search_domain(partner_center, context.domain, ms_request_id)
         if found is not None:
-            if await own_tenant(found, (*context.names, request.customer.companyName), context.recorded_elsewhere):
-                return found
-            raise domain_unavailable(error, context.domain)
+            names = (*context.names, request.customer.companyName)
+            verdict = await whose_tenant(found, names, context.domain, context.other_claim)
+            if verdict is Verdict.NOT_OURS:
+                raise domain_unavailable(error, context.domain)
+            return found if verdict is Verdict.OURS else None  # WAIT: as if not listed yet
         if context.clock() + pause > deadline:
             return None
         await context.sleep(pause)

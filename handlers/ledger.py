@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 import uuid
 from collections.abc import Callable
@@ -42,13 +43,16 @@ from handlers.ledger_entry import (
     AgreementState,
     Decision,
     LedgerEntry,
+    OtherClaim,
     Outcome,
     State,
     busy,
     sent_names,
 )
 
-__all__ = ["AgreementState", "Decision", "Ledger", "LedgerEntry", "Outcome", "State", "busy", "sent_names"]
+__all__ = [
+    "AgreementState", "Decision", "Ledger", "LedgerEntry", "OtherClaim", "Outcome", "State", "busy", "sent_names",
+]  # fmt: skip
 
 log = logging.getLogger("csp_onboarding")
 
@@ -70,10 +74,24 @@ class Ledger:
         """The ledger's clock (leases, `creating_since`): the one every timing decision on its rows reads."""
         return self._clock()
 
-    async def recorded_elsewhere(self, customer_id: str, request_id: str) -> str | None:
-        """The other request whose row records `customer_id`, if one does; raises OnboardingError(TRANSIENT)."""
-        holder = await self.rows.holder_of(customer_id)
-        return holder if holder not in (None, request_id) else None
+    async def other_claim(self, customer_id: str, domain: str, mine: LedgerEntry) -> OtherClaim | None:
+        """Another request that holds this customer, or may have created it: its row records the customer, or its
+        create for `domain` went out before ours (first by `creating_since`, then requestId) and is still
+        unanswered. None when no other request has a claim. Raises OnboardingError(TRANSIENT)."""
+        rows = await self.rows.claims_on(customer_id, domain, besides=mine.request_id)
+        recorded = next((r for r in rows if r.customer_id == customer_id), None)
+        if recorded is not None:
+            return OtherClaim(recorded.request_id, settled=True)
+
+        def order(entry: LedgerEntry) -> tuple[float, str]:
+            return (entry.creating_since if entry.creating_since is not None else math.inf, entry.request_id)
+
+        earlier = [
+            r
+            for r in rows
+            if r.customer_id is None and r.create_unknown and r.domain == domain and order(r) < order(mine)
+        ]
+        return OtherClaim(min(earlier, key=order).request_id, settled=False) if earlier else None
 
     def is_held(self, entry: LedgerEntry) -> bool:
         """Whether a delivery holds the request right now."""

@@ -85,6 +85,15 @@ class Decision:
     changes: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class OtherClaim:
+    """Another request's claim on a customer: `settled` when its row records the customer, else its create for the
+    customer's domain went out first and is still unanswered (it may be that create's tenant)."""
+
+    request_id: str
+    settled: bool
+
+
 def sent_names(entry: LedgerEntry) -> list[str]:
     """The company names creates for this request went out with."""
     names = json.loads(entry.sent_names) if entry.sent_names else []

@@ -8,11 +8,9 @@ Every way out of an undecided delivery frees the claim; the whole delivery is bo
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 
 from handlers.adapters.payloads import CustomerPayload
@@ -23,17 +21,19 @@ from handlers.attestation import finish_attestation
 from handlers.create import (
     LISTING_LAG_WINDOW,
     CreateContext,
+    OtherClaims,
+    Verdict,
     create_customer,
     customer_body,
     domain_for,
     ms_request_id_for,
-    own_tenant,
     replay_create,
     search_domain,
+    whose_tenant,
 )
 from handlers.events import CreatedData
 from handlers.failures import ErrorKind, OnboardingError, failure_from_error
-from handlers.ledger import Decision, Ledger, LedgerEntry, busy, sent_names
+from handlers.ledger import Decision, Ledger, LedgerEntry, OtherClaim, busy, sent_names
 from handlers.logs import log_context
 from handlers.outcomes import (
     Ids,
@@ -201,34 +201,39 @@ async def _create(request: CustomerRequest, content: str, held: _Held, deps: Dep
     """The customer for this request — found from an earlier attempt, or created after pre-flight (unless this
     content passed it already) — recorded on the row."""
     domain = domain_for(request, deps.config.domain_suffix)
-    customer = await _earlier_tenant(request, held.entry, domain, deps) or await _create_new(
-        request, content, domain, held, deps
-    )
+    customer = await _earlier_tenant(held, domain, deps) or await _create_new(request, content, domain, held, deps)
     return await _record(request, customer, domain, held, deps)
 
 
-async def _earlier_tenant(
-    request: CustomerRequest, entry: LedgerEntry, domain: str, deps: Dependencies
-) -> CustomerPayload | None:
+async def _earlier_tenant(held: _Held, domain: str, deps: Dependencies) -> CustomerPayload | None:
     """When the CRM changed the domain after a create for another one went out with no answer, that create's
     tenant, if it exists, is this request's customer: look for it (through the listing's lag) before creating a
     second one for the new domain."""
+    entry = held.entry
     if entry.state != "creating" or not entry.create_unknown or entry.domain in (None, domain):
         return None
     assert entry.domain is not None
     earlier = await search_domain(deps.partner_center, entry.domain, entry.ms_request_id)
-    if earlier is not None and await own_tenant(earlier, sent_names(entry), _recorded_elsewhere(request, deps)):
+    verdict = Verdict.WAIT if earlier is None else await whose_tenant(
+        earlier, sent_names(entry), entry.domain, _other_claims(held, deps)
+    )  # fmt: skip
+    if verdict is Verdict.OURS:
         log.warning("The customer an earlier attempt created on %s is this request's: adopting it", entry.domain)
         return earlier
-    if earlier is None and deps.ledger.now() - (entry.creating_since or 0.0) < LISTING_LAG_WINDOW:
+    if verdict is Verdict.WAIT and deps.ledger.now() - (entry.creating_since or 0.0) < LISTING_LAG_WINDOW:
         raise OnboardingError(
             ErrorKind.TRANSIENT, f"an earlier create for {entry.domain} may still appear in the listing; looking later"
         )
     return None
 
 
-def _recorded_elsewhere(request: CustomerRequest, deps: Dependencies) -> Callable[[str], Awaitable[str | None]]:
-    return functools.partial(deps.ledger.recorded_elsewhere, request_id=request.requestId)
+def _other_claims(held: _Held, deps: Dependencies) -> OtherClaims:
+    """Other requests' claims on a listed customer, against this request's row as it is when asked."""
+
+    async def other_claim(customer_id: str, domain: str) -> OtherClaim | None:
+        return await deps.ledger.other_claim(customer_id, domain, held.entry)
+
+    return other_claim
 
 
 async def _create_new(
@@ -256,7 +261,7 @@ async def _create_new(
     context = CreateContext(
         domain=domain, may_exist=may_exist, creating_since=entry.creating_since or 0.0,
         names=tuple(sent_names(entry)), search_seconds=config.timing.round_budget, clock=deps.ledger.now,
-        recorded_elsewhere=_recorded_elsewhere(request, deps),
+        other_claim=_other_claims(held, deps),
     )  # fmt: skip
     try:
         return await create_customer(

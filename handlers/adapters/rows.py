@@ -47,8 +47,9 @@ class RowStore(ABC):
         """Up to `limit` decided rows last written before `cutoff` (retention)."""
         raise NotImplementedError
 
-    async def holder_of(self, customer_id: str) -> str | None:
-        """The requestId of a row that records `customer_id` as its customer, if any (adoption's last check)."""
+    async def claims_on(self, customer_id: str, domain: str, *, besides: str) -> list[LedgerEntry]:
+        """Rows of requests other than `besides` that record `customer_id`, or whose create for `domain` went out
+        with no definitive answer yet (adoption's last check)."""
         raise NotImplementedError
 
     async def first_notice(self, topic: str, slot: str) -> bool:
@@ -104,8 +105,12 @@ class InMemoryRows(RowStore):
         old = [e for e in self.rows.values() if e.decided is not None and e.updated_at < cutoff]
         return old[:limit]
 
-    async def holder_of(self, customer_id: str) -> str | None:
-        return next((e.request_id for e in self.rows.values() if e.customer_id == customer_id), None)
+    async def claims_on(self, customer_id: str, domain: str, *, besides: str) -> list[LedgerEntry]:
+        return [
+            e
+            for e in self.rows.values()
+            if e.request_id != besides and (e.customer_id == customer_id or (e.domain == domain and e.create_unknown))
+        ]
 
     async def first_notice(self, topic: str, slot: str) -> bool:
         first = (topic, slot) not in self.notices

@@ -73,18 +73,23 @@ class TableRows(RowStore, OwnedTable):
             raise self._failure("update", exc, entry) from None
         return dataclasses.replace(entry, etag=metadata.get("etag"))
 
-    async def holder_of(self, customer_id: str) -> str | None:
-        """A filter on a column, not a key: it reads the partition, which the adoption path alone asks for."""
+    async def claims_on(self, customer_id: str, domain: str, *, besides: str) -> list[LedgerEntry]:
+        """Filters on columns, not keys: it reads the partition, which the adoption path alone asks for."""
         await self._ensure_table()
-        query = "PartitionKey eq @p and customer_id eq @c"
+        query = (
+            "PartitionKey eq @p and RowKey ne @r and (customer_id eq @c or (domain eq @d and create_unknown eq true))"
+        )
+        found: list[LedgerEntry] = []
         try:
             async for entity in self._table.query_entities(
-                query, parameters={"p": PARTITION, "c": customer_id}, select=["RowKey"], results_per_page=1
+                query, parameters={"p": PARTITION, "r": besides, "c": customer_id, "d": domain}
             ):
-                return str(entity["RowKey"])
+                found.append(_entry(entity))
+                if len(found) >= 50:
+                    break
         except AzureError as exc:
             raise storage_failure("query", exc) from None
-        return None
+        return found
 
     async def first_notice(self, topic: str, slot: str) -> bool:
         """A notice is an entity of partition `notice-{topic}` beside the ledger's partition (an insert succeeds

@@ -91,15 +91,22 @@ async def test_an_unreachable_table_is_a_transient_error_every_time_never_a_memo
         assert raised.value.kind is ErrorKind.TRANSIENT
 
 
-async def test_the_request_a_customer_is_recorded_for_is_found_by_its_id(stack: Stack) -> None:
+async def test_other_requests_claims_on_a_customer_are_found_by_its_id_or_domain(stack: Stack) -> None:
     rows = ledger(stack)
-    assert await rows.recorded_elsewhere("c-9", "r-9") is None  # an empty (not yet created) table
-    entry = await rows.claim("r-9", "m-9", lease_seconds=60)
-    await rows.record_customer(entry, customer_id="c-9", customer_json="{}")
-    await rows.claim("r-10", "m-10", lease_seconds=60)
-    assert await rows.recorded_elsewhere("c-9", "r-10") == "r-9"
-    assert await rows.recorded_elsewhere("c-9", "r-9") is None  # its own row is not another's
-    assert await rows.recorded_elsewhere("c-10", "r-10") is None
+    domain = "wingtip.onmicrosoft.com"
+    first = await rows.claim("r-9", "m-9", lease_seconds=60)
+    assert await rows.other_claim("c-9", domain, first) is None  # a table with only this request's row
+    first = await rows.start_create(first, domain=domain, checked_hash="h", company_name="Wingtip Toys AB")
+    second = await rows.start_create(
+        await rows.claim("r-10", "m-10", lease_seconds=60), domain=domain, checked_hash="h", company_name="Wingtip"
+    )
+    unanswered = await rows.other_claim("c-9", domain, second)
+    assert unanswered is not None and (unanswered.request_id, unanswered.settled) == ("r-9", False)
+    assert await rows.other_claim("c-9", domain, first) is None  # the later create has no claim on the earlier's
+    await rows.record_customer(first, customer_id="c-9", customer_json="{}", create_unknown=False)
+    settled = await rows.other_claim("c-9", domain, second)
+    assert settled is not None and (settled.request_id, settled.settled) == ("r-9", True)
+    assert await rows.other_claim("c-10", "other.onmicrosoft.com", second) is None
 
 
 async def test_retention_deletes_only_decided_rows_older_than_the_period_from_the_table(stack: Stack) -> None:

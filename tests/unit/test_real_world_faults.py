@@ -251,6 +251,30 @@ async def test_7_another_records_tenant_is_never_adopted_even_after_a_lost_answe
     assert ("find", pc.calls[-1][1]) in pc.calls  # it did look: the ledger, not the listing, said "not ours"
 
 
+async def test_7_while_another_records_earlier_create_is_unanswered_its_tenant_is_not_adopted() -> None:
+    # Both creates' answers are lost: the first record's committed (its tenant is listed), the second's was refused.
+    # The second waits for the first's outcome instead of adopting; the first's retry gets its tenant replayed.
+    rows, sink = InMemoryRows(), FakeEventSink()
+    first_pc = FakePartnerCenter(TIMEOUT, customer_payload())
+    first_deps = dependencies(first_pc, sink, ledger_over(rows))
+    with pytest.raises(OnboardingError):
+        await handle_message(message(sample()), first_deps)
+    second = sample()
+    second["requestId"], second["crmAccountId"] = "crm-0002", "ACC-0002"
+    pc = FakePartnerCenter(TIMEOUT, TAKEN)
+    pc.existing = customer_payload()
+    deps = dependencies(pc, sink, ledger_over(rows))
+    for _ in range(2):  # the lost answer, then "taken" with the first record's create still unanswered
+        with pytest.raises(OnboardingError) as raised:
+            await handle_message(message(second), deps)
+        assert raised.value.kind is ErrorKind.TRANSIENT
+    assert sink.events == []
+    assert (await handle_message(message(sample()), first_deps)).kind == "created"
+    outcome = await handle_message(message(second), deps)
+    assert outcome.event.data.reason == "domain_unavailable"  # type: ignore[union-attr]
+    assert created_ids(sink) == {"crm-se-0001"} and failed_ids(sink) == {"crm-0002"}
+
+
 # 8. A requestId reused with other content after success.
 
 
