@@ -99,7 +99,10 @@ class ConsentRequiredData(BaseModel):
 
     model_config = ConfigDict(hide_input_in_errors=True)
 
-    reason: str = Field(description="refresh_token_missing, refresh_token_expired, refresh_token_revoked, mfa_required")
+    reason: str = Field(
+        description="refresh_token_missing, refresh_token_expired, refresh_token_revoked, mfa_required, "
+        "sign_in_client_mismatch"
+    )
     message: str = Field(description="what the operator must do")
     since: str = Field(description="RFC 3339 UTC: when this worker first met the dead sign-in")
 

@@ -47,7 +47,12 @@ _CONSENT_CODES = {
     50076: "mfa_required",
     50078: "mfa_required",
     50079: "mfa_required",
+    # The token is another kind of client's than the redemption (700025: a public client's redeemed with the app's
+    # credential; 7000218: no credential where one is needed), both ways tried: a new sign-in is needed.
+    700025: "sign_in_client_mismatch",
+    7000218: "sign_in_client_mismatch",
 }
+_CLIENT_MISMATCH = frozenset({700025, 7000218})
 
 MsalResult = dict[str, Any]
 ConsentAlarm = Callable[[str], Awaitable[None]]
@@ -87,11 +92,16 @@ def consent_error(reason: str, detail: str) -> OnboardingError:
     )
 
 
+def _codes(result: MsalResult) -> set[int]:
+    """The AADSTS codes of an Entra error answer."""
+    codes = result.get("error_codes") or []
+    return {code for code in codes if isinstance(code, int)} if isinstance(codes, list) else set()
+
+
 def dead_sign_in(result: MsalResult) -> str | None:
     """The consent.required reason when Entra's answer says the refresh token is dead, else None."""
-    codes = result.get("error_codes") or []
-    for code in codes if isinstance(codes, list) else []:
-        if isinstance(code, int) and code in _CONSENT_CODES:
+    for code in sorted(_codes(result)):
+        if code in _CONSENT_CODES:
             return _CONSENT_CODES[code]
     return "refresh_token_revoked" if result.get("error") == "invalid_grant" else None
 
@@ -147,21 +157,16 @@ class UserTokens:
         refresh_token = stored.value.get_secret_value() if stored is not None else ""
         remember_token(refresh_token)
         public = stored is not None and stored.tags.get(PUBLIC_CLIENT_TAG[0]) == PUBLIC_CLIENT_TAG[1]
-        redeem = self._redeem_public if public else self._redeem
-        if redeem is None:
-            raise OnboardingError(ErrorKind.AUTH, "the vault's refresh token is a public client's: none can redeem it")
         if self._refusal is not None and time.monotonic() < self._refusal[1] and refresh_token == self._dead_token:
             raise self._refusal[0]  # the same dead sign-in (no new consent in the vault): do not storm Entra
         self._used = refresh_token
         if not refresh_token:
             raise await self._dead("refresh_token_missing", None, "the vault holds no refresh token")
-        try:
-            result = await asyncio.to_thread(redeem, refresh_token)
-        except (requests.RequestException, OSError) as exc:
-            raise OnboardingError(ErrorKind.TRANSIENT, f"Entra ID could not be reached: {type(exc).__name__}") from None
-        except ValueError as exc:  # MSAL: unknown tenant or authority
-            raise OnboardingError(ErrorKind.AUTH, f"Entra ID authority is unusable: {exc}") from None
-        result = dict(result or {})
+        result = await self._redeem_as(public, refresh_token)
+        if _codes(result) & _CLIENT_MISMATCH and (public or self._redeem_public is not None):
+            # A token stored without its tag, or written by hand: the other kind of client may redeem it.
+            public = not public
+            result = await self._redeem_as(public, refresh_token)
         if "access_token" not in result:
             return await self._refusal_of(result)
         for value in (result.get("access_token"), result.get("refresh_token")):
@@ -175,6 +180,19 @@ class UserTokens:
         self._token = answer.access_token.get_secret_value()
         self._expires_at = time.monotonic() + answer.expires_in
         return self._token
+
+    async def _redeem_as(self, public: bool, refresh_token: str) -> MsalResult:
+        """One redemption, as a public client (no credential) or with the app's credential; raises OnboardingError
+        when Entra cannot be asked."""
+        redeem = self._redeem_public if public else self._redeem
+        if redeem is None:
+            raise OnboardingError(ErrorKind.AUTH, "the vault's refresh token is a public client's: none can redeem it")
+        try:
+            return dict(await asyncio.to_thread(redeem, refresh_token) or {})
+        except (requests.RequestException, OSError) as exc:
+            raise OnboardingError(ErrorKind.TRANSIENT, f"Entra ID could not be reached: {type(exc).__name__}") from None
+        except ValueError as exc:  # MSAL: unknown tenant or authority
+            raise OnboardingError(ErrorKind.AUTH, f"Entra ID authority is unusable: {exc}") from None
 
     async def _keep(self, rotated: Any, used: str, *, public: bool) -> None:
         """Write the rotated refresh token back as a new secret version. A failure is only logged: the token used

@@ -91,6 +91,35 @@ async def test_a_device_code_sign_in_is_redeemed_and_kept_as_a_public_clients() 
     assert confidential.redeemed == ["rt.from-the-browser"] and vault.tags[-1] == {"purpose": "partner-center-app-user"}
 
 
+MISMATCH = {"error": "invalid_client", "error_description": "AADSTS700025: Client is public", "error_codes": [700025]}
+
+
+async def test_an_untagged_public_clients_token_is_redeemed_as_one_and_tagged_from_then_on() -> None:
+    vault, confidential, public, sink = FakeVault(), Entra(), Entra(), FakeEventSink()
+    confidential.error = MISMATCH  # written by hand, or before ops.consent tagged device-code sign-ins
+    alarm = ConsentAlarm(InMemoryRows(), sink, source="/tests")
+    tokens = UserTokens(vault, "pc-app-user", confidential, on_consent_required=alarm, redeem_public=public)
+    assert await tokens.get_token() == "user-access-1"
+    assert (confidential.redeemed, public.redeemed) == ([FIRST], [FIRST]) and sink.events == []
+    assert vault.tags[-1]["client"] == "public"
+
+
+async def test_a_token_neither_kind_of_client_can_redeem_needs_a_new_sign_in_and_is_not_redeemed_again() -> None:
+    vault, confidential, public, sink = FakeVault(), Entra(), Entra(), FakeEventSink()
+    confidential.error = MISMATCH
+    public.error = {"error": "invalid_client", "error_description": "AADSTS7000218: needs a credential",
+                    "error_codes": [7000218]}  # fmt: skip
+    alarm = ConsentAlarm(InMemoryRows(), sink, source="/tests")
+    tokens = UserTokens(vault, "pc-app-user", confidential, on_consent_required=alarm, redeem_public=public)
+    for _ in range(3):
+        with pytest.raises(OnboardingError) as raised:
+            await tokens.get_token()
+        assert raised.value.kind is ErrorKind.CONSENT and FIRST not in str(raised.value)
+    assert len(confidential.redeemed) + len(public.redeemed) == 2  # one try each way, then remembered as dead
+    [event] = sink.events
+    assert event["data"]["reason"] == "sign_in_client_mismatch"
+
+
 @pytest.mark.parametrize(
     ("codes", "reason"),
     [([700082], "refresh_token_expired"), ([50076], "mfa_required"), ([50078], "mfa_required"),
