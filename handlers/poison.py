@@ -67,9 +67,10 @@ async def handle_poison(body: bytes | str, deps: Dependencies, *, traceparent: s
             except Exception as exc:
                 poison_failures.add(1)
                 why = str(exc) if isinstance(exc, OnboardingError) else type(exc).__name__  # never a library's text
+                then = "parking it for replay" if deps.parking is not None else "no parking queue is configured"
                 log.error(
-                    "The poison function could not report an exhausted request (%s): parking it for replay",
-                    why, extra={"alert": ALERT},
+                    "The poison function could not report an exhausted request (%s): %s", why, then,
+                    extra={"alert": ALERT},
                 )  # fmt: skip
             if deps.parking is not None:
                 await deps.parking.park(body.encode("utf-8", errors="surrogatepass") if isinstance(body, str) else body)

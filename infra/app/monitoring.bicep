@@ -73,7 +73,7 @@ var alerts = [
   }
   {
     name: 'poison-unreported'
-    description: 'The poison function could not publish a request\'s outcome (Event Grid or storage failing): the message is parked unreported. Fix the cause, then replay it with ops.replay_poison.'
+    description: 'The poison function could not publish a request\'s outcome (Event Grid or storage failing): the message is parked unreported (the log line says if no parking queue is configured). Fix the cause, then replay it with ops.replay_poison.'
     severity: 1
     threshold: 0
     query: 'traces | where tostring(customDimensions.alert) == "poison_unreported"'
