@@ -16,7 +16,7 @@ from handlers.adapters.payloads import CustomerPayload
 from handlers.adapters.ports import PartnerCenter
 from handlers.countries import REGISTRATION_COUNTRIES
 from handlers.failures import ErrorKind, FieldError, OnboardingError, Reason
-from handlers.ledger import LedgerEntry, OtherClaim
+from handlers.ledger import Ledger, LedgerEntry, OtherClaim
 from handlers.request import CustomerRequest
 
 log = logging.getLogger("csp_onboarding")
@@ -101,11 +101,25 @@ async def search_domain(partner_center: PartnerCenter, domain: str, ms_request_i
         return None
 
 
-OtherClaims = Callable[[str, str], Awaitable[OtherClaim | None]]  # (customer id, domain) → another request's claim
+# (the listed customer, its domain) → another request's claim on it
+OtherClaims = Callable[[CustomerPayload, str], Awaitable[OtherClaim | None]]
 
 
-async def _nobody(customer_id: str, domain: str) -> OtherClaim | None:
+async def _nobody(customer: CustomerPayload, domain: str) -> OtherClaim | None:
     return None
+
+
+def ledger_claims(ledger: Ledger, mine: Callable[[], LedgerEntry]) -> OtherClaims:
+    """Other requests' claims on a listed customer, from the ledger, against this request's row as it is when
+    asked (`mine`)."""
+
+    async def other_claim(customer: CustomerPayload, domain: str) -> OtherClaim | None:
+        def is_named(names: list[str]) -> bool:
+            return any(same_company(customer.companyProfile.companyName, name) for name in names)
+
+        return await ledger.other_claim(customer.id, domain, mine(), is_named=is_named)
+
+    return other_claim
 
 
 class Verdict(Enum):
@@ -138,7 +152,7 @@ async def whose_tenant(found: CustomerPayload, names: Sequence[str], domain: str
     if not any(same_company(found.companyProfile.companyName, name) for name in names):
         log.warning("The customer on %s is another company: not ours", domain)
         return Verdict.NOT_OURS
-    other = await other_claim(found.id, domain)
+    other = await other_claim(found, domain)
     if other is None:
         return Verdict.OURS
     if other.settled:

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import time
 import uuid
 from collections.abc import Callable
@@ -47,6 +46,7 @@ from handlers.ledger_entry import (
     Outcome,
     State,
     busy,
+    claim_among,
     sent_names,
 )
 
@@ -74,24 +74,13 @@ class Ledger:
         """The ledger's clock (leases, `creating_since`): the one every timing decision on its rows reads."""
         return self._clock()
 
-    async def other_claim(self, customer_id: str, domain: str, mine: LedgerEntry) -> OtherClaim | None:
-        """Another request that holds this customer, or may have created it: its row records the customer, or its
-        create for `domain` went out before ours (first by `creating_since`, then requestId) and is still
-        unanswered. None when no other request has a claim. Raises OnboardingError(TRANSIENT)."""
+    async def other_claim(
+        self, customer_id: str, domain: str, mine: LedgerEntry, *, is_named: Callable[[list[str]], bool]
+    ) -> OtherClaim | None:
+        """Another request's claim on a listed customer (`ledger_entry.claim_among`), or None; raises
+        OnboardingError(TRANSIENT)."""
         rows = await self.rows.claims_on(customer_id, domain, besides=mine.request_id)
-        recorded = next((r for r in rows if r.customer_id == customer_id), None)
-        if recorded is not None:
-            return OtherClaim(recorded.request_id, settled=True)
-
-        def order(entry: LedgerEntry) -> tuple[float, str]:
-            return (entry.creating_since if entry.creating_since is not None else math.inf, entry.request_id)
-
-        earlier = [
-            r
-            for r in rows
-            if r.customer_id is None and r.create_unknown and r.domain == domain and order(r) < order(mine)
-        ]
-        return OtherClaim(min(earlier, key=order).request_id, settled=False) if earlier else None
+        return claim_among(rows, customer_id, domain, mine, is_named=is_named)
 
     def is_held(self, entry: LedgerEntry) -> bool:
         """Whether a delivery holds the request right now."""

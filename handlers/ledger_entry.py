@@ -4,7 +4,9 @@ the state machine that moves it)."""
 from __future__ import annotations
 
 import json
+import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -92,6 +94,29 @@ class OtherClaim:
 
     request_id: str
     settled: bool
+
+
+def claim_among(
+    rows: list[LedgerEntry], customer_id: str, domain: str, mine: LedgerEntry, *, is_named: Callable[[list[str]], bool]
+) -> OtherClaim | None:
+    """Among other requests' rows, the claim on a listed customer that adoption must respect: a row that records
+    the customer (settled: not ours); else the first unanswered create for `domain` that named the customer's company
+    (`is_named` over its sent names) and went out before ours — first by `creating_since`, then by requestId, so of
+    two requests exactly one waits for the other (it may be that create's tenant). None when nobody else claims it."""
+    recorded = next((r for r in rows if r.customer_id == customer_id), None)
+    if recorded is not None:
+        return OtherClaim(recorded.request_id, settled=True)
+
+    def order(entry: LedgerEntry) -> tuple[float, str]:
+        return (entry.creating_since if entry.creating_since is not None else math.inf, entry.request_id)
+
+    earlier = [
+        r
+        for r in rows
+        if r.customer_id is None and r.create_unknown and r.domain == domain and order(r) < order(mine)
+        and is_named(sent_names(r))
+    ]  # fmt: skip
+    return OtherClaim(min(earlier, key=order).request_id, settled=False) if earlier else None
 
 
 def sent_names(entry: LedgerEntry) -> list[str]:

@@ -21,11 +21,11 @@ from handlers.attestation import finish_attestation
 from handlers.create import (
     LISTING_LAG_WINDOW,
     CreateContext,
-    OtherClaims,
     Verdict,
     create_customer,
     customer_body,
     domain_for,
+    ledger_claims,
     ms_request_id_for,
     replay_create,
     search_domain,
@@ -33,7 +33,7 @@ from handlers.create import (
 )
 from handlers.events import CreatedData
 from handlers.failures import ErrorKind, OnboardingError, failure_from_error
-from handlers.ledger import Decision, Ledger, LedgerEntry, OtherClaim, busy, sent_names
+from handlers.ledger import Decision, Ledger, LedgerEntry, busy, sent_names
 from handlers.logs import log_context
 from handlers.outcomes import (
     Ids,
@@ -215,7 +215,7 @@ async def _earlier_tenant(held: _Held, domain: str, deps: Dependencies) -> Custo
     assert entry.domain is not None
     earlier = await search_domain(deps.partner_center, entry.domain, entry.ms_request_id)
     verdict = Verdict.WAIT if earlier is None else await whose_tenant(
-        earlier, sent_names(entry), entry.domain, _other_claims(held, deps)
+        earlier, sent_names(entry), entry.domain, ledger_claims(deps.ledger, lambda: held.entry)
     )  # fmt: skip
     if verdict is Verdict.OURS:
         log.warning("The customer an earlier attempt created on %s is this request's: adopting it", entry.domain)
@@ -225,15 +225,6 @@ async def _earlier_tenant(held: _Held, domain: str, deps: Dependencies) -> Custo
             ErrorKind.TRANSIENT, f"an earlier create for {entry.domain} may still appear in the listing; looking later"
         )
     return None
-
-
-def _other_claims(held: _Held, deps: Dependencies) -> OtherClaims:
-    """Other requests' claims on a listed customer, against this request's row as it is when asked."""
-
-    async def other_claim(customer_id: str, domain: str) -> OtherClaim | None:
-        return await deps.ledger.other_claim(customer_id, domain, held.entry)
-
-    return other_claim
 
 
 async def _create_new(
@@ -261,7 +252,7 @@ async def _create_new(
     context = CreateContext(
         domain=domain, may_exist=may_exist, creating_since=entry.creating_since or 0.0,
         names=tuple(sent_names(entry)), search_seconds=config.timing.round_budget, clock=deps.ledger.now,
-        other_claim=_other_claims(held, deps),
+        other_claim=ledger_claims(deps.ledger, lambda: held.entry),
     )  # fmt: skip
     try:
         return await create_customer(

@@ -275,6 +275,24 @@ async def test_7_while_another_records_earlier_create_is_unanswered_its_tenant_i
     assert created_ids(sink) == {"crm-se-0001"} and failed_ids(sink) == {"crm-0002"}
 
 
+async def test_7_an_unanswered_create_of_another_company_is_no_claim_on_our_tenant() -> None:
+    # Another record's create for the domain went out first, named another company, and its answer was lost; ours
+    # made the tenant and its answer was lost too. Ours is adopted at once: waiting would orphan it.
+    rows, sink = InMemoryRows(), FakeEventSink()
+    other = sample()
+    other["requestId"], other["crmAccountId"] = "crm-0000", "ACC-0000"
+    other["customer"]["companyName"] = "Northwind Traders"
+    with pytest.raises(OnboardingError):
+        await handle_message(message(other), dependencies(FakePartnerCenter(TIMEOUT), sink, ledger_over(rows)))
+    pc = FakePartnerCenter(TIMEOUT, TAKEN)
+    pc.existing = customer_payload()  # named as our request's company
+    deps = dependencies(pc, sink, ledger_over(rows))
+    with pytest.raises(OnboardingError):
+        await handle_message(message(sample()), deps)
+    outcome = await handle_message(message(sample()), deps)
+    assert outcome.kind == "created" and outcome.event.data.customerId == customer_payload().id  # type: ignore[union-attr]
+
+
 # 8. A requestId reused with other content after success.
 
 
