@@ -162,20 +162,20 @@ class UserTokens:
         self._used = refresh_token
         if not refresh_token:
             raise await self._dead("refresh_token_missing", None, "the vault holds no refresh token")
-        result = await self._redeem_as(public, refresh_token)
-        if _codes(result) & _CLIENT_MISMATCH and (public or self._redeem_public is not None):
-            # A token stored without its tag, or written by hand: the other kind of client may redeem it.
+        first = result = await self._redeem_as(public, refresh_token)
+        flipped = bool(_codes(first) & _CLIENT_MISMATCH) and (public or self._redeem_public is not None)
+        if flipped:  # a token stored without its tag, or written by hand: the other kind of client may redeem it
             public = not public
             result = await self._redeem_as(public, refresh_token)
         if "access_token" not in result:
-            return await self._refusal_of(result)
+            return await self._refusal_of(first if flipped else result)  # the mismatch is what the operator fixes
         for value in (result.get("access_token"), result.get("refresh_token")):
             remember_token(value if isinstance(value, str) else None)
         try:
             answer = TokenAnswer.model_validate(result)
         except ValidationError:  # its text would quote the token
             raise OnboardingError(ErrorKind.TRANSIENT, "Entra ID's App+User answer could not be read") from None
-        await self._keep(result.get("refresh_token"), refresh_token, public=public)
+        await self._keep(result.get("refresh_token"), refresh_token, public=public, retag=flipped)
         self._refusal = self._dead_token = None
         self._token = answer.access_token.get_secret_value()
         self._expires_at = time.monotonic() + answer.expires_in
@@ -194,11 +194,14 @@ class UserTokens:
         except ValueError as exc:  # MSAL: unknown tenant or authority
             raise OnboardingError(ErrorKind.AUTH, f"Entra ID authority is unusable: {exc}") from None
 
-    async def _keep(self, rotated: Any, used: str, *, public: bool) -> None:
-        """Write the rotated refresh token back as a new secret version. A failure is only logged: the token used
-        stays valid (Entra revokes none on rotation), and the next redemption rotates again."""
+    async def _keep(self, rotated: Any, used: str, *, public: bool, retag: bool) -> None:
+        """Write the rotated refresh token back as a new secret version (or, when `retag`, the token used, should
+        Entra not rotate it, so that its new tag is kept). A failure is only logged: the token used stays valid
+        (Entra revokes none on rotation), and the next redemption rotates again."""
         if not isinstance(rotated, str) or not rotated or rotated == used:
-            return
+            if not retag:
+                return
+            rotated = used
         try:
             await self._vault.set_secret(
                 self._secret_name, SecretStr(rotated), tags=refresh_token_tags(public=public),

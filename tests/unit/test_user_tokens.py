@@ -34,18 +34,21 @@ class FakeVault:
 
 
 class Entra:
-    """Answers redemptions like Entra: each with a new refresh token, or the scripted error."""
+    """Answers redemptions like Entra: each with a new refresh token (unless `rotate` is off), or the scripted
+    error."""
 
     def __init__(self) -> None:
         self.redeemed: list[str] = []
         self.error: dict[str, Any] | None = None
+        self.rotate = True
 
     def __call__(self, refresh_token: str) -> dict[str, Any]:
         self.redeemed.append(refresh_token)
         if self.error is not None:
             return self.error
         n = len(self.redeemed)
-        return {"access_token": f"user-access-{n}", "expires_in": 3600, "refresh_token": f"rt.rotated-{n}"}
+        answer = {"access_token": f"user-access-{n}", "expires_in": 3600, "refresh_token": f"rt.rotated-{n}"}
+        return answer if self.rotate else {k: v for k, v in answer.items() if k != "refresh_token"}
 
 
 def source(vault: FakeVault, entra: Entra, sink: FakeEventSink, rows: InMemoryRows | None = None) -> UserTokens:
@@ -102,6 +105,27 @@ async def test_an_untagged_public_clients_token_is_redeemed_as_one_and_tagged_fr
     assert await tokens.get_token() == "user-access-1"
     assert (confidential.redeemed, public.redeemed) == ([FIRST], [FIRST]) and sink.events == []
     assert vault.tags[-1]["client"] == "public"
+
+
+async def test_a_token_redeemed_as_the_other_kind_is_retagged_even_when_entra_does_not_rotate_it() -> None:
+    vault, confidential, public, sink = FakeVault(), Entra(), Entra(), FakeEventSink()
+    confidential.error, public.rotate = MISMATCH, False
+    alarm = ConsentAlarm(InMemoryRows(), sink, source="/tests")
+    tokens = UserTokens(vault, "pc-app-user", confidential, on_consent_required=alarm, redeem_public=public)
+    assert await tokens.get_token() == "user-access-1"
+    assert vault.versions[-1] == FIRST and vault.tags[-1]["client"] == "public"  # the same token, its new tag
+
+
+async def test_a_mismatch_is_reported_as_one_whatever_the_other_kind_answers() -> None:
+    vault, confidential, public, sink = FakeVault(tags={"client": "public"}), Entra(), Entra(), FakeEventSink()
+    public.error = {"error": "invalid_client", "error_description": "AADSTS7000218: needs a credential",
+                    "error_codes": [7000218]}  # fmt: skip  # public client flows turned off since the sign-in
+    confidential.error = {"error": "invalid_grant", "error_description": "AADSTS9002313: bad", "error_codes": [9002313]}
+    alarm = ConsentAlarm(InMemoryRows(), sink, source="/tests")
+    tokens = UserTokens(vault, "pc-app-user", confidential, on_consent_required=alarm, redeem_public=public)
+    with pytest.raises(OnboardingError):
+        await tokens.get_token()
+    assert [e["data"]["reason"] for e in sink.events] == ["sign_in_client_mismatch"]
 
 
 async def test_a_token_neither_kind_of_client_can_redeem_needs_a_new_sign_in_and_is_not_redeemed_again() -> None:
