@@ -16,6 +16,7 @@ from handlers.request import CustomerRequest
 
 T = TypeVar("T")
 MCA = "MicrosoftCustomerAgreement"
+APP_USER_OFF_CODE = "app_user_off"
 APP_USER_OFF = (
     "needs Partner Center's App+User sign-in, which is off here: the operator sets "
     "PARTNER_CENTER_USER_TOKEN_SECRET_URL and runs `python -m ops.consent` once"
@@ -66,7 +67,10 @@ async def check_app_user_request(
                        f"is accepted only in the public cloud (this function runs in {cloud})")  # fmt: skip
     if (mca is not None or request.indirectResellerId is not None) and app_user is None:
         what = "indirectResellerId" if request.indirectResellerId is not None else "customer.mcaAcceptance"
-        raise OnboardingError(ErrorKind.AUTH, f"{what} {APP_USER_OFF}.", code="app_user_off")
+        raise OnboardingError(
+            ErrorKind.AUTH, f"{what} {APP_USER_OFF}.", code=APP_USER_OFF_CODE,
+            errors=[FieldError(field=what, code=APP_USER_OFF_CODE, message=f"{what} {APP_USER_OFF}.")],
+        )  # fmt: skip
     if request.indirectResellerId is None or app_user is None:
         return
     reseller_id = str(request.indirectResellerId).lower()

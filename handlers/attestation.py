@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from handlers.app_user import APP_USER_OFF, attest_mca
+from handlers.app_user import APP_USER_OFF, APP_USER_OFF_CODE, attest_mca
 from handlers.events import AgreementFailedData, CloudEvent, CreatedData, agreement_event
 from handlers.failures import ErrorKind, Failure, OnboardingError, failure_from_error
 from handlers.ledger import LedgerEntry
@@ -80,7 +80,7 @@ async def _attest(
     customer = CreatedData.model_validate_json(entry.customer_json or "{}")
     try:
         if deps.app_user is None:
-            raise OnboardingError(ErrorKind.AUTH, f"customer.mcaAcceptance {APP_USER_OFF}.", code="app_user_off")
+            raise OnboardingError(ErrorKind.AUTH, f"customer.mcaAcceptance {APP_USER_OFF}.", code=APP_USER_OFF_CODE)
         data = await attest_mca(
             request, deps.app_user, customer_id=customer.customerId, tenant_id=customer.tenantId,
             ms_request_id=entry.ms_request_id,

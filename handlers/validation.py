@@ -1,11 +1,13 @@
 """POST /api/customer-requests/validate: would this request be accepted? The request model and the whole pre-flight
-(country rules, domain, address) through the worker's Partner Center client and pacer; no create, no event."""
+(the App+User fields: reseller and MCA cloud; country rules, domain, address) through the worker's Partner Center
+clients and pacer — the pipeline's own dependencies; no create, no event."""
 
 from __future__ import annotations
 
 import logging
 import uuid
 
+from handlers.app_user import APP_USER_OFF_CODE, check_app_user_request
 from handlers.create import domain_for
 from handlers.failures import ErrorKind, FieldError, OnboardingError, failure_from_error
 from handlers.http_bodies import Answer, json_answer
@@ -30,17 +32,21 @@ async def validate_request(body: bytes, content_type: str | None, deps: Dependen
         return parsed
     if isinstance(parsed, InvalidRequest):
         return _verdict(parsed.errors)
+    ms_request_id = str(uuid.uuid4())  # no create follows: nothing to keep idempotent
     try:
+        await check_app_user_request(parsed, deps.app_user, cloud=deps.config.cloud, ms_request_id=ms_request_id)
         await run_preflight(
             parsed,
             deps.partner_center,
             deps.rules_cache,
             domain=domain_for(parsed, deps.config.domain_suffix),
-            ms_request_id=str(uuid.uuid4()),  # no create follows: nothing to keep idempotent
+            ms_request_id=ms_request_id,
             validate_address=deps.config.validate_address,
         )
     except OnboardingError as exc:
-        if exc.kind in (ErrorKind.TRANSIENT, ErrorKind.AUTH):
+        # No verdict while Partner Center cannot be asked (down, our credential refused, the App+User sign-in dead);
+        # App+User switched off is one: the request would be refused, naming its field.
+        if exc.kind in (ErrorKind.TRANSIENT, ErrorKind.AUTH, ErrorKind.CONSENT) and exc.code != APP_USER_OFF_CODE:
             log.warning("Validation could not reach a verdict: %s", exc)
             return unavailable("Partner Center could not be asked right now; try again later.")
         failure = failure_from_error(exc)

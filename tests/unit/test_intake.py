@@ -18,7 +18,17 @@ from handlers.intake import IntakeDependencies, accept_request, request_status
 from handlers.ledger import Decision
 from handlers.pipeline import Dependencies, handle_message
 from handlers.validation import validate_request
-from tests.fakes import FakePartnerCenter, FakeQueue, dependencies, message, sample
+from tests.fakes import (
+    INACTIVE_RESELLER,
+    RESELLER,
+    FakeAppUserPartnerCenter,
+    FakePartnerCenter,
+    FakeQueue,
+    dependencies,
+    fake_app_user,
+    message,
+    sample,
+)
 
 CRM = Path(__file__).resolve().parents[2] / "samples" / "crm"
 JSON = "application/json"
@@ -256,6 +266,30 @@ async def test_validate_runs_the_pre_flight_and_creates_nothing() -> None:
     invalid = body_of(await validate_request(message(broken), JSON, dependencies(partner_center)))
     assert (invalid["valid"], [e["field"] for e in invalid["errors"]]) == (False, ["customer.language"])
     assert partner_center.created == []
+
+
+async def test_validate_runs_the_app_user_pre_flight_too() -> None:
+    app_user_pc = FakeAppUserPartnerCenter()
+    deps = dependencies(FakePartnerCenter(), app_user=fake_app_user(app_user_pc))
+    unknown = body_of(
+        await validate_request(message({**sample(), "indirectResellerId": INACTIVE_RESELLER}), JSON, deps)
+    )
+    assert (unknown["valid"], [e["field"] for e in unknown["errors"]]) == (False, ["indirectResellerId"])
+    assert "resellers" in app_user_pc.calls and deps.partner_center.created == []  # type: ignore[attr-defined]
+    known = body_of(await validate_request(message({**sample(), "indirectResellerId": RESELLER}), JSON, deps))
+    assert known["valid"] is True
+    off = body_of(await validate_request(message({**sample(), "indirectResellerId": RESELLER}), JSON, dependencies()))
+    assert (off["valid"], [e["field"] for e in off["errors"]]) == (False, ["indirectResellerId"])  # App+User is off
+    mca = sample()
+    mca["customer"]["mcaAcceptance"] = {"primaryContact": {"firstName": "A", "lastName": "L", "email": "a@b.se"},
+                                        "dateAgreed": "2026-01-15T09:30:00Z"}  # fmt: skip
+    elsewhere = body_of(
+        await validate_request(message(mca), JSON, dependencies(app_user=fake_app_user(), cloud="usgov"))
+    )
+    assert [e["field"] for e in elsewhere["errors"]] == ["customer.mcaAcceptance"]
+    app_user_pc.listing_error = OnboardingError(ErrorKind.CONSENT, "the App+User sign-in must be renewed")
+    dead = dependencies(FakePartnerCenter(), app_user=fake_app_user(app_user_pc))
+    assert (await validate_request(message({**sample(), "indirectResellerId": RESELLER}), JSON, dead)).status == 503
 
 
 async def test_validate_suggests_addresses_and_says_503_when_partner_center_cannot_answer() -> None:
