@@ -3,9 +3,11 @@
 Idempotent by requestId: the intake remembers (outside the ledger, in its own table) the content it enqueued for
 each requestId; the same requestId with the same content gets no second message, changed content does. Two
 exceptions: a request the ledger holds as failed-but-retryable (or exhausted) is enqueued again, since a resend is
-the documented way to retry it, and so is one the ledger never saw an hour after it was sent. Two identical
-requests racing each other may both be enqueued: the ledger makes the second one harmless (one customer, one
-outcome).
+the documented way to retry it, and so is one the ledger never saw an hour after it was sent. Identical requests
+racing each other: the first takes the row (a conditional write, marked `sending`) and sends; the others wait for
+it (briefly) and send nothing. A sender that fails frees the row, so nothing is lost: a waiting caller, or the
+CRM's resend, sends it; a row left `sending` by a sender that died is taken over after SENDING_SECONDS. Were a
+second message to go out after all, the ledger makes it harmless (one customer, one outcome).
 
 CRM records (Dataverse, Salesforce) also pass `claim_record`: one CRM record leads to at most one customer, even
 though each edit of it is a new requestId.
@@ -13,11 +15,13 @@ though each edit of it is a new requestId.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import re
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
 from typing import Literal
 from urllib.parse import quote
 
@@ -45,6 +49,9 @@ log = logging.getLogger("csp_onboarding")
 # A request that left no trace in the ledger this long after it was enqueued is taken as lost (a queue message
 # expires after 7 days unseen; a decided ledger row is deleted after the retention period): it may be sent again.
 LOST_AFTER_SECONDS = 3600.0
+# A row marked `sending` this long ago belongs to a caller that died before sending: another may take it over.
+SENDING_SECONDS = 30.0
+_SENDING_POLL_SECONDS, _SENDING_POLLS = 0.05, 40  # how long a caller waits for another one's send: 2 s
 RETRY_AFTER_SECONDS = 30
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -60,6 +67,7 @@ class IntakeDependencies:
     records: IntakeRecords
     field_map: FieldMap
     clock: Callable[[], float] = field(default=time.time)
+    sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep)
 
 
 class Busy(Exception):
@@ -98,17 +106,45 @@ async def _worth_a_message(
 
 
 async def enqueue_once(request: CustomerRequest, deps: IntakeDependencies) -> bool:
-    """Enqueue the request unless the same content was enqueued for its requestId already; True when a message
-    went out. Raises OnboardingError(TRANSIENT) when storage or the queue fails."""
-    content = request_hash(request, deps.config)
-    record = await deps.records.get(request.requestId)
-    if not await _worth_a_message(record, content, request.requestId, deps):
-        log.info("Request %s received again, unchanged: no second message", request.requestId)
-        return False
-    await deps.queue.send(request_message(request))
-    await deps.records.upsert(IntakeRecord(request.requestId, request.requestId, content, deps.clock()))
+    """Enqueue the request unless the same content was enqueued for its requestId already (or is being enqueued by
+    another caller right now); True when a message went out. Raises OnboardingError(TRANSIENT) when storage or the
+    queue fails, or another caller's send does not finish in time."""
+    content, request_id = request_hash(request, deps.config), request.requestId
+    for _ in range(_SENDING_POLLS):
+        record = await deps.records.get(request_id)
+        if record is not None and record.sending:  # another caller took the row to send
+            if record.content_hash == content and deps.clock() - record.updated_at < SENDING_SECONDS:
+                await deps.sleep(_SENDING_POLL_SECONDS)  # this very content, right now: wait for it
+                continue
+            # other content, or a caller that died before sending: take the row over
+        elif not await _worth_a_message(record, content, request_id, deps):
+            log.info("Request %s received again, unchanged: no second message", request_id)
+            return False
+        mine = IntakeRecord(request_id, request_id, content, deps.clock(), etag=record.etag if record else None,
+                            sending=True)  # fmt: skip
+        try:
+            mine = await (deps.records.replace(mine) if record is not None else deps.records.insert(mine))
+        except (RowExists, RowChanged):
+            continue  # another caller moved first: see what it did
+        await _send(request, mine, deps)
+        return True
+    raise OnboardingError(ErrorKind.TRANSIENT, f"request {request_id} is being enqueued by another call right now")
+
+
+async def _send(request: CustomerRequest, mine: IntakeRecord, deps: IntakeDependencies) -> None:
+    """Send the message for the row this caller took, then mark it sent; on failure free the row (so the CRM's
+    resend, or a caller waiting on this one, sends it) and raise."""
+    try:
+        await deps.queue.send(request_message(request))
+    except BaseException:
+        with contextlib.suppress(OnboardingError, RowChanged):
+            await deps.records.replace(replace(mine, content_hash=None, sending=False))
+        raise
+    try:
+        await deps.records.replace(replace(mine, sending=False, updated_at=deps.clock()))
+    except (OnboardingError, RowChanged) as exc:  # sent: a waiting caller takes the row over after SENDING_SECONDS
+        log.warning("Request %s enqueued, but its intake row was not marked sent (%s)", request.requestId, exc)
     log.info("Request %s enqueued", request.requestId)
-    return True
 
 
 def read_request(body: bytes, content_type: str | None) -> CustomerRequest | InvalidRequest | Answer:

@@ -34,6 +34,7 @@ class IntakeRecord:
     content_hash: str | None = None
     updated_at: float = field(default_factory=time.time)
     etag: str | None = None
+    sending: bool = False  # taken by a caller that is enqueueing this content right now (not yet sent)
 
 
 class IntakeRecords(ABC):
@@ -66,6 +67,8 @@ def _entity(record: IntakeRecord) -> dict[str, Any]:
     }
     if record.content_hash is not None:
         entity["content_hash"] = record.content_hash
+    if record.sending:
+        entity["sending"] = True
     return entity
 
 
@@ -86,6 +89,7 @@ class TableIntakeRecords(IntakeRecords, OwnedTable):
             content_hash=entity.get("content_hash"),
             updated_at=float(entity.get("updated_at") or 0.0),
             etag=entity.metadata.get("etag"),
+            sending=bool(entity.get("sending")),
         )
 
     async def insert(self, record: IntakeRecord) -> IntakeRecord:
