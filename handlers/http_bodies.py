@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from handlers.failures import FieldError
+from handlers.message import loads
 
 JSON_TYPES = ("application/json",)
 XML_TYPES = ("text/xml", "application/xml", "application/soap+xml")
@@ -55,14 +56,16 @@ def check_body(body: bytes, content_type: str | None, *, accepted: tuple[str, ..
     return None
 
 
-def read_json_object(body: bytes) -> dict[str, Any] | FieldError:
-    """The body as a JSON object, or the error saying why it is not one (never raises)."""
+def read_json_object(body: bytes) -> dict[str, Any] | list[FieldError]:
+    """The body as a JSON object, or the errors saying why it is not one (never raises): read as queue messages are
+    (`message.loads`), so an over-long integer or a name given twice is named, not "not JSON"."""
     try:
-        data = json.loads(body.decode("utf-8-sig"))
+        text = body.decode("utf-8-sig")
     except UnicodeDecodeError:
-        return error("not_utf8", "The body is not UTF-8 text.")
-    except (ValueError, RecursionError):  # JSONDecodeError, >4300-digit integers, pathological nesting
-        return error("not_json", "The body is not valid JSON.")
+        return [error("not_utf8", "The body is not UTF-8 text.")]
+    data, errors = loads(text, what="body")
+    if errors:
+        return errors
     if not isinstance(data, dict):
-        return error("not_an_object", "The body must be a JSON object.")
+        return [error("not_an_object", "The body must be a JSON object.")]
     return data

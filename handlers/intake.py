@@ -30,7 +30,7 @@ from handlers.adapters.ports import MessageSender
 from handlers.adapters.rows import RowChanged, RowExists
 from handlers.crm.mapping import FieldMap
 from handlers.events import CloudEvent
-from handlers.failures import ErrorKind, FieldError, OnboardingError
+from handlers.failures import ErrorKind, OnboardingError
 from handlers.http_bodies import (
     JSON_TYPES,
     Answer,
@@ -154,8 +154,8 @@ def read_request(body: bytes, content_type: str | None) -> CustomerRequest | Inv
     if refusal is not None:
         return refusal
     unreadable = read_json_object(body)
-    if isinstance(unreadable, FieldError):
-        return errors_answer(400, [unreadable])
+    if isinstance(unreadable, list):
+        return errors_answer(400, unreadable)
     return parse_message(body)
 
 

@@ -69,16 +69,23 @@ def _text_of(body: bytes) -> str | FieldError:
 
 
 def read_json(body: bytes) -> tuple[Any, list[FieldError]]:
-    """The JSON value of a message and what makes it unreadable: nothing, one message-wide error (the value is
-    then None), or an error per integer too long to read, naming where it is. Never raises."""
+    """The JSON value of a queue message and what makes it unreadable (see `loads`). Never raises."""
     if len(body) > MAX_MESSAGE_BYTES:
         return None, [_error("too_large", f"The message is larger than {MAX_MESSAGE_BYTES // 1024} KiB.")]
     text = _text_of(body)
     if isinstance(text, FieldError):
         return None, [text]
+    return loads(text)
+
+
+def loads(text: str, what: str = "message") -> tuple[Any, list[FieldError]]:
+    """JSON text's value and what makes it unreadable: nothing; one error for the whole `what` (the value is then
+    None: not JSON, too deep); or an error per integer too long to read and per name given twice in one object,
+    naming where. Never raises."""
     if _depth(text) > MAX_DEPTH:
-        return None, [_error("too_deep", f"The message nests objects or arrays more than {MAX_DEPTH} levels deep.")]
+        return None, [_error("too_deep", f"The {what} nests objects or arrays more than {MAX_DEPTH} levels deep.")]
     too_long: list[bool] = []
+    twice: list[str] = []
 
     def integer(digits: str) -> int | TooLongNumber:
         if len(digits.lstrip("-")) > _MAX_DIGITS:
@@ -86,20 +93,33 @@ def read_json(body: bytes) -> tuple[Any, list[FieldError]]:
             return TOO_LONG_NUMBER
         return int(digits)
 
+    def members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for name, value in pairs:
+            if name in found:
+                twice.append(name)
+            found[name] = value
+        return found
+
     try:
-        value = json.loads(text, parse_int=integer)
+        value = json.loads(text, parse_int=integer, object_pairs_hook=members)
     except (ValueError, RecursionError):  # JSONDecodeError is a ValueError
-        return None, [_error("not_json", "The message is not valid JSON.")]
-    if not too_long:
-        return value, []
-    return value, [
-        FieldError(
-            field=path or None,
-            code="number_too_long",
-            message=f"{path or 'The message'} holds an integer of more than {_MAX_DIGITS} digits.",
-        )
-        for path in _too_long_numbers(value)
-    ]
+        return None, [_error("not_json", f"The {what} is not valid JSON.")]
+    errors = [
+        FieldError(field=echoable(name)[:200], code="duplicate_name",
+                   message=f"{echoable(name)[:200]} is given more than once in one object: give it once.")
+        for name in dict.fromkeys(twice)
+    ]  # fmt: skip
+    if too_long:
+        errors += [
+            FieldError(
+                field=path or None,
+                code="number_too_long",
+                message=f"{path or f'The {what}'} holds an integer of more than {_MAX_DIGITS} digits.",
+            )
+            for path in _too_long_numbers(value)
+        ]
+    return value, errors
 
 
 def _too_long_numbers(value: Any, path: tuple[str | int, ...] = ()) -> list[str]:

@@ -37,8 +37,8 @@ async def accept_dataverse(body: bytes, headers: Mapping[str, str], base_url: st
     if refusal is not None:
         return refusal
     context = read_json_object(body)
-    if isinstance(context, FieldError):
-        return errors_answer(400, [context])
+    if isinstance(context, list):
+        return errors_answer(400, context)
     record = parse_context(context, size_exceeded="x-ms-dynamics-msg-size-exceeded" in headers)
     if isinstance(record, list):
         return errors_answer(400, record)

@@ -86,9 +86,10 @@ async def test_an_invalid_request_gets_every_error_and_nothing_is_enqueued() -> 
 @pytest.mark.parametrize(
     ("body", "content_type", "status", "code"),
     [(b"{" + b" " * 70_000 + b"}", JSON, 413, "too_large"), (b"{}", "text/plain", 415, "unsupported_media_type"),
-     (b"{}", None, 415, "unsupported_media_type"), (b"[" * 30_000 + b"]" * 30_000, JSON, 400, "not_json"),
-     (b"\xff\xfe{}", JSON, 400, "not_utf8"), (b"[1]", JSON, 400, "not_an_object"),
-     (b'{"a": ' + b"9" * 5000 + b"}", JSON, 400, "not_json")],
+     (b"{}", None, 415, "unsupported_media_type"), (b"[" * 30_000 + b"]" * 30_000, JSON, 400, "too_deep"),
+     (b"\xff\xfe{}", JSON, 400, "not_utf8"), (b"[1]", JSON, 400, "not_an_object"), (b"{", JSON, 400, "not_json"),
+     (b'{"a": ' + b"9" * 5000 + b"}", JSON, 400, "number_too_long"),
+     (b'{"requestId": "a", "requestId": "b"}', JSON, 400, "duplicate_name")],
 )  # fmt: skip
 async def test_hostile_bodies_are_refused_with_an_error_not_a_crash(
     body: bytes, content_type: str | None, status: int, code: str

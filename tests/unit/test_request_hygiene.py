@@ -97,6 +97,16 @@ async def test_an_integer_too_long_for_python_is_refused_naming_where_it_is(path
     assert [(e["field"], e["code"]) for e in event["data"]["errors"]] == [(path, "number_too_long")]
 
 
+async def test_a_name_given_twice_is_refused_not_read_as_the_last_one() -> None:
+    # A CRM whose parser keeps the first value would mean another request than the one we would read.
+    text = message(sample()).decode()
+    twice = text.replace('"requestId": "crm-se-0001"', '"requestId": "crm-se-0001", "requestId": "crm-se-0002"', 1)
+    assert twice != text
+    event = await answered(twice.encode())
+    assert [(e["field"], e["code"]) for e in event["data"]["errors"]] == [("requestId", "duplicate_name")]
+    assert event["data"]["reason"] == "invalid_request"
+
+
 async def test_deep_nesting_is_refused_as_too_deep_not_as_invalid_json() -> None:
     deep = "[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1)
     event = await answered(raw_with("crmMetadata", deep))
