@@ -44,16 +44,24 @@ def media_type(content_type: str | None) -> str:
     return (content_type or "").split(";", 1)[0].strip().lower()
 
 
-def check_body(body: bytes, content_type: str | None, *, accepted: tuple[str, ...], limit: int) -> Answer | None:
-    """The refusal for a body that is too large (413) or of a type the route does not take (415); None if fine."""
+def body_refusal(
+    body: bytes, content_type: str | None, *, accepted: tuple[str, ...], limit: int
+) -> tuple[int, FieldError] | None:
+    """Why a body is refused before it is read — too large (413), or of a type the route does not take (415) —
+    as an HTTP status and the error; None if fine."""
     if len(body) > limit:
-        return errors_answer(413, [error("too_large", f"The body is larger than {limit} bytes.")])
+        return 413, error("too_large", f"The body is larger than {limit} bytes.")
     kind = media_type(content_type)
     json_like = "application/json" in accepted and kind.startswith("application/") and kind.endswith("+json")
     if kind not in accepted and not json_like:
-        expected = " or ".join(accepted)
-        return errors_answer(415, [error("unsupported_media_type", f"The body must be sent as {expected}.")])
+        return 415, error("unsupported_media_type", f"The body must be sent as {' or '.join(accepted)}.")
     return None
+
+
+def check_body(body: bytes, content_type: str | None, *, accepted: tuple[str, ...], limit: int) -> Answer | None:
+    """`body_refusal` as the JSON answer of the route; None if fine."""
+    refusal = body_refusal(body, content_type, accepted=accepted, limit=limit)
+    return None if refusal is None else errors_answer(refusal[0], [refusal[1]])
 
 
 def read_json_object(body: bytes) -> dict[str, Any] | list[FieldError]:

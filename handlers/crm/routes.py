@@ -15,7 +15,15 @@ from handlers.crm.mapping import CrmRecord, id_part, map_record
 from handlers.crm.salesforce import MAX_BODY_BYTES as SALESFORCE_MAX_BYTES
 from handlers.crm.salesforce import Notification, ack, fault, parse_outbound
 from handlers.failures import FieldError, OnboardingError
-from handlers.http_bodies import JSON_TYPES, XML_TYPES, Answer, check_body, errors_answer, read_json_object
+from handlers.http_bodies import (
+    JSON_TYPES,
+    XML_TYPES,
+    Answer,
+    body_refusal,
+    check_body,
+    errors_answer,
+    read_json_object,
+)
 from handlers.intake import Busy, IntakeDependencies, accept_record, claim_record, enqueue_once
 from handlers.pipeline import request_hash
 from handlers.request import CustomerRequest
@@ -48,8 +56,10 @@ async def accept_dataverse(body: bytes, headers: Mapping[str, str], base_url: st
     return await accept_record(record_key(record), request, base_url, deps)
 
 
-def _soap(status: int, body: bytes) -> Answer:
-    return Answer(status, body, content_type=SOAP)
+def _fault(message: str, *, sender: bool) -> Answer:
+    """A SOAP Fault, with HTTP 500 as SOAP 1.1 over HTTP has it (WS-I Basic Profile R1126): anything but the Ack
+    makes Salesforce send the message again later."""
+    return Answer(500, fault(message, sender=sender), content_type=SOAP)
 
 
 def _describe(errors: list[FieldError]) -> str:
@@ -77,12 +87,12 @@ async def _enqueue_record(mapped: list[tuple[Notification, CustomerRequest]], de
 async def accept_salesforce(body: bytes, content_type: str | None, deps: IntakeDependencies) -> Answer:
     """POST /api/crm/salesforce: the SOAP Ack once every notification is enqueued (or known); a SOAP Fault
     otherwise, so Salesforce sends the message again (with the records' latest data)."""
-    refusal = check_body(body, content_type, accepted=XML_TYPES, limit=SALESFORCE_MAX_BYTES)
+    refusal = body_refusal(body, content_type, accepted=XML_TYPES, limit=SALESFORCE_MAX_BYTES)
     if refusal is not None:
-        return refusal
+        return _fault(refusal[1].message, sender=True)
     notifications = parse_outbound(body)
     if notifications and isinstance(notifications[0], FieldError):
-        return _soap(400, fault(_describe([n for n in notifications if isinstance(n, FieldError)]), sender=True))
+        return _fault(_describe([n for n in notifications if isinstance(n, FieldError)]), sender=True)
     unique: dict[str, Notification] = {}
     for item in notifications:  # a notification id twice in one message: the first one counts
         if isinstance(item, Notification):
@@ -111,7 +121,7 @@ async def accept_salesforce(body: bytes, content_type: str | None, deps: IntakeD
     failures = [f for f in await asyncio.gather(*(one(g) for g in by_record)) if f is not None]
     if failures:
         log.warning("Salesforce message not acknowledged: %s", failures[0])
-        return _soap(503, fault(f"Not every notification could be enqueued ({failures[0]}); send again.", sender=False))
+        return _fault(f"Not every notification could be enqueued ({failures[0]}); send again.", sender=False)
     if refused:
-        return _soap(400, fault(_describe(refused), sender=True))
-    return _soap(200, ack())
+        return _fault(_describe(refused), sender=True)
+    return Answer(200, ack(), content_type=SOAP)

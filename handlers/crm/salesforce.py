@@ -50,6 +50,10 @@ def _child(element: Element, name: str) -> Element | None:
     return next((c for c in element if _local(c.tag) == name), None)
 
 
+def _in(namespace: str, name: str) -> str:
+    return f"{{{namespace}}}{name}"
+
+
 def _text(element: Element | None) -> str | None:
     if element is None or element.get(f"{_XSI}nil") == "true":
         return None
@@ -86,14 +90,16 @@ def parse_outbound(body: bytes) -> list[Notification] | list[FieldError]:
         return [error("forbidden_xml", "The body declares a DTD, entities or external references.")]
     except (ParseError, ValueError, RecursionError):
         return [error("not_xml", "The body is not well-formed XML.")]
-    soap_body = _child(envelope, "Body") if _local(envelope.tag) == "Envelope" else None
-    message = _child(soap_body, "notifications") if soap_body is not None else None
+    # Namespaces count: a SOAP 1.1 Envelope and Body, and Salesforce's outbound `notifications`, nothing alike.
+    soap_body = envelope.find(_in(_ENVELOPE, "Body")) if envelope.tag == _in(_ENVELOPE, "Envelope") else None
+    message = soap_body.find(_in(_OUTBOUND, "notifications")) if soap_body is not None else None
     if message is None:
-        return [error("not_outbound_message", "The body must be a SOAP Envelope with a notifications element.")]
-    organization = _text(_child(message, "OrganizationId"))
+        text = f"The body must be a SOAP 1.1 Envelope whose Body holds a notifications element of {_OUTBOUND}."
+        return [error("not_outbound_message", text)]
+    organization = _text(message.find(_in(_OUTBOUND, "OrganizationId")))
     if organization is None:
         return [error("required", "OrganizationId is required.", "OrganizationId")]
-    elements = [c for c in message if _local(c.tag) == "Notification"]
+    elements = message.findall(_in(_OUTBOUND, "Notification"))
     if not 1 <= len(elements) <= MAX_NOTIFICATIONS:
         text = f"A message carries 1 to {MAX_NOTIFICATIONS} notifications."
         return [error("notification_count", text, "Notification")]

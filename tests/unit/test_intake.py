@@ -215,6 +215,23 @@ async def test_a_salesforce_message_is_acknowledged_once_every_notification_is_e
     assert len(sent(deps)) == 3
 
 
+@pytest.mark.parametrize(
+    ("change", "content_type"),
+    [(("http://soap.sforce.com/2005/09/outbound", "urn:evil"), "text/xml"),
+     (("http://schemas.xmlsoap.org/soap/envelope/", "urn:not-soap"), "text/xml"),
+     (("", ""), "application/json"), (("<notifications", " " * 1_100_000 + "<notifications"), "text/xml")],
+)  # fmt: skip
+async def test_anything_but_a_salesforce_outbound_message_gets_a_fault_and_enqueues_nothing(
+    change: tuple[str, str], content_type: str
+) -> None:
+    deps = intake()
+    body = (CRM / "salesforce-accounts.xml").read_text(encoding="utf-8").replace(*change)
+    answer = await accept_salesforce(body.encode(), content_type, deps)
+    assert (answer.status, answer.content_type.startswith("text/xml")) == (500, True)
+    assert b"soapenv:Fault" in answer.body and b"<Ack>" not in answer.body
+    assert sent(deps) == []
+
+
 class BrokenQueue(FakeQueue):
     """Fails after `good` messages."""
 
@@ -234,7 +251,7 @@ async def test_no_ack_until_every_notification_is_enqueued_and_the_retry_adds_on
     deps = IntakeDependencies(deps.ledger, deps.config, queue, deps.records, deps.field_map)
     body = (CRM / "salesforce-accounts.xml").read_bytes()
     answer = await accept_salesforce(body, "text/xml", deps)
-    assert answer.status == 503
+    assert answer.status == 500  # a SOAP Fault over HTTP (WS-I BP R1126)
     assert b"<Ack>" not in answer.body
     assert b"soapenv:Fault" in answer.body
     queue.good = 10
@@ -247,7 +264,7 @@ async def test_an_unmappable_notification_is_a_fault_naming_salesforce_fields_an
     body = (CRM / "salesforce-accounts.xml").read_text(encoding="utf-8")
     body = body.replace("<sf:BillingCity>Utrecht</sf:BillingCity>", "", 2)
     answer = await accept_salesforce(body.encode(), "text/xml", deps)
-    assert answer.status == 400
+    assert answer.status == 500
     assert b"BillingCity is required" in answer.body
     assert len(sent(deps)) == 2
 
