@@ -10,9 +10,11 @@ A record that cannot be mapped is answered with field errors that name the CRM's
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,7 +143,25 @@ def country_code(value: str) -> str | None:
             return str(pycountry.countries.lookup(candidate).alpha_2)
         except LookupError:
             continue
-    return None
+    return _names_without_marks().get(_without_marks(text))  # "Turkiye", "Cote d’Ivoire"
+
+
+def _without_marks(name: str) -> str:
+    """A name with accents dropped, apostrophes made straight and case folded: how a CRM field may spell it."""
+    decomposed = unicodedata.normalize("NFKD", name.replace("\u2019", "'").replace("\u2018", "'"))
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+@functools.cache
+def _names_without_marks() -> dict[str, str]:
+    """Every ISO country name (short, official, common) without marks → its alpha-2 code."""
+    names: dict[str, str] = {}
+    for country in pycountry.countries:
+        for attribute in ("name", "official_name", "common_name"):
+            name = getattr(country, attribute, None)
+            if isinstance(name, str):
+                names.setdefault(_without_marks(name), str(country.alpha_2))
+    return names
 
 
 def _plain(value: Any) -> Any:

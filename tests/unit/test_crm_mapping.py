@@ -43,6 +43,7 @@ def mapped(**changes: Any) -> CustomerRequest:
     ("given", "code"),
     [("SE", "SE"), ("se", "SE"), ("SWE", "SE"), ("Sweden", "SE"), ("Türkiye", "TR"), ("Turkey", "TR"),
      ("United Kingdom", "GB"), ("UK", "GB"), ("  the   Netherlands ", "NL"), ("Germany", "DE"), ("USA", "US"),
+     ("Turkiye", "TR"), ("Cote d\u2019Ivoire", "CI"), ("C\u00f4te d'Ivoire", "CI"), ("Curacao", "CW"),
      ("Atlantis", None), ("XX", None), ("", None)],
 )  # fmt: skip
 def test_country_names_and_codes_become_iso_alpha2(given: str, code: str | None) -> None:
