@@ -71,7 +71,8 @@ class IntakeDependencies:
 
 
 class Busy(Exception):
-    """An earlier version of the same CRM record is still being onboarded: try again later."""
+    """Not now: an earlier version of the same CRM record is still being onboarded, or another call is enqueueing
+    this very request; try again later."""
 
 
 def unavailable(message: str) -> Answer:
@@ -108,7 +109,7 @@ async def _worth_a_message(
 async def enqueue_once(request: CustomerRequest, deps: IntakeDependencies) -> bool:
     """Enqueue the request unless the same content was enqueued for its requestId already (or is being enqueued by
     another caller right now); True when a message went out. Raises OnboardingError(TRANSIENT) when storage or the
-    queue fails, or another caller's send does not finish in time."""
+    queue fails, Busy when another caller's send of it does not finish in time."""
     content, request_id = request_hash(request, deps.config), request.requestId
     for _ in range(_SENDING_POLLS):
         record = await deps.records.get(request_id)
@@ -128,7 +129,7 @@ async def enqueue_once(request: CustomerRequest, deps: IntakeDependencies) -> bo
             continue  # another caller moved first: see what it did
         await _send(request, mine, deps)
         return True
-    raise OnboardingError(ErrorKind.TRANSIENT, f"request {request_id} is being enqueued by another call right now")
+    raise Busy(f"request {request_id} is being enqueued by another call right now")
 
 
 async def _send(request: CustomerRequest, mine: IntakeRecord, deps: IntakeDependencies) -> None:
@@ -168,6 +169,8 @@ async def accept_request(body: bytes, content_type: str | None, base_url: str, d
         return errors_answer(400, parsed.errors)
     try:
         await enqueue_once(parsed, deps)
+    except Busy as exc:
+        return unavailable(f"Not enqueued: {exc}; send it again later.")
     except OnboardingError as exc:
         return unavailable(f"The request could not be enqueued ({exc.message}); send it again later.")
     return accepted(parsed.requestId, base_url)

@@ -15,7 +15,7 @@ from tqdm import tqdm
 from handlers.create import domain_for
 from handlers.events import CloudEvent, CreatedData, FailedData
 from handlers.failures import ErrorKind, FieldError, OnboardingError, failure_from_error
-from handlers.intake import Busy, IntakeDependencies, claim_record, enqueue_once
+from handlers.intake import SENDING_SECONDS, Busy, IntakeDependencies, claim_record, enqueue_once
 from handlers.ledger import LedgerEntry
 from handlers.pipeline import Dependencies
 from handlers.preflight import run_preflight
@@ -70,7 +70,8 @@ async def preflight(rows: list[Row], deps: Dependencies, *, concurrency: int = 1
 async def enqueue(rows: list[Row], deps: IntakeDependencies, *, concurrency: int = 16) -> dict[int, str]:
     """Enqueue each valid row once; by row: `sent`, `known` (enqueued before: a resumed run), `onboarded` (the CRM
     record's customer exists: the row now names the request that created it), `busy` (an earlier request of the
-    same CRM record is still undecided: run again later)."""
+    same CRM record is still undecided: run again later). A row an interrupted run was sending a moment ago is
+    waited for until its intake row may be taken over (SENDING_SECONDS), then sent."""
 
     async def send(row: Row) -> str:
         assert row.request is not None
@@ -82,7 +83,14 @@ async def enqueue(rows: list[Row], deps: IntakeDependencies, *, concurrency: int
             if created_by is not None:
                 row.request_id = created_by
                 return "onboarded"
-        return "sent" if await enqueue_once(row.request, deps) else "known"
+        for attempt in range(2):
+            try:
+                return "sent" if await enqueue_once(row.request, deps) else "known"
+            except Busy:  # a run interrupted while sending it, a moment ago: its row is taken over once stale
+                if attempt:
+                    break
+                await asyncio.sleep(SENDING_SECONDS)
+        return "busy"
 
     valid = [r for r in rows if r.valid]
     with tqdm(total=len(valid), desc="enqueue", unit="row") as bar:

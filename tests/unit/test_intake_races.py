@@ -7,11 +7,16 @@ import asyncio
 import json
 from dataclasses import replace
 
+import pytest
+
+import handlers.intake as intake_module
+import ops.backfill.run as backfill_run
 from handlers.adapters.intake_records import IntakeRecord
 from handlers.failures import ErrorKind, OnboardingError
 from handlers.intake import SENDING_SECONDS, IntakeDependencies, enqueue_once
 from handlers.pipeline import request_hash
 from handlers.request import CustomerRequest
+from ops.backfill.rows import Row
 from tests.fakes import FakeQueue, sample
 from tests.unit.test_intake import intake, post
 
@@ -75,3 +80,18 @@ async def test_a_caller_waits_for_a_live_send_only_so_long_then_asks_for_a_resen
     await deps.records.insert(IntakeRecord(request.requestId, request.requestId, content, deps.clock(), sending=True))
     answer = await post(deps, sample())
     assert answer.status == 503 and queue.sent == [] and 1.0 <= sum(waited) <= 3.0
+
+
+async def test_a_resumed_backfill_sends_a_row_an_interrupted_run_left_sending_once_it_is_stale(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The interrupted run took the row and died before its message went out: the resumed run waits, then sends.
+    monkeypatch.setattr(intake_module, "_SENDING_POLLS", 2)  # a caller waits 0.1 s for another's send
+    monkeypatch.setattr(intake_module, "SENDING_SECONDS", 0.5)
+    monkeypatch.setattr(backfill_run, "SENDING_SECONDS", 0.5)
+    deps, queue = slow(intake())
+    request = CustomerRequest.model_validate(sample())
+    content = request_hash(request, deps.config)
+    await deps.records.insert(IntakeRecord(request.requestId, request.requestId, content, deps.clock(), sending=True))
+    statuses = await backfill_run.enqueue([Row(1, request=request, request_id=request.requestId)], deps)
+    assert statuses == {1: "sent"} and len(queue.sent) == 1
