@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from handlers.adapters.intake_records import InMemoryIntakeRecords
-from handlers.adapters.payloads import AddressValidation
 from handlers.crm.mapping import load_field_map
 from handlers.crm.routes import accept_dataverse, accept_salesforce
 from handlers.failures import ErrorKind, OnboardingError
@@ -17,15 +16,10 @@ from handlers.http_bodies import Answer
 from handlers.intake import IntakeDependencies, accept_request, request_status
 from handlers.ledger import Decision
 from handlers.pipeline import Dependencies, handle_message
-from handlers.validation import validate_request
 from tests.fakes import (
-    INACTIVE_RESELLER,
-    RESELLER,
-    FakeAppUserPartnerCenter,
     FakePartnerCenter,
     FakeQueue,
     dependencies,
-    fake_app_user,
     message,
     sample,
 )
@@ -267,55 +261,3 @@ async def test_an_unmappable_notification_is_a_fault_naming_salesforce_fields_an
     assert answer.status == 500
     assert b"BillingCity is required" in answer.body
     assert len(sent(deps)) == 2
-
-
-async def test_validate_runs_the_pre_flight_and_creates_nothing() -> None:
-    partner_center = FakePartnerCenter()
-    ok = await validate_request(message(sample()), JSON, dependencies(partner_center))
-    assert body_of(ok) == {"valid": True, "errors": [], "suggestedAddresses": []}
-    assert {what for what, _ in partner_center.calls} == {"rules", "domain", "address"}
-    partner_center.taken_domains.add("wingtiptoysab.onmicrosoft.com")
-    partner_center.address = AddressValidation(status="StreetPartial", suggestedAddresses=[{"city": "Stockholm"}])
-    refused = body_of(await validate_request(message(sample()), JSON, dependencies(partner_center)))
-    assert refused["valid"] is False
-    assert "customer.domainPrefix" in [e["field"] for e in refused["errors"]]
-    broken = sample()
-    broken["customer"]["language"] = "swedish"
-    invalid = body_of(await validate_request(message(broken), JSON, dependencies(partner_center)))
-    assert (invalid["valid"], [e["field"] for e in invalid["errors"]]) == (False, ["customer.language"])
-    assert partner_center.created == []
-
-
-async def test_validate_runs_the_app_user_pre_flight_too() -> None:
-    app_user_pc = FakeAppUserPartnerCenter()
-    deps = dependencies(FakePartnerCenter(), app_user=fake_app_user(app_user_pc))
-    unknown = body_of(
-        await validate_request(message({**sample(), "indirectResellerId": INACTIVE_RESELLER}), JSON, deps)
-    )
-    assert (unknown["valid"], [e["field"] for e in unknown["errors"]]) == (False, ["indirectResellerId"])
-    assert "resellers" in app_user_pc.calls and deps.partner_center.created == []  # type: ignore[attr-defined]
-    known = body_of(await validate_request(message({**sample(), "indirectResellerId": RESELLER}), JSON, deps))
-    assert known["valid"] is True
-    off = body_of(await validate_request(message({**sample(), "indirectResellerId": RESELLER}), JSON, dependencies()))
-    assert (off["valid"], [e["field"] for e in off["errors"]]) == (False, ["indirectResellerId"])  # App+User is off
-    mca = sample()
-    mca["customer"]["mcaAcceptance"] = {"primaryContact": {"firstName": "A", "lastName": "L", "email": "a@b.se"},
-                                        "dateAgreed": "2026-01-15T09:30:00Z"}  # fmt: skip
-    elsewhere = body_of(
-        await validate_request(message(mca), JSON, dependencies(app_user=fake_app_user(), cloud="usgov"))
-    )
-    assert [e["field"] for e in elsewhere["errors"]] == ["customer.mcaAcceptance"]
-    app_user_pc.listing_error = OnboardingError(ErrorKind.CONSENT, "the App+User sign-in must be renewed")
-    dead = dependencies(FakePartnerCenter(), app_user=fake_app_user(app_user_pc))
-    assert (await validate_request(message({**sample(), "indirectResellerId": RESELLER}), JSON, dead)).status == 503
-
-
-async def test_validate_suggests_addresses_and_says_503_when_partner_center_cannot_answer() -> None:
-    partner_center = FakePartnerCenter()
-    partner_center.address = AddressValidation(status="StreetPartial", suggestedAddresses=[{"city": "Stockholm"}])
-    answer = body_of(await validate_request(message(sample()), JSON, dependencies(partner_center)))
-    assert (answer["valid"], answer["suggestedAddresses"]) == (False, [{"city": "Stockholm"}])
-    partner_center.preflight_error = OnboardingError(ErrorKind.TRANSIENT, "Partner Center is down")
-    down = await validate_request(message(sample()), JSON, dependencies(partner_center))
-    assert down.status == 503
-    assert (await validate_request(b"not json", JSON, dependencies(partner_center))).status == 400
