@@ -213,7 +213,21 @@ async def create_customer(
                 ErrorKind.TRANSIENT,
                 f"{context.domain} is taken and an earlier create for it may have succeeded; looking again later",
             ) from None
+        possible_orphan(context.domain)
         raise domain_unavailable(error, context.domain) from None
+
+
+ORPHAN_ALERT = "possible_orphan_tenant"  # the `alert` dimension the Azure Monitor alert filters on
+
+
+def possible_orphan(domain: str) -> None:
+    """Give up on a domain a create of this request went out for with no answer, whose tenant nobody lists or
+    claims after the listing-lag window: it may be a tenant no request will ever report, so a person looks."""
+    log.error(
+        "A create for %s got no answer and no tenant on it was found for %d s: it may exist with no CRM record; "
+        "look for it in Partner Center before the CRM retries with another prefix", domain, int(LISTING_LAG_WINDOW),
+        extra={"alert": ORPHAN_ALERT},
+    )  # fmt: skip
 
 
 async def _look_for_own_tenant(

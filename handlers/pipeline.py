@@ -27,6 +27,7 @@ from handlers.create import (
     domain_for,
     ledger_claims,
     ms_request_id_for,
+    possible_orphan,
     replay_create,
     search_domain,
     whose_tenant,
@@ -220,10 +221,13 @@ async def _earlier_tenant(held: _Held, domain: str, deps: Dependencies) -> Custo
     if verdict is Verdict.OURS:
         log.warning("The customer an earlier attempt created on %s is this request's: adopting it", entry.domain)
         return earlier
-    if verdict is Verdict.WAIT and deps.ledger.now() - (entry.creating_since or 0.0) < LISTING_LAG_WINDOW:
-        raise OnboardingError(
-            ErrorKind.TRANSIENT, f"an earlier create for {entry.domain} may still appear in the listing; looking later"
-        )
+    if verdict is Verdict.WAIT:
+        if deps.ledger.now() - (entry.creating_since or 0.0) < LISTING_LAG_WINDOW:
+            raise OnboardingError(
+                ErrorKind.TRANSIENT,
+                f"an earlier create for {entry.domain} may still appear in the listing; looking later",
+            )
+        possible_orphan(entry.domain)
     return None
 
 

@@ -79,6 +79,13 @@ var alerts = [
     query: 'traces | where tostring(customDimensions.alert) == "poison_unreported"'
   }
   {
+    name: 'possible-orphan-tenant'
+    description: 'A create went out with no answer and no tenant on its domain was found or claimed within the listing-lag window: a tenant may exist that no CRM record reports. Look for the domain in Partner Center before the CRM retries with another prefix.'
+    severity: 2
+    threshold: 0
+    query: 'traces | where tostring(customDimensions.alert) == "possible_orphan_tenant"'
+  }
+  {
     name: 'failed-outcomes-above-threshold'
     description: 'More failed outcomes than usual in the last hour.'
     severity: 2

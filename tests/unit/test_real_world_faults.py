@@ -130,15 +130,20 @@ async def test_2_domain_taken_after_a_ghost_create_stays_transient_until_the_lis
     assert outcome.kind == "created" and outcome.event.data.customerId == pc.existing.id  # type: ignore[union-attr]
 
 
-async def test_2_after_the_window_a_domain_nobody_lists_is_unavailable() -> None:
+async def test_2_after_the_window_a_domain_nobody_lists_is_unavailable_and_a_person_is_told(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     rows, sink = InMemoryRows(), FakeEventSink()
     with pytest.raises(OnboardingError):
         await handle_message(message(sample()), dependencies(LaggingListing(lag=99), sink, ledger_over(rows)))
     row = rows.rows["crm-se-0001"]
     assert row.creating_since is not None
     rows.rows[row.request_id] = replace(row, creating_since=time.time() - LISTING_LAG_WINDOW - 1)
-    outcome = await handle_message(message(sample()), dependencies(LaggingListing(lag=99), sink, ledger_over(rows)))
+    with caplog.at_level(logging.ERROR, logger="csp_onboarding"):
+        outcome = await handle_message(message(sample()), dependencies(LaggingListing(lag=99), sink, ledger_over(rows)))
     assert outcome.event.data.reason == "domain_unavailable"  # type: ignore[union-attr]
+    # Our create may have made a tenant nobody lists: the operator is alerted to look for it.
+    assert [getattr(r, "alert", None) for r in caplog.records].count("possible_orphan_tenant") == 1
 
 
 async def test_2_a_corrected_resend_after_a_create_went_out_adopts_the_earlier_tenant_instead_of_a_second() -> None:
