@@ -208,21 +208,21 @@ async def create_customer(
         if adopted is not None:
             log.warning("Adopted customer %s: created by an earlier attempt whose answer was lost", adopted.id)
             return adopted
-        if context.clock() - context.creating_since < LISTING_LAG_WINDOW:
-            raise OnboardingError(
-                ErrorKind.TRANSIENT,
-                f"{context.domain} is taken and an earlier create for it may have succeeded; looking again later",
-            ) from None
-        possible_orphan(context.domain)
+        give_up_on_listing(context.domain, context.creating_since, context.clock())
         raise domain_unavailable(error, context.domain) from None
 
 
 ORPHAN_ALERT = "possible_orphan_tenant"  # the `alert` dimension the Azure Monitor alert filters on
 
 
-def possible_orphan(domain: str) -> None:
-    """Give up on a domain a create of this request went out for with no answer, whose tenant nobody lists or
-    claims after the listing-lag window: it may be a tenant no request will ever report, so a person looks."""
+def give_up_on_listing(domain: str, creating_since: float, now: float) -> None:
+    """For a domain a create of this request went out for with no answer, whose tenant nobody lists or claims yet:
+    until LISTING_LAG_WINDOW has passed since the first create, raise OnboardingError(TRANSIENT) (the listing may
+    still show it); after it, give up — it may be a tenant no request will ever report, so a person is alerted."""
+    if now - creating_since < LISTING_LAG_WINDOW:
+        raise OnboardingError(  # from None: called while a "domain taken" is handled, which it replaces
+            ErrorKind.TRANSIENT, f"an earlier create for {domain} may still appear in the listing; looking again later"
+        ) from None
     log.error(
         "A create for %s got no answer and no tenant on it was found for %d s: it may exist with no CRM record; "
         "look for it in Partner Center before the CRM retries with another prefix", domain, int(LISTING_LAG_WINDOW),

@@ -19,15 +19,14 @@ from handlers.admin_password import keep_password_of
 from handlers.app_user import AppUser, check_app_user_request, reseller_refusal
 from handlers.attestation import finish_attestation
 from handlers.create import (
-    LISTING_LAG_WINDOW,
     CreateContext,
     Verdict,
     create_customer,
     customer_body,
     domain_for,
+    give_up_on_listing,
     ledger_claims,
     ms_request_id_for,
-    possible_orphan,
     replay_create,
     search_domain,
     whose_tenant,
@@ -222,12 +221,7 @@ async def _earlier_tenant(held: _Held, domain: str, deps: Dependencies) -> Custo
         log.warning("The customer an earlier attempt created on %s is this request's: adopting it", entry.domain)
         return earlier
     if verdict is Verdict.WAIT:
-        if deps.ledger.now() - (entry.creating_since or 0.0) < LISTING_LAG_WINDOW:
-            raise OnboardingError(
-                ErrorKind.TRANSIENT,
-                f"an earlier create for {entry.domain} may still appear in the listing; looking later",
-            )
-        possible_orphan(entry.domain)
+        give_up_on_listing(entry.domain, entry.creating_since or 0.0, deps.ledger.now())
     return None
 
 

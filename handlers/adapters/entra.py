@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 import msal
@@ -25,6 +25,8 @@ from handlers.adapters.user_tokens import USER_IMPERSONATION_SCOPE
 from handlers.failures import ErrorKind, OnboardingError
 from handlers.redaction import remember_token
 from handlers.settings import CLOUDS, PARTNER_CENTER_SCOPE, Settings
+
+T = TypeVar("T")
 
 # MSAL errors that mean our credential or configuration is refused: retrying will not help.
 _AUTH_ERRORS = frozenset(
@@ -163,19 +165,22 @@ def build_public_msal_app(settings: Settings) -> msal.PublicClientApplication:
 MsalApp = Callable[[], msal.ConfidentialClientApplication]
 
 
+def built_once(build: Callable[[], T]) -> Callable[[], T]:
+    """A getter of what `build` makes, built on first use and once (first use may come from two threads: the
+    app-only and the App+User token source)."""
+    lock = threading.Lock()
+    cached = functools.cache(build)
+
+    def get() -> T:
+        with lock:
+            return cached()
+
+    return get
+
+
 def shared_msal_app(settings: Settings) -> MsalApp:
     """The worker's one MSAL app (and credential), built on first use, for app-only and App+User tokens alike."""
-    lock = threading.Lock()  # first use may come from two threads: the app-only and the App+User token source
-
-    @functools.cache
-    def built() -> msal.ConfidentialClientApplication:
-        return build_msal_app(settings)
-
-    def app() -> msal.ConfidentialClientApplication:
-        with lock:
-            return built()
-
-    return app
+    return built_once(lambda: build_msal_app(settings))
 
 
 def refresh_token_redeemer(app: MsalApp) -> Callable[[str], MsalResult]:
@@ -190,13 +195,10 @@ def refresh_token_redeemer(app: MsalApp) -> Callable[[str], MsalResult]:
 def public_refresh_token_redeemer(settings: Settings) -> Callable[[str], MsalResult]:
     """The same redemption as a public client (no credential: a device-code sign-in's refresh token); its MSAL
     app is built on first use, once per worker."""
-    lock = threading.Lock()
-    built = functools.cache(lambda: build_public_msal_app(settings))
+    app = built_once(lambda: build_public_msal_app(settings))
 
     def redeem(refresh_token: str) -> MsalResult:
-        with lock:
-            app = built()
-        return dict(app.acquire_token_by_refresh_token(refresh_token, scopes=[USER_IMPERSONATION_SCOPE]) or {})
+        return dict(app().acquire_token_by_refresh_token(refresh_token, scopes=[USER_IMPERSONATION_SCOPE]) or {})
 
     return redeem
 

@@ -52,7 +52,7 @@ _CONSENT_CODES = {
     700025: "sign_in_client_mismatch",
     7000218: "sign_in_client_mismatch",
 }
-_CLIENT_MISMATCH = frozenset({700025, 7000218})
+_CLIENT_MISMATCH = frozenset(code for code, reason in _CONSENT_CODES.items() if reason == "sign_in_client_mismatch")
 
 MsalResult = dict[str, Any]
 ConsentAlarm = Callable[[str], Awaitable[None]]
