@@ -20,11 +20,11 @@ from httpx_aiohttp import AiohttpTransport
 
 from bench.soak import request
 from devhost.stack import ROOT, Stack
+from handlers.adapters.ledger_table import TableRows
 from handlers.adapters.parking import QueueParking
-from handlers.adapters.table_rows import TableRows
 from handlers.bootstrap import build_dependencies
-from handlers.ledger import Ledger
-from handlers.pipeline import Dependencies, handle_message
+from handlers.onboarding.ledger import Ledger
+from handlers.onboarding.pipeline import Dependencies, handle_message
 from handlers.settings import Settings
 
 _intervals: ContextVar[list[tuple[float, float]]] = ContextVar("network_intervals")

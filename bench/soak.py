@@ -36,7 +36,7 @@ def _fault_name(fault: dict[str, Any]) -> str:
 # The soak's timing, in one place: local-host arguments and app settings. (The real host also takes host.json's
 # values from app settings such as AzureFunctionsJobHost__extensions__queues__visibilityTimeout.)
 TIMING: dict[str, dict[str, Any]] = {
-    # Redeliveries 5 s apart: invocations of 15 s, claims of 17.5 s (handlers/timing.py); a message received by a
+    # Redeliveries 5 s apart: invocations of 15 s, claims of 17.5 s (handlers/domain/timing.py); a message received by a
     # killed host is visible again after 30 s, when its claim has run out.
     "chaos": {
         "host_args": ["--max-polling-interval", "0.2", "--lease-seconds", "30"],

@@ -43,7 +43,7 @@ def main() -> None:
         "--lease-seconds", type=float, help="visibility of a received message while it runs (default 600, as the host)"
     )
     # visibilityTimeout and maxDequeueCount are read from host.json and its AzureFunctionsJobHost__… app settings only,
-    # as the real host does: the function app reads the same values for its timing model (handlers/timing.py).
+    # as the real host does: the function app reads the same values for its timing model (handlers/domain/timing.py).
     parser.add_argument("--max-polling-interval", type=float, help="override: longest wait between empty polls")
     parser.add_argument("--batch-size", type=int, help="override")
     parser.add_argument("--new-batch-threshold", type=int, help="override")

@@ -23,22 +23,22 @@ from handlers.adapters.entra import (
 from handlers.adapters.event_grid import EventGridPublisher
 from handlers.adapters.http import build_http_client, proxy_configured
 from handlers.adapters.key_vault import KeyVaultSecrets
+from handlers.adapters.ledger_table import TableRows
 from handlers.adapters.pacing import Pacer
 from handlers.adapters.parking import QueueParking
 from handlers.adapters.partner_center import PartnerCenterClient
 from handlers.adapters.retry import RetryPolicy
-from handlers.adapters.table_rows import TableRows
 from handlers.adapters.user_tokens import UserTokens, split_secret_url
-from handlers.app_user import AppUser
-from handlers.consent import ConsentAlarm
-from handlers.ledger import Ledger
-from handlers.logs import install_context_filter
-from handlers.pipeline import Dependencies, PipelineConfig
-from handlers.preflight import CountryRulesCache
-from handlers.redaction import install_redaction, remember_secret
+from handlers.domain.timing import load_timing
+from handlers.observability.logs import install_context_filter
+from handlers.observability.redaction import install_redaction, remember_secret
+from handlers.observability.telemetry import configure_telemetry
+from handlers.onboarding.app_user import AppUser
+from handlers.onboarding.consent import ConsentAlarm
+from handlers.onboarding.ledger import Ledger
+from handlers.onboarding.pipeline import Dependencies, PipelineConfig
+from handlers.onboarding.preflight import CountryRulesCache
 from handlers.settings import Settings, get_settings
-from handlers.telemetry import configure_telemetry
-from handlers.timing import load_timing
 
 log = logging.getLogger("csp_onboarding")
 T = TypeVar("T")

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 import azure.functions as func
 
 if TYPE_CHECKING:  # the intake's libraries load on the first call, so indexing the app stays fast
-    from handlers.http_bodies import Answer
-    from handlers.intake import IntakeDependencies
+    from handlers.intake.enqueue import IntakeDependencies
+    from handlers.intake.http_bodies import Answer
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 KEY = func.AuthLevel.FUNCTION
@@ -41,7 +41,7 @@ def api_base(req: func.HttpRequest, route: str) -> str:
 @bp.route(route="customer-requests", methods=["POST"], auth_level=KEY)
 async def accept_customer_request(req: func.HttpRequest) -> func.HttpResponse:
     """A §1 request → 400 with its errors, or 202 once enqueued (once per requestId and content)."""
-    from handlers.intake import accept_request
+    from handlers.intake.enqueue import accept_request
 
     base = api_base(req, "customer-requests")
     return respond(await accept_request(req.get_body(), req.headers.get("content-type"), base, intake()))
@@ -52,7 +52,7 @@ async def accept_customer_request(req: func.HttpRequest) -> func.HttpResponse:
 async def validate_customer_request(req: func.HttpRequest) -> func.HttpResponse:
     """The whole pre-flight, with no create and no event."""
     from handlers.bootstrap import get_dependencies
-    from handlers.validation import validate_request
+    from handlers.intake.validation import validate_request
 
     return respond(await validate_request(req.get_body(), req.headers.get("content-type"), get_dependencies()))
 
@@ -61,7 +61,7 @@ async def validate_customer_request(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="customer-requests/{requestId}", methods=["GET"], auth_level=KEY)
 async def get_customer_request(req: func.HttpRequest) -> func.HttpResponse:
     """The ledger's state of a request and its stored outcome event."""
-    from handlers.intake import request_status
+    from handlers.intake.enqueue import request_status
 
     return respond(await request_status(req.route_params.get("requestId", ""), intake()))
 
@@ -70,7 +70,7 @@ async def get_customer_request(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="crm/dataverse", methods=["POST"], auth_level=KEY)
 async def accept_dataverse_webhook(req: func.HttpRequest) -> func.HttpResponse:
     """A Dataverse `account` Create/Update webhook → one request."""
-    from handlers.crm.routes import accept_dataverse
+    from handlers.intake.crm.routes import accept_dataverse
 
     headers = {k.lower(): v for k, v in req.headers.items()}
     return respond(await accept_dataverse(req.get_body(), headers, api_base(req, "crm/dataverse"), intake()))
@@ -80,6 +80,6 @@ async def accept_dataverse_webhook(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="crm/salesforce", methods=["POST"], auth_level=KEY)
 async def accept_salesforce_message(req: func.HttpRequest) -> func.HttpResponse:
     """A Salesforce outbound message → one request per notification, then the SOAP Ack."""
-    from handlers.crm.routes import accept_salesforce
+    from handlers.intake.crm.routes import accept_salesforce
 
     return respond(await accept_salesforce(req.get_body(), req.headers.get("content-type"), intake()))

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import logging
 
-from handlers.adapters.intake_records import TableIntakeRecords
+from handlers.adapters.intake_table import TableIntakeRecords
 from handlers.adapters.parking import QueueSender
 from handlers.bootstrap import get_dependencies, per_event_loop, queue_client, table_client
-from handlers.crm.mapping import load_field_map
-from handlers.intake import IntakeDependencies
+from handlers.intake.crm.mapping import load_field_map
+from handlers.intake.enqueue import IntakeDependencies
 from handlers.settings import Settings, get_settings
 
 log = logging.getLogger("csp_onboarding")

@@ -85,7 +85,7 @@ class Settings(BaseSettings):
     ONBOARDING_LEDGER_TABLE: str = Field(default="onboardingledger", pattern=r"^[A-Za-z][A-Za-z0-9]{2,62}$")
     # HTTP intake (contract §6): what it has enqueued, by requestId, Salesforce notification id and CRM record.
     ONBOARDING_INTAKE_TABLE: str = Field(default="onboardingintake", pattern=r"^[A-Za-z][A-Za-z0-9]{2,62}$")
-    # The CRM field map (contract §6): a path or the JSON itself, over the default handlers/crm/default-field-map.json.
+    # The CRM field map (contract §6): a path or the JSON itself, over intake/crm/default-field-map.json.
     CRM_FIELD_MAP: str | None = None
     # The Functions host's storage connection (the ledger lives there), else the queue's.
     AzureWebJobsStorage: SecretStr | None = None

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import azure.functions as func
 
-from handlers.failures import OnboardingError
-from handlers.pipeline import Dependencies, handle_message
-from handlers.poison import handle_poison
-from handlers.retention import purge_expired
+from handlers.domain.failures import OnboardingError
+from handlers.onboarding.pipeline import Dependencies, handle_message
+from handlers.onboarding.poison import handle_poison
+from handlers.onboarding.retention import purge_expired
 
 
 async def refresh_app_user(deps: Dependencies) -> None:

@@ -6,14 +6,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from handlers.adapters.payloads import AddressValidation, CountryRules, CustomerPayload, Relationship
 from handlers.adapters.rows import InMemoryRows
-from handlers.app_user import AppUser
-from handlers.failures import OnboardingError
-from handlers.ledger import Ledger
-from handlers.pipeline import Dependencies, PipelineConfig
-from handlers.preflight import CountryRulesCache
-from handlers.timing import TimingModel
+from handlers.domain.failures import OnboardingError
+from handlers.domain.payloads import AddressValidation, CountryRules, CustomerPayload, Relationship
+from handlers.domain.timing import TimingModel
+from handlers.onboarding.app_user import AppUser
+from handlers.onboarding.ledger import Ledger
+from handlers.onboarding.pipeline import Dependencies, PipelineConfig
+from handlers.onboarding.preflight import CountryRulesCache
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples" / "requests"
 ADMIN_PASSWORD = "Pa55-word-never-to-be-seen!"

@@ -17,10 +17,10 @@ from pydantic import BaseModel
 from handlers.adapters.pacing import Pacer
 from handlers.adapters.partner_center import PartnerCenterClient
 from handlers.adapters.retry import RetryPolicy
-from handlers.events import failed_event
-from handlers.failures import Failure, OnboardingError, Reason, invalid_request_message
-from handlers.request import CustomerRequest, parse_message
-from handlers.text import first_unsafe
+from handlers.domain.events import failed_event
+from handlers.domain.failures import Failure, OnboardingError, Reason, invalid_request_message
+from handlers.domain.request import CustomerRequest, parse_message
+from handlers.domain.text import first_unsafe
 
 PLANTED = "Pl4nted-Admin-Pa55word!"  # what Partner Center's 201 carries as the new admin's password
 PLANTED_NUMBER = 73519046628190447  # the same, as a number (a malformed answer)

@@ -20,10 +20,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import ValidationError
 
-from handlers.adapters.payloads import TokenAnswer
 from handlers.adapters.user_tokens import USER_IMPERSONATION_SCOPE
-from handlers.failures import ErrorKind, OnboardingError
-from handlers.redaction import remember_token
+from handlers.domain.failures import ErrorKind, OnboardingError
+from handlers.domain.payloads import TokenAnswer
+from handlers.observability.redaction import remember_token
 from handlers.settings import CLOUDS, PARTNER_CENTER_SCOPE, Settings
 
 T = TypeVar("T")

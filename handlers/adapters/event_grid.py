@@ -9,9 +9,9 @@ import httpx
 from pydantic import SecretStr
 
 from handlers.adapters.http import transport_failure
-from handlers.adapters.ports import TokenProvider
 from handlers.adapters.retry import RetryPolicy, call_with_retries, retry_after_seconds
-from handlers.failures import ErrorKind, OnboardingError
+from handlers.domain.failures import ErrorKind, OnboardingError
+from handlers.domain.ports import TokenProvider
 
 CONTENT_TYPE = "application/cloudevents-batch+json; charset=utf-8"
 

@@ -11,7 +11,7 @@ from pydantic import SecretStr
 
 from handlers.adapters.http import transport_failure
 from handlers.adapters.retry import RetryPolicy, call_with_retries, retry_after_seconds
-from handlers.failures import ErrorKind, OnboardingError
+from handlers.domain.failures import ErrorKind, OnboardingError
 
 API_VERSION = "7.4"
 

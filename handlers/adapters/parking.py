@@ -12,7 +12,7 @@ import logging
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError, ServiceRequestError
 from azure.storage.queue.aio import QueueClient
 
-from handlers.failures import ErrorKind, OnboardingError
+from handlers.domain.failures import ErrorKind, OnboardingError
 
 NEVER_EXPIRES = -1  # Put Message's messagettl: -1 = the message never expires
 log = logging.getLogger("csp_onboarding")

@@ -13,10 +13,13 @@ from urllib.parse import quote
 
 import httpx
 
-from handlers.adapters.answers import AGREEMENT_EXISTS, classify_response, read_answer
 from handlers.adapters.http import transport_failure
 from handlers.adapters.pacing import Pacer
-from handlers.adapters.payloads import (
+from handlers.adapters.partner_center_answers import AGREEMENT_EXISTS, classify_response, read_answer
+from handlers.adapters.retry import RetryPolicy, call_with_retries
+from handlers.adapters.user_tokens import UserTokens, consent_error
+from handlers.domain.failures import ErrorKind, OnboardingError
+from handlers.domain.payloads import (
     AddressValidation,
     AgreementTemplatePage,
     CountryRules,
@@ -25,11 +28,8 @@ from handlers.adapters.payloads import (
     Relationship,
     RelationshipPage,
 )
-from handlers.adapters.ports import TokenProvider
-from handlers.adapters.retry import RetryPolicy, call_with_retries
-from handlers.adapters.user_tokens import UserTokens, consent_error
-from handlers.failures import ErrorKind, OnboardingError
-from handlers.telemetry import partner_center_duration
+from handlers.domain.ports import TokenProvider
+from handlers.observability.telemetry import partner_center_duration
 
 log = logging.getLogger("csp_onboarding")
 

@@ -20,8 +20,8 @@ from tenacity import (
 )
 from tenacity.stop import stop_base
 
-from handlers.failures import ErrorKind, OnboardingError
-from handlers.telemetry import retries
+from handlers.domain.failures import ErrorKind, OnboardingError
+from handlers.observability.telemetry import retries
 
 T = TypeVar("T")
 log = logging.getLogger("csp_onboarding")
@@ -31,7 +31,7 @@ log = logging.getLogger("csp_onboarding")
 class RetryPolicy:
     """How hard one call tries: attempts, backoff, and a budget of call time (attempts and backoff; time spent
     waiting for a pacer slot is not counted), so that each round of an invocation fits the timing model
-    (handlers/timing.py). A Retry-After is believed up to `max_retry_after`; one that does not fit the budget ends
+    (domain/timing.py). A Retry-After is believed up to `max_retry_after`; one that does not fit the budget ends
     the call at once, and the queue redelivers (with the same MS-RequestId)."""
 
     max_attempts: int = 5

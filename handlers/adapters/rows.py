@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from handlers.ledger import LedgerEntry
+    from handlers.onboarding.ledger import LedgerEntry
 
 
 class RowExists(Exception):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from azure.core.exceptions import AzureError, HttpResponseError, ServiceRequestError, ServiceResponseError
 
-from handlers.failures import ErrorKind, OnboardingError
+from handlers.domain.failures import ErrorKind, OnboardingError
 
 
 def answer_lost(exc: BaseException) -> bool:

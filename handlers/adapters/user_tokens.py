@@ -11,7 +11,7 @@ A sign-in made with a device code is a public client's: Entra refuses the app's 
 `ops.consent` tags that secret `client=public`, and it is redeemed, and written back, as a public client's.
 
 A sign-in only a person can repair (`invalid_grant`: AADSTS700082 idle, 50173 revoked, 50076 / 50078 MFA; or
-Partner Center's 401 / 900421) raises OnboardingError(CONSENT) and sounds the consent alarm (handlers.consent).
+Partner Center's 401 / 900421) raises OnboardingError(CONSENT) and sounds the consent alarm (onboarding.consent).
 Neither token ever reaches a log, an event, an exception or the ledger: both are remembered for redaction.
 """
 
@@ -28,9 +28,9 @@ import requests
 from pydantic import SecretStr, ValidationError
 
 from handlers.adapters.key_vault import StoredSecret
-from handlers.adapters.payloads import TokenAnswer
-from handlers.failures import ErrorKind, OnboardingError
-from handlers.redaction import remember_token
+from handlers.domain.failures import ErrorKind, OnboardingError
+from handlers.domain.payloads import TokenAnswer
+from handlers.observability.redaction import remember_token
 
 log = logging.getLogger("csp_onboarding")
 

@@ -18,13 +18,13 @@ from pathlib import Path
 from azure.data.tables.aio import TableClient
 from azure.storage.queue.aio import QueueClient
 
-from handlers.adapters.intake_records import TableIntakeRecords
+from handlers.adapters.intake_table import TableIntakeRecords
+from handlers.adapters.ledger_table import TableRows
 from handlers.adapters.parking import QueueSender
-from handlers.adapters.table_rows import TableRows
-from handlers.crm.mapping import load_field_map
-from handlers.intake import IntakeDependencies
-from handlers.ledger import Ledger
-from handlers.pipeline import PipelineConfig
+from handlers.intake.crm.mapping import load_field_map
+from handlers.intake.enqueue import IntakeDependencies
+from handlers.onboarding.ledger import Ledger
+from handlers.onboarding.pipeline import PipelineConfig
 from handlers.settings import CLOUDS
 from ops.backfill.report import RowOutcome, write_errors_csv, write_html, write_outcomes_csv
 from ops.backfill.rows import FORMATS, Row, read_rows

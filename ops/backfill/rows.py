@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from handlers.crm.mapping import CrmName, CrmRecord, FieldMap, map_record
-from handlers.crm.routes import record_key
-from handlers.failures import FieldError
-from handlers.request import CustomerRequest, InvalidRequest, parse_message
+from handlers.domain.failures import FieldError
+from handlers.domain.request import CustomerRequest, InvalidRequest, parse_message
+from handlers.intake.crm.mapping import CrmName, CrmRecord, FieldMap, map_record
+from handlers.intake.crm.routes import record_key
 
 Format = Literal["auto", "request", "dataverse", "salesforce"]
 FORMATS: tuple[Format, ...] = ("auto", "request", "dataverse", "salesforce")

@@ -12,13 +12,13 @@ from typing import Any, TypeVar
 
 from tqdm import tqdm
 
-from handlers.create import domain_for
-from handlers.events import CloudEvent, CreatedData, FailedData
-from handlers.failures import ErrorKind, FieldError, OnboardingError, failure_from_error
-from handlers.intake import SENDING_SECONDS, Busy, IntakeDependencies, claim_record, enqueue_once
-from handlers.ledger import LedgerEntry
-from handlers.pipeline import Dependencies
-from handlers.preflight import run_preflight
+from handlers.domain.events import CloudEvent, CreatedData, FailedData
+from handlers.domain.failures import ErrorKind, FieldError, OnboardingError, failure_from_error
+from handlers.intake.enqueue import SENDING_SECONDS, Busy, IntakeDependencies, claim_record, enqueue_once
+from handlers.onboarding.create import domain_for
+from handlers.onboarding.ledger import LedgerEntry
+from handlers.onboarding.pipeline import Dependencies
+from handlers.onboarding.preflight import run_preflight
 from ops.backfill.report import RowOutcome
 from ops.backfill.rows import Row
 

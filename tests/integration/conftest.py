@@ -15,7 +15,7 @@ from devhost.hostjson import timing_overrides
 from devhost.stack import QUEUE, Stack
 from tests.leak_scan import stop_after_scan
 
-# Redeliveries a second apart: invocations of 3 s, claims of 3.5 s, rounds of 0.75 s of call time (handlers/timing.py).
+# Redeliveries a second apart: invocations of 3 s, claims of 3.5 s, rounds of 0.75 s of call time (domain/timing.py).
 FAST_RETRIES = timing_overrides(visibility_timeout=1)
 
 

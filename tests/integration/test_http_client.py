@@ -7,7 +7,7 @@ import pytest
 
 from devhost.stack import Stack
 from handlers.adapters.http import build_http_client, transport_failure
-from handlers.failures import ErrorKind
+from handlers.domain.failures import ErrorKind
 from tests.integration.conftest import Harness
 
 pytestmark = pytest.mark.integration

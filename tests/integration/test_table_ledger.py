@@ -11,9 +11,9 @@ import pytest
 from azure.data.tables.aio import TableClient
 
 from devhost.stack import Stack
-from handlers.adapters.table_rows import TableRows
-from handlers.failures import ErrorKind, OnboardingError
-from handlers.ledger import Decision, Ledger
+from handlers.adapters.ledger_table import TableRows
+from handlers.domain.failures import ErrorKind, OnboardingError
+from handlers.onboarding.ledger import Decision, Ledger
 
 pytestmark = pytest.mark.integration
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from handlers.adapters.rows import InMemoryRows
-from handlers.failures import ErrorKind, OnboardingError
-from handlers.pipeline import handle_message
+from handlers.domain.failures import ErrorKind, OnboardingError
+from handlers.onboarding.pipeline import handle_message
 from tests.fakes import FakeEventSink, FakePartnerCenter, customer_payload, dependencies, message, sample
 from tests.unit.test_real_world_faults import TAKEN, TIMEOUT, created_ids, failed_ids, ledger_over
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from handlers.failures import ErrorKind, OnboardingError
-from handlers.pipeline import handle_message
-from handlers.poison import handle_poison
+from handlers.domain.failures import ErrorKind, OnboardingError
+from handlers.onboarding.pipeline import handle_message
+from handlers.onboarding.poison import handle_poison
 from tests.fakes import (
     INACTIVE_RESELLER,
     RESELLER,

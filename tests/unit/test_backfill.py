@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from handlers.crm.mapping import load_field_map
+from handlers.intake.crm.mapping import load_field_map
 from ops.backfill.report import RowOutcome, write_errors_csv, write_html, write_outcomes_csv
 from ops.backfill.rows import read_rows
 from ops.backfill.sample import BREAKS, make_rows, write_csv

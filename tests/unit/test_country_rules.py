@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from emulator.country_rules import rules_for
-from handlers.adapters.payloads import CountryRules
-from handlers.preflight.country_rules import CountryRulesCache, check_country_rules
-from handlers.request import CustomerRequest, parse_message
+from handlers.domain.payloads import CountryRules
+from handlers.domain.request import CustomerRequest, parse_message
+from handlers.onboarding.preflight.country_rules import CountryRulesCache, check_country_rules
 from tests.fakes import message, sample
 
 # country: a valid address and locale for it

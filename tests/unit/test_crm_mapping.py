@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from handlers.crm.mapping import CrmRecord, country_code, load_field_map, map_record
-from handlers.request import CustomerRequest
+from handlers.domain.request import CustomerRequest
+from handlers.intake.crm.mapping import CrmRecord, country_code, load_field_map, map_record
 
 ACCOUNT = {
     "accountid": "6a4b2f1e-8c3d-4e5f-9a0b-1c2d3e4f5a6b",

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from handlers.crm.dataverse import parse_context
-from handlers.crm.mapping import CrmRecord
-from handlers.crm.salesforce import ack, fault, parse_outbound
-from handlers.failures import FieldError
+from handlers.domain.failures import FieldError
+from handlers.intake.crm.dataverse import parse_context
+from handlers.intake.crm.mapping import CrmRecord
+from handlers.intake.crm.salesforce import ack, fault, parse_outbound
 
 CRM = Path(__file__).resolve().parents[2] / "samples" / "crm"
 ENTITY = "Entity:http://schemas.microsoft.com/xrm/2011/Contracts"

@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 from emulator import countries as emulator_countries
-from handlers import countries as product_countries
+from handlers.domain import countries as product_countries
 
 EMULATOR = Path(emulator_countries.__file__).parent
 

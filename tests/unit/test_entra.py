@@ -11,7 +11,7 @@ import requests
 import trustme
 
 from handlers.adapters.entra import MsalTokenProvider, certificate_credential, client_credential, msal_http_session
-from handlers.failures import ErrorKind, OnboardingError
+from handlers.domain.failures import ErrorKind, OnboardingError
 from handlers.settings import Settings
 
 BASE: dict[str, Any] = {

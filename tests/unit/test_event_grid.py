@@ -10,7 +10,7 @@ from pydantic import SecretStr
 
 from handlers.adapters.event_grid import EventGridPublisher
 from handlers.adapters.retry import RetryPolicy
-from handlers.failures import ErrorKind, OnboardingError
+from handlers.domain.failures import ErrorKind, OnboardingError
 
 EVENT = {"specversion": "1.0", "id": "1", "source": "/s", "type": "t", "data": {"requestId": "ü"}}
 

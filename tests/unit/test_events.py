@@ -8,9 +8,9 @@ from typing import Any
 import jsonschema
 import pytest
 
-from handlers.events import CREATED, CreatedData, created_event, event_id, failed_event
-from handlers.failures import Failure, Reason
-from handlers.schemas import SCHEMA_DIR, contract_schemas, render
+from handlers.domain.events import CREATED, CreatedData, created_event, event_id, failed_event
+from handlers.domain.failures import Failure, Reason
+from handlers.domain.schemas import SCHEMA_DIR, contract_schemas, render
 
 
 def _created(request_id: str = "r-1") -> dict[str, Any]:
@@ -78,7 +78,7 @@ def test_events_validate_against_the_exported_schemas() -> None:
 @pytest.mark.parametrize("name", sorted(contract_schemas()))
 def test_committed_schemas_match_the_models(name: str) -> None:
     committed = (SCHEMA_DIR / name).read_text(encoding="utf-8")
-    assert committed == render(contract_schemas()[name]), "run: python -m handlers.schemas"
+    assert committed == render(contract_schemas()[name]), "run: python -m handlers.domain.schemas"
 
 
 def test_samples_validate_against_the_request_schema() -> None:

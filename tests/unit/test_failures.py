@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.failures import ErrorKind, OnboardingError, Reason, failure_from_error
+from handlers.domain.failures import ErrorKind, OnboardingError, Reason, failure_from_error
 
 
 def refused(kind: ErrorKind, status: int, code: str | None, *, retryable: bool | None = None) -> OnboardingError:

@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from handlers.adapters.http import PROXY_VARIABLES, proxy_configured, transport_failure
-from handlers.failures import ErrorKind
+from handlers.domain.failures import ErrorKind
 
 
 def test_proxies_are_read_only_when_the_environment_names_one(monkeypatch: pytest.MonkeyPatch) -> None:

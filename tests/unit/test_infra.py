@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from handlers import telemetry
+from handlers.observability import telemetry
 from handlers.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]

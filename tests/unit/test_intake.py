@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from handlers.adapters.intake_records import InMemoryIntakeRecords
-from handlers.crm.mapping import load_field_map
-from handlers.crm.routes import accept_dataverse, accept_salesforce
-from handlers.failures import ErrorKind, OnboardingError
-from handlers.http_bodies import Answer
-from handlers.intake import IntakeDependencies, accept_request, request_status
-from handlers.ledger import Decision
-from handlers.pipeline import Dependencies, handle_message
+from handlers.adapters.intake_table import InMemoryIntakeRecords
+from handlers.domain.failures import ErrorKind, OnboardingError
+from handlers.intake.crm.mapping import load_field_map
+from handlers.intake.crm.routes import accept_dataverse, accept_salesforce
+from handlers.intake.enqueue import IntakeDependencies, accept_request, request_status
+from handlers.intake.http_bodies import Answer
+from handlers.onboarding.ledger import Decision
+from handlers.onboarding.pipeline import Dependencies, handle_message
 from tests.fakes import (
     FakePartnerCenter,
     FakeQueue,

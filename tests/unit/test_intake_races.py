@@ -9,13 +9,13 @@ from dataclasses import replace
 
 import pytest
 
-import handlers.intake as intake_module
+import handlers.intake.enqueue as intake_module
 import ops.backfill.run as backfill_run
-from handlers.adapters.intake_records import IntakeRecord
-from handlers.failures import ErrorKind, OnboardingError
-from handlers.intake import SENDING_SECONDS, IntakeDependencies, enqueue_once
-from handlers.pipeline import request_hash
-from handlers.request import CustomerRequest
+from handlers.adapters.intake_table import IntakeRecord
+from handlers.domain.failures import ErrorKind, OnboardingError
+from handlers.domain.request import CustomerRequest
+from handlers.intake.enqueue import SENDING_SECONDS, IntakeDependencies, enqueue_once
+from handlers.onboarding.pipeline import request_hash
 from ops.backfill.rows import Row
 from tests.fakes import FakeQueue, sample
 from tests.unit.test_intake import intake, post

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from handlers.adapters.rows import InMemoryRows
-from handlers.failures import ErrorKind, OnboardingError
-from handlers.ledger import Decision, Ledger, LedgerEntry
+from handlers.domain.failures import ErrorKind, OnboardingError
+from handlers.onboarding.ledger import Decision, Ledger, LedgerEntry
 from tests.unit.test_ledger_states import LEASE, Clock, claim, clock, ledger, rows
 
 __all__ = ["clock", "ledger", "rows"]  # the fixtures, shared with the state-machine tests

@@ -8,11 +8,11 @@ from dataclasses import replace
 import pytest
 
 from handlers.adapters.rows import InMemoryRows
-from handlers.create import ms_request_id_for
-from handlers.failures import ErrorKind, OnboardingError
-from handlers.ledger import Ledger, LedgerEntry
-from handlers.pipeline import handle_message
-from handlers.poison import handle_poison
+from handlers.domain.failures import ErrorKind, OnboardingError
+from handlers.onboarding.create import ms_request_id_for
+from handlers.onboarding.ledger import Ledger, LedgerEntry
+from handlers.onboarding.pipeline import handle_message
+from handlers.onboarding.poison import handle_poison
 from tests.fakes import FakeEventSink, FakeParking, FakePartnerCenter, customer_payload, dependencies, message, sample
 
 TAKEN = OnboardingError(ErrorKind.BUSINESS, "taken", http_status=400, code="27100", description="domain already used")

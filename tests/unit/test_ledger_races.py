@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from handlers.adapters.payloads import CustomerPayload
 from handlers.adapters.rows import InMemoryRows
-from handlers.failures import ErrorKind, OnboardingError
-from handlers.ledger import Decision, Ledger, LedgerEntry
-from handlers.pipeline import handle_message
-from handlers.poison import handle_poison
+from handlers.domain.failures import ErrorKind, OnboardingError
+from handlers.domain.payloads import CustomerPayload
+from handlers.onboarding.ledger import Decision, Ledger, LedgerEntry
+from handlers.onboarding.pipeline import handle_message
+from handlers.onboarding.poison import handle_poison
 from tests.fakes import FakeEventSink, FakeParking, FakePartnerCenter, customer_payload, dependencies, message, sample
 
 TAKEN = OnboardingError(ErrorKind.BUSINESS, "taken", http_status=400, code="27100", description="domain already used")

@@ -7,8 +7,8 @@ from dataclasses import replace
 import pytest
 
 from handlers.adapters.rows import InMemoryRows, RowChanged
-from handlers.failures import ErrorKind, OnboardingError
-from handlers.ledger import Decision, Ledger, LedgerEntry, sent_names
+from handlers.domain.failures import ErrorKind, OnboardingError
+from handlers.onboarding.ledger import Decision, Ledger, LedgerEntry, sent_names
 
 LEASE = 60.0
 

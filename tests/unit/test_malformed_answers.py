@@ -21,8 +21,8 @@ from handlers.adapters.pacing import Pacer
 from handlers.adapters.partner_center import PartnerCenterClient
 from handlers.adapters.retry import RetryPolicy
 from handlers.adapters.rows import InMemoryRows
-from handlers.failures import ErrorKind, OnboardingError
-from handlers.pipeline import Dependencies, handle_message
+from handlers.domain.failures import ErrorKind, OnboardingError
+from handlers.onboarding.pipeline import Dependencies, handle_message
 from handlers.triggers import InvocationFailed, run_invocation
 from tests.fakes import FakeEventSink, dependencies, message, sample
 

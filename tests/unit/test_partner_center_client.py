@@ -11,7 +11,7 @@ import pytest
 from handlers.adapters.pacing import Pacer
 from handlers.adapters.partner_center import PartnerCenterClient
 from handlers.adapters.retry import RetryPolicy
-from handlers.failures import ErrorKind, OnboardingError
+from handlers.domain.failures import ErrorKind, OnboardingError
 
 CUSTOMER = {"id": "c-1", "commerceId": "m-1", "companyProfile": {"tenantId": "c-1", "domain": "x.onmicrosoft.com"}}
 BODY = {"companyProfile": {"domain": "x.onmicrosoft.com"}}

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from handlers.create import ms_request_id_for
-from handlers.events import CREATED, FAILED
-from handlers.failures import ErrorKind, OnboardingError, Reason
-from handlers.pipeline import handle_message
-from handlers.poison import handle_poison
-from handlers.redaction import install_redaction, redact
+from handlers.domain.events import CREATED, FAILED
+from handlers.domain.failures import ErrorKind, OnboardingError, Reason
+from handlers.observability.redaction import install_redaction, redact
+from handlers.onboarding.create import ms_request_id_for
+from handlers.onboarding.pipeline import handle_message
+from handlers.onboarding.poison import handle_poison
 from tests.fakes import (
     ADMIN_PASSWORD,
     RESELLER,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.adapters.payloads import AddressValidation, CountryRules
-from handlers.create import ms_request_id_for
-from handlers.failures import ErrorKind, OnboardingError
-from handlers.pipeline import handle_message
+from handlers.domain.failures import ErrorKind, OnboardingError
+from handlers.domain.payloads import AddressValidation, CountryRules
+from handlers.onboarding.create import ms_request_id_for
+from handlers.onboarding.pipeline import handle_message
 from tests.fakes import FakeEventSink, FakePartnerCenter, dependencies, message, sample
 
 

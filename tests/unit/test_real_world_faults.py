@@ -13,14 +13,14 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from handlers.adapters.payloads import CustomerPayload
 from handlers.adapters.rows import InMemoryRows
-from handlers.create import LISTING_LAG_WINDOW, same_company
-from handlers.failures import ErrorKind, OnboardingError
-from handlers.ledger import Ledger, LedgerEntry
-from handlers.pipeline import Dependencies, handle_message
-from handlers.poison import handle_poison
-from handlers.timing import load_timing
+from handlers.domain.failures import ErrorKind, OnboardingError
+from handlers.domain.payloads import CustomerPayload
+from handlers.domain.timing import load_timing
+from handlers.onboarding.create import LISTING_LAG_WINDOW, same_company
+from handlers.onboarding.ledger import Ledger, LedgerEntry
+from handlers.onboarding.pipeline import Dependencies, handle_message
+from handlers.onboarding.poison import handle_poison
 from tests.fakes import FakeEventSink, FakeParking, FakePartnerCenter, customer_payload, dependencies, message, sample
 
 ROOT = Path(__file__).resolve().parents[2]

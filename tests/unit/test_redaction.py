@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from handlers.redaction import (
+from handlers.observability.redaction import (
     REDACTED,
     hold_secret,
     holding_secrets,

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from handlers.request import MAX_MESSAGE_BYTES, CustomerRequest, InvalidRequest, parse_message
+from handlers.domain.request import MAX_MESSAGE_BYTES, CustomerRequest, InvalidRequest, parse_message
 from tests.fakes import message, sample
 
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from handlers.failures import Reason
-from handlers.message import MAX_DEPTH
-from handlers.pipeline import handle_message
-from handlers.request import CustomerRequest, InvalidRequest, parse_message
+from handlers.domain.bounded_json import MAX_DEPTH
+from handlers.domain.failures import Reason
+from handlers.domain.request import CustomerRequest, InvalidRequest, parse_message
+from handlers.onboarding.pipeline import handle_message
 from tests.fakes import FakeEventSink, FakePartnerCenter, dependencies, message, sample
 
 

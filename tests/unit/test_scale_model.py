@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from devhost.hostjson import load_queue_options
-from handlers.timing import load_timing
+from handlers.domain.timing import load_timing
 
 ROOT = Path(__file__).resolve().parents[2]
 QUOTA = 500  # Partner Center's Customer calls per minute per partner tenant (partner-center.md)

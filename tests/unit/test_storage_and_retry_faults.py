@@ -18,16 +18,16 @@ from azure.core.exceptions import (
     ServiceResponseError,
 )
 
+from handlers.adapters.ledger_table import TableRows
 from handlers.adapters.pacing import Pacer
 from handlers.adapters.partner_center import PartnerCenterClient
 from handlers.adapters.retry import RetryPolicy, retry_after_seconds
 from handlers.adapters.rows import RowChanged, WriteUnknown
-from handlers.adapters.table_rows import TableRows
 from handlers.bootstrap import build_ledger
-from handlers.failures import ErrorKind, OnboardingError
-from handlers.ledger import LedgerEntry
+from handlers.domain.failures import ErrorKind, OnboardingError
+from handlers.domain.timing import load_timing
+from handlers.onboarding.ledger import LedgerEntry
 from handlers.settings import Settings
-from handlers.timing import load_timing
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -20,11 +20,11 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from handlers.create import ms_request_id_for
-from handlers.logs import DIMENSIONS, install_context_filter, log_context
-from handlers.pipeline import handle_message
-from handlers.redaction import REDACTED, install_redaction, remember_secret
-from handlers.telemetry import exporter_for
+from handlers.observability.logs import DIMENSIONS, install_context_filter, log_context
+from handlers.observability.redaction import REDACTED, install_redaction, remember_secret
+from handlers.observability.telemetry import exporter_for
+from handlers.onboarding.create import ms_request_id_for
+from handlers.onboarding.pipeline import handle_message
 from tests.fakes import ADMIN_PASSWORD, FakeEventSink, dependencies, message, sample
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -188,7 +188,7 @@ def test_the_app_configures_no_exporter_when_the_worker_exports() -> None:
     script = (
         "import logging\n"
         "from opentelemetry import trace\n"
-        "from handlers.telemetry import configure_telemetry\n"
+        "from handlers.observability.telemetry import configure_telemetry\n"
         "before = list(logging.getLogger().handlers)\n"
         "print(configure_telemetry(), logging.getLogger().handlers == before,\n"
         "      type(trace.get_tracer_provider()).__name__, logging.getLogger('csp_onboarding').propagate,\n"

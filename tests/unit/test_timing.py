@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.timing import TimingModel
+from handlers.domain.timing import TimingModel
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,8 @@ from pydantic import SecretStr
 from handlers.adapters.key_vault import StoredSecret
 from handlers.adapters.rows import InMemoryRows
 from handlers.adapters.user_tokens import UserTokens, split_secret_url
-from handlers.consent import ConsentAlarm
-from handlers.failures import ErrorKind, OnboardingError, failure_from_error
+from handlers.domain.failures import ErrorKind, OnboardingError, failure_from_error
+from handlers.onboarding.consent import ConsentAlarm
 from tests.fakes import FakeEventSink
 
 FIRST = "rt.first-refresh-token-value"

@@ -3,9 +3,9 @@ through the pipeline's own dependencies; no create, no event."""
 
 from __future__ import annotations
 
-from handlers.adapters.payloads import AddressValidation
-from handlers.failures import ErrorKind, OnboardingError
-from handlers.validation import validate_request
+from handlers.domain.failures import ErrorKind, OnboardingError
+from handlers.domain.payloads import AddressValidation
+from handlers.intake.validation import validate_request
 from tests.fakes import (
     INACTIVE_RESELLER,
     RESELLER,

@@ -1,0 +1,141 @@
+"""Ledger rows in an Azure Table (Azurite locally): one entity per requestId, writes conditional on ETags."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    AzureError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
+from azure.data.tables import UpdateMode
+
+from handlers.adapters.rows import RowChanged, RowExists, RowStore, WriteUnknown
+from handlers.adapters.storage_errors import answer_lost, storage_failure
+from handlers.adapters.tables import OwnedTable
+from handlers.onboarding.ledger import LedgerEntry
+
+PARTITION = "onboarding"
+_COLUMNS = tuple(f.name for f in dataclasses.fields(LedgerEntry) if f.name not in ("request_id", "etag"))
+
+
+def _entry(entity: Any) -> LedgerEntry:
+    values = {k: entity.get(k) for k in _COLUMNS if entity.get(k) is not None}
+    return LedgerEntry(request_id=entity["RowKey"], etag=entity.metadata.get("etag"), **values)
+
+
+def _entity(entry: LedgerEntry) -> dict[str, Any]:
+    entity: dict[str, Any] = {"PartitionKey": PARTITION, "RowKey": entry.request_id}
+    entity.update({k: getattr(entry, k) for k in _COLUMNS if getattr(entry, k) is not None})
+    return entity
+
+
+class TableRows(RowStore, OwnedTable):
+    """The ledger's rows in one partition of an Azure Table, created on first use. Storage that cannot be reached
+    fails the delivery (the queue retries it); there is no in-memory fallback."""
+
+    async def read(self, request_id: str) -> LedgerEntry | None:
+        await self._ensure_table()
+        try:
+            return _entry(await self._table.get_entity(PARTITION, request_id))
+        except ResourceNotFoundError:
+            return None
+        except AzureError as exc:
+            raise storage_failure("read", exc) from None
+
+    async def insert(self, entry: LedgerEntry) -> LedgerEntry:
+        await self._ensure_table()
+        try:
+            metadata = await self._table.create_entity(_entity(entry))
+        except ResourceExistsError:
+            raise RowExists(entry.request_id) from None
+        except AzureError as exc:
+            raise self._failure("insert", exc, entry) from None
+        return dataclasses.replace(entry, etag=metadata.get("etag"))
+
+    async def replace(self, entry: LedgerEntry) -> LedgerEntry:
+        await self._ensure_table()
+        try:
+            metadata = await self._table.update_entity(
+                _entity(entry), mode=UpdateMode.REPLACE, etag=entry.etag, match_condition=MatchConditions.IfNotModified
+            )
+        except (ResourceModifiedError, ResourceNotFoundError):
+            raise RowChanged(entry.request_id) from None
+        except AzureError as exc:
+            if isinstance(exc, HttpResponseError) and exc.status_code == 412:
+                raise RowChanged(entry.request_id) from None
+            raise self._failure("update", exc, entry) from None
+        return dataclasses.replace(entry, etag=metadata.get("etag"))
+
+    async def claims_on(self, customer_id: str, domain: str, *, besides: str) -> list[LedgerEntry]:
+        """Filters on columns, not keys: it reads the partition, which the adoption path alone asks for."""
+        await self._ensure_table()
+        query = (
+            "PartitionKey eq @p and RowKey ne @r and (customer_id eq @c or (domain eq @d and create_unknown eq true))"
+        )
+        found: list[LedgerEntry] = []
+        try:
+            async for entity in self._table.query_entities(
+                query, parameters={"p": PARTITION, "r": besides, "c": customer_id, "d": domain}
+            ):
+                found.append(_entry(entity))
+                if len(found) >= 50:
+                    break
+        except AzureError as exc:
+            raise storage_failure("query", exc) from None
+        return found
+
+    async def first_notice(self, topic: str, slot: str) -> bool:
+        """A notice is an entity of partition `notice-{topic}` beside the ledger's partition (an insert succeeds
+        once)."""
+        await self._ensure_table()
+        try:
+            await self._table.create_entity({"PartitionKey": f"notice-{topic}", "RowKey": slot})
+        except ResourceExistsError:
+            return False
+        except AzureError as exc:
+            raise storage_failure("notice insert", exc) from None
+        return True
+
+    async def forget_notice(self, topic: str, slot: str) -> None:
+        with contextlib.suppress(AzureError):
+            await self._table.delete_entity(f"notice-{topic}", slot)
+
+    async def purge(self, request_id: str, etag: str) -> bool:
+        try:
+            await self._table.delete_entity(
+                PARTITION, request_id, etag=etag, match_condition=MatchConditions.IfNotModified
+            )
+        except (ResourceModifiedError, ResourceNotFoundError):
+            return False
+        except AzureError as exc:
+            if isinstance(exc, HttpResponseError) and exc.status_code == 412:
+                return False
+            raise storage_failure("delete", exc) from None
+        return True
+
+    async def decided_before(self, cutoff: float, *, limit: int) -> list[LedgerEntry]:
+        query = "PartitionKey eq @p and updated_at lt @cutoff and outcome ne ''"
+        found: list[LedgerEntry] = []
+        try:
+            async for entity in self._table.query_entities(
+                query, parameters={"p": PARTITION, "cutoff": cutoff}, results_per_page=min(limit, 1000)
+            ):
+                entry = _entry(entity)
+                if entry.decided is not None:
+                    found.append(entry)
+                if len(found) >= limit:
+                    break
+        except AzureError as exc:
+            raise storage_failure("query", exc) from None
+        return found
+
+    @staticmethod
+    def _failure(what: str, exc: AzureError, entry: LedgerEntry) -> Exception:
+        return WriteUnknown(entry.request_id) if answer_lost(exc) else storage_failure(what, exc)

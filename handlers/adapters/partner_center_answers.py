@@ -1,0 +1,112 @@
+"""Partner Center's answers: error bodies classified into one error, success bodies read into payload models."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from handlers.adapters.retry import retry_after_seconds
+from handlers.domain.failures import ErrorKind, OnboardingError
+from handlers.domain.text import echoable
+
+# 401/403 codes that mean our token or its permissions are refused (contract §3 rule 6).
+AUTH_CODES = frozenset({"900329", "900420", "800001", "600006"})
+# 401 codes that mean the App+User sign-in must be done again (a token without MFA).
+CONSENT_CODES = frozenset({"900421"})
+AGREEMENT_EXISTS = "600061"  # PartnerConfirmedAgreementAlreadyExists: the attestation is there
+# 403 codes that are business refusals of the partner account, not of our token.
+BUSINESS_403_CODES = frozenset({"2030", "900123", "900124"})
+
+
+def _text(value: Any, limit: int) -> str | None:
+    """A text field of an error body as events and logs may carry it: a string (anything else in its place, say
+    an object, is not shown), cut to `limit`, control characters replaced."""
+    return echoable(value[:limit]) if isinstance(value, str) and value.strip() else None
+
+
+def classify_response(response: httpx.Response, *, what: str, max_retry_after: float = 60.0) -> OnboardingError:
+    """Read a Partner Center error response, whatever its body, into one classified error."""
+    body: Any = None
+    try:
+        body = response.json()
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, too deep, an integer too long to read
+        body = None
+    if not isinstance(body, dict):
+        body = {}
+    raw_code = body.get("code", body.get("errorCode"))
+    code = _text(str(raw_code) if isinstance(raw_code, int) and not isinstance(raw_code, bool) else raw_code, 64)
+    description = _text(body.get("description"), 500) or _text(body.get("message"), 500) or response.reason_phrase
+    error_name = _text(body.get("errorName"), 128)
+    is_retryable = body.get("isRetryable")
+    status = response.status_code
+    if status == 429 or status == 408 or status >= 500:
+        kind = ErrorKind.TRANSIENT
+    elif code in CONSENT_CODES:
+        kind = ErrorKind.CONSENT
+    elif status == 401 or (status == 403 and code not in BUSINESS_403_CODES) or code in AUTH_CODES:
+        kind = ErrorKind.AUTH
+    else:
+        kind = ErrorKind.BUSINESS
+    return OnboardingError(
+        kind,
+        f"Partner Center refused {what}: {description or 'no description'}",
+        http_status=status,
+        code=code,
+        description=description,
+        error_name=error_name,
+        retry_after=(
+            retry_after_seconds(response.headers.get("Retry-After"), cap=max_retry_after)
+            if status in (429, 503)
+            else None
+        ),
+        is_retryable=is_retryable if isinstance(is_retryable, bool) else None,
+    )
+
+
+P = TypeVar("P", bound=BaseModel)
+_BROKEN = {
+    "missing": "is missing",
+    "model_type": "is not an object",
+    "model_attributes_type": "is not an object",
+    "dict_type": "is not an object",
+    "list_type": "is not a list",
+    "string_type": "is not a string",
+    "bool_type": "is not true or false",
+    "bool_parsing": "is not true or false",
+}
+
+
+def _unreadable(response: httpx.Response, what: str, problems: list[str]) -> OnboardingError:
+    """An answer this client cannot read, as a transient error naming what is wrong with it but none of its values
+    (a Customer carries the new admin's password). Transient: a create may have been committed, so the request
+    is retried under the same MS-RequestId, never reported failed."""
+    shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+    return OnboardingError(
+        ErrorKind.TRANSIENT,
+        f"Partner Center's answer to {what} (HTTP {response.status_code}) could not be read: {shown}",
+        http_status=response.status_code,
+    )
+
+
+def read_answer(response: httpx.Response, model: type[P], *, what: str) -> P:
+    """Partner Center's answer as `model`; raises OnboardingError(TRANSIENT) naming the fields it could not read."""
+    try:
+        body = response.json()
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, too deep, an integer too long to read
+        raise _unreadable(response, what, ["the body is not JSON"]) from None
+    try:  # a lone surrogate ("\\udfff") anywhere would make the event or ledger row built from it unencodable
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except (UnicodeEncodeError, RecursionError):
+        raise _unreadable(response, what, ["the body holds a broken character (a lone surrogate)"]) from None
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        problems = [
+            f"{'.'.join(str(part) for part in error['loc']) or 'the body'} "
+            f"{_BROKEN.get(error['type'], 'is not valid (' + error['type'] + ')')}"
+            for error in exc.errors(include_url=False, include_context=False, include_input=False)
+        ]
+        raise _unreadable(response, what, problems) from None

@@ -1,0 +1,133 @@
+"""A queue message's bytes to JSON, bounded before anything is parsed: size, encoding, nesting, number length.
+
+Every way a message can fail here is a FieldError, never an exception: Python's json module raises RecursionError
+on deep nesting and ValueError on an integer longer than the int-string limit (4,300 digits), and neither is a
+JSONDecodeError.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import json
+import re
+import sys
+from typing import Any
+
+from handlers.domain.failures import FieldError
+from handlers.domain.text import echoable
+
+MAX_MESSAGE_BYTES = 64 * 1024
+MAX_DEPTH = 32  # a request nests 3 levels; CRM metadata a few more
+_MAX_DIGITS = min(sys.get_int_max_str_digits() or 4300, 4300)
+_BASE64 = re.compile(r"[A-Za-z0-9+/=\s]+")
+_STRING_OR_BRACKET = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+
+
+class TooLongNumber:
+    """Stands in for an integer longer than Python reads (so the error can name the field holding it)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<number of more than 4300 digits>"
+
+
+TOO_LONG_NUMBER = TooLongNumber()
+
+
+def _error(code: str, message: str) -> FieldError:
+    return FieldError(field=None, code=code, message=message)
+
+
+def _depth(text: str) -> int:
+    """How deep objects and arrays nest (brackets inside strings do not count), without parsing."""
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return 0  # cannot be too deep: the common case costs two counts
+    depth = deepest = 0
+    for token in _STRING_OR_BRACKET.findall(text):
+        if token in ("[", "{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token in ("]", "}"):
+            depth -= 1
+    return deepest
+
+
+def _text_of(body: bytes) -> str | FieldError:
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return _error("not_utf8", "The message is not UTF-8 text.")
+    stripped = text.strip()
+    if stripped and stripped[0] not in '{["' and _BASE64.fullmatch(stripped):
+        # A producer that base64-encoded the JSON although host.json says "none": accept it.
+        with contextlib.suppress(binascii.Error, UnicodeDecodeError):
+            text = base64.b64decode(stripped, validate=False).decode("utf-8-sig")
+    return text
+
+
+def read_json(body: bytes) -> tuple[Any, list[FieldError]]:
+    """The JSON value of a queue message and what makes it unreadable (see `loads`). Never raises."""
+    if len(body) > MAX_MESSAGE_BYTES:
+        return None, [_error("too_large", f"The message is larger than {MAX_MESSAGE_BYTES // 1024} KiB.")]
+    text = _text_of(body)
+    if isinstance(text, FieldError):
+        return None, [text]
+    return loads(text)
+
+
+def loads(text: str, what: str = "message") -> tuple[Any, list[FieldError]]:
+    """JSON text's value and what makes it unreadable: nothing; one error for the whole `what` (the value is then
+    None: not JSON, too deep); or an error per integer too long to read and per name given twice in one object,
+    naming where. Never raises."""
+    if _depth(text) > MAX_DEPTH:
+        return None, [_error("too_deep", f"The {what} nests objects or arrays more than {MAX_DEPTH} levels deep.")]
+    too_long: list[bool] = []
+    twice: list[str] = []
+
+    def integer(digits: str) -> int | TooLongNumber:
+        if len(digits.lstrip("-")) > _MAX_DIGITS:
+            too_long.append(True)
+            return TOO_LONG_NUMBER
+        return int(digits)
+
+    def members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for name, value in pairs:
+            if name in found:
+                twice.append(name)
+            found[name] = value
+        return found
+
+    try:
+        value = json.loads(text, parse_int=integer, object_pairs_hook=members)
+    except (ValueError, RecursionError):  # JSONDecodeError is a ValueError
+        return None, [_error("not_json", f"The {what} is not valid JSON.")]
+    errors = [
+        FieldError(field=echoable(name)[:200], code="duplicate_name",
+                   message=f"{echoable(name)[:200]} is given more than once in one object: give it once.")
+        for name in dict.fromkeys(twice)
+    ]  # fmt: skip
+    if too_long:
+        errors += [
+            FieldError(
+                field=path or None,
+                code="number_too_long",
+                message=f"{path or f'The {what}'} holds an integer of more than {_MAX_DIGITS} digits.",
+            )
+            for path in _too_long_numbers(value)
+        ]
+    return value, errors
+
+
+def _too_long_numbers(value: Any, path: tuple[str | int, ...] = ()) -> list[str]:
+    """The dotted paths of every integer too long to read (the value is at most MAX_DEPTH deep)."""
+    if value is TOO_LONG_NUMBER:
+        return [echoable(".".join(str(part) for part in path))[:200]]
+    if isinstance(value, dict):
+        return [p for key, item in value.items() for p in _too_long_numbers(item, (*path, key))]
+    if isinstance(value, list):
+        return [p for index, item in enumerate(value) for p in _too_long_numbers(item, (*path, index))]
+    return []

@@ -1,0 +1,99 @@
+"""Dataverse (Dynamics 365) webhooks: the `RemoteExecutionContext` JSON of an `account` Create or Update step.
+
+The shape is the JSON serialization of Microsoft.Xrm.Sdk.RemoteExecutionContext that Dataverse posts to a
+registered webhook (learn.microsoft.com: power-apps/developer/data-platform/use-webhooks, "Request body"): key/value
+lists (`InputParameters`, `PreEntityImages`, `PostEntityImages`, an entity's `Attributes` and `FormattedValues`),
+entities with `LogicalName` and `Id`, typed values marked with `__type` (`OptionSetValue`, `EntityReference`,
+`Money`). An Update's Target holds only the changed columns, so the record is read as the pre-images, then the
+Target, then the post-images (register a post-image with the mapped columns). A context over 256 KB arrives
+without them and with the header `x-ms-dynamics-msg-size-exceeded`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from handlers.domain.failures import FieldError
+from handlers.intake.crm.mapping import CrmRecord
+from handlers.intake.http_bodies import error
+
+MAX_BODY_BYTES = 256 * 1024  # Dataverse trims a context above 256 KB and says so in a header
+MESSAGES = ("Create", "Update")
+
+
+def _pairs(value: Any) -> Iterable[tuple[str, Any]]:
+    """A serialized key/value list (`[{"key": k, "value": v}]`; `Key`/`Value` also seen) as pairs."""
+    if not isinstance(value, list):
+        return []
+    pairs = []
+    for item in value:
+        if isinstance(item, dict):
+            key = item.get("key", item.get("Key"))
+            if isinstance(key, str):
+                pairs.append((key, item.get("value", item.get("Value"))))
+    return pairs
+
+
+def _plain(value: Any, formatted: str | None) -> Any:
+    """An attribute value as a §1 field can take it: option sets by their label, lookups by their name."""
+    if isinstance(value, dict):
+        kind = str(value.get("__type", ""))
+        if kind.startswith("OptionSetValue"):
+            return formatted if formatted is not None else value.get("Value")
+        if kind.startswith("EntityReference"):
+            return value.get("Name") or value.get("Id")
+        if kind.startswith("Money"):
+            return value.get("Value")
+        return None
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return None
+
+
+def _attributes(entity: Any) -> dict[str, Any]:
+    if not isinstance(entity, dict):
+        return {}
+    formatted = {k: v for k, v in _pairs(entity.get("FormattedValues")) if isinstance(v, str)}
+    return {key: _plain(value, formatted.get(key)) for key, value in _pairs(entity.get("Attributes"))}
+
+
+def _text(value: Any) -> str | None:
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def parse_context(context: dict[str, Any], *, size_exceeded: bool = False) -> CrmRecord | list[FieldError]:
+    """The account the context carries, or errors naming the context's fields."""
+    errors: list[FieldError] = []
+    entity = _text(context.get("PrimaryEntityName"))
+    if entity != "account":
+        errors.append(error("unsupported_entity", "PrimaryEntityName must be account.", "PrimaryEntityName"))
+    if context.get("MessageName") not in MESSAGES:
+        errors.append(error("unsupported_message", "MessageName must be Create or Update.", "MessageName"))
+    organization = _text(context.get("OrganizationId"))
+    if organization is None:
+        errors.append(error("required", "OrganizationId is required.", "OrganizationId"))
+    inputs = dict(_pairs(context.get("InputParameters")))
+    target = inputs.get("Target")
+    record_id = _text(context.get("PrimaryEntityId")) or (_text(target.get("Id")) if isinstance(target, dict) else None)
+    if record_id is None:
+        errors.append(error("required", "PrimaryEntityId is required.", "PrimaryEntityId"))
+    if not isinstance(target, dict):
+        why = (
+            "the context was over 256 KB and Dataverse left it out (x-ms-dynamics-msg-size-exceeded): "
+            "register the step with fewer columns"
+            if size_exceeded
+            else "it must hold the account"
+        )
+        errors.append(error("required", f"InputParameters.Target is missing: {why}.", "InputParameters.Target"))
+    if errors or organization is None or record_id is None:
+        return errors
+    attributes: dict[str, Any] = {}
+    for _, image in _pairs(context.get("PreEntityImages")):
+        attributes.update(_attributes(image))
+    attributes.update(_attributes(target))
+    for _, image in _pairs(context.get("PostEntityImages")):
+        attributes.update(_attributes(image))
+    attributes.setdefault("accountid", record_id)
+    correlation = _text(context.get("CorrelationId"))
+    return CrmRecord("dataverse", organization, record_id, attributes, correlation[:128] if correlation else None)

@@ -1,0 +1,252 @@
+"""HTTP intake (contract §6): a request is checked by the request model and enqueued on the requests queue, once.
+
+Idempotent by requestId: the intake remembers (outside the ledger, in its own table) the content it enqueued for
+each requestId; the same requestId with the same content gets no second message, changed content does. Two
+exceptions: a request the ledger holds as failed-but-retryable (or exhausted) is enqueued again, since a resend is
+the documented way to retry it, and so is one the ledger never saw an hour after it was sent. Identical requests
+racing each other: the first takes the row (a conditional write, marked `sending`) and sends; the others wait for
+it (briefly) and send nothing. A sender that fails frees the row, so nothing is lost: a waiting caller, or the
+CRM's resend, sends it; a row left `sending` by a sender that died is taken over after SENDING_SECONDS. Were a
+second message to go out after all, the ledger makes it harmless (one customer, one outcome).
+
+CRM records (Dataverse, Salesforce) also pass `claim_record`: one CRM record leads to at most one customer, even
+though each edit of it is a new requestId.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from typing import Literal
+from urllib.parse import quote
+
+from handlers.adapters.intake_table import IntakeRecord, IntakeRecords
+from handlers.adapters.rows import RowChanged, RowExists
+from handlers.domain.events import CloudEvent
+from handlers.domain.failures import ErrorKind, OnboardingError
+from handlers.domain.ports import MessageSender
+from handlers.domain.request import MAX_MESSAGE_BYTES, CustomerRequest, InvalidRequest, parse_message
+from handlers.intake.crm.mapping import FieldMap
+from handlers.intake.http_bodies import (
+    JSON_TYPES,
+    Answer,
+    check_body,
+    error,
+    errors_answer,
+    json_answer,
+    read_json_object,
+)
+from handlers.onboarding.ledger import Ledger, LedgerEntry
+from handlers.onboarding.pipeline import PipelineConfig, request_hash
+
+log = logging.getLogger("csp_onboarding")
+
+# A request that left no trace in the ledger this long after it was enqueued is taken as lost (a queue message
+# expires after 7 days unseen; a decided ledger row is deleted after the retention period): it may be sent again.
+LOST_AFTER_SECONDS = 3600.0
+# A row marked `sending` this long ago belongs to a caller that died before sending: another may take it over.
+SENDING_SECONDS = 30.0
+_SENDING_POLL_SECONDS, _SENDING_POLLS = 0.05, 40  # how long a caller waits for another one's send: 2 s
+RETRY_AFTER_SECONDS = 30
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+@dataclass(frozen=True)
+class IntakeDependencies:
+    """What the intake needs: the ledger (to read outcomes), the pipeline's config (to hash content as the pipeline
+    does), the requests queue, the intake's own records and the CRM field map."""
+
+    ledger: Ledger
+    config: PipelineConfig
+    queue: MessageSender  # sends a message text to CUSTOMER_REQUESTS_QUEUE
+    records: IntakeRecords
+    field_map: FieldMap
+    clock: Callable[[], float] = field(default=time.time)
+    sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep)
+
+
+class Busy(Exception):
+    """Not now: an earlier version of the same CRM record is still being onboarded, or another call is enqueueing
+    this very request; try again later."""
+
+
+def unavailable(message: str) -> Answer:
+    """503 with Retry-After: a CRM sends the same request again later."""
+    return errors_answer(503, [error("unavailable", message)], headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
+def status_url(base_url: str, request_id: str) -> str:
+    """Where the request's state can be read (GET, with a function key)."""
+    return f"{base_url}/customer-requests/{quote(request_id, safe='')}"
+
+
+def accepted(request_id: str, base_url: str, *, status: int = 202, **extra: str) -> Answer:
+    """`{"requestId", "statusUrl"}`."""
+    return json_answer(status, {"requestId": request_id, "statusUrl": status_url(base_url, request_id), **extra})
+
+
+def request_message(request: CustomerRequest) -> bytes:
+    """The queue message for a validated request: its §1 JSON, unset fields left out."""
+    return request.model_dump_json(exclude_none=True).encode("utf-8")
+
+
+async def _worth_a_message(
+    record: IntakeRecord | None, content: str, request_id: str, deps: IntakeDependencies
+) -> bool:
+    if record is None or record.content_hash != content:
+        return True
+    entry = await deps.ledger.read(request_id)
+    if entry is None:  # never picked up this long after it was sent (the message expired), or its row was purged
+        return deps.clock() - record.updated_at > LOST_AFTER_SECONDS
+    return entry.decided == "exhausted" or (entry.decided == "failed" and bool(entry.retryable))
+
+
+async def enqueue_once(request: CustomerRequest, deps: IntakeDependencies) -> bool:
+    """Enqueue the request unless the same content was enqueued for its requestId already (or is being enqueued by
+    another caller right now); True when a message went out. Raises OnboardingError(TRANSIENT) when storage or the
+    queue fails, Busy when another caller's send of it does not finish in time."""
+    content, request_id = request_hash(request, deps.config), request.requestId
+    for _ in range(_SENDING_POLLS):
+        record = await deps.records.get(request_id)
+        if record is not None and record.sending:  # another caller took the row to send
+            if record.content_hash == content and deps.clock() - record.updated_at < SENDING_SECONDS:
+                await deps.sleep(_SENDING_POLL_SECONDS)  # this very content, right now: wait for it
+                continue
+            # other content, or a caller that died before sending: take the row over
+        elif not await _worth_a_message(record, content, request_id, deps):
+            log.info("Request %s received again, unchanged: no second message", request_id)
+            return False
+        mine = IntakeRecord(request_id, request_id, content, deps.clock(), etag=record.etag if record else None,
+                            sending=True)  # fmt: skip
+        try:
+            mine = await (deps.records.replace(mine) if record is not None else deps.records.insert(mine))
+        except (RowExists, RowChanged):
+            continue  # another caller moved first: see what it did
+        await _send(request, mine, deps)
+        return True
+    raise Busy(f"request {request_id} is being enqueued by another call right now")
+
+
+async def _send(request: CustomerRequest, mine: IntakeRecord, deps: IntakeDependencies) -> None:
+    """Send the message for the row this caller took, then mark it sent; on failure free the row (so the CRM's
+    resend, or a caller waiting on this one, sends it) and raise."""
+    try:
+        await deps.queue.send(request_message(request))
+    except BaseException:
+        with contextlib.suppress(OnboardingError, RowChanged):
+            await deps.records.replace(replace(mine, content_hash=None, sending=False))
+        raise
+    try:
+        await deps.records.replace(replace(mine, sending=False, updated_at=deps.clock()))
+    except (OnboardingError, RowChanged) as exc:  # sent: a waiting caller takes the row over after SENDING_SECONDS
+        log.warning("Request %s enqueued, but its intake row was not marked sent (%s)", request.requestId, exc)
+    log.info("Request %s enqueued", request.requestId)
+
+
+def read_request(body: bytes, content_type: str | None) -> CustomerRequest | InvalidRequest | Answer:
+    """A §1 request from an HTTP body: the refusal of a body that is too large, of another type, or no JSON object
+    (read here first, so no input can make the model's parser raise), else what parse_message makes of it."""
+    refusal = check_body(body, content_type, accepted=JSON_TYPES, limit=MAX_MESSAGE_BYTES)
+    if refusal is not None:
+        return refusal
+    unreadable = read_json_object(body)
+    if isinstance(unreadable, list):
+        return errors_answer(400, unreadable)
+    return parse_message(body)
+
+
+async def accept_request(body: bytes, content_type: str | None, base_url: str, deps: IntakeDependencies) -> Answer:
+    """POST /api/customer-requests: 400 with every field error (nothing enqueued), else 202 once enqueued."""
+    parsed = read_request(body, content_type)
+    if isinstance(parsed, Answer):
+        return parsed
+    if isinstance(parsed, InvalidRequest):
+        return errors_answer(400, parsed.errors)
+    try:
+        await enqueue_once(parsed, deps)
+    except Busy as exc:
+        return unavailable(f"Not enqueued: {exc}; send it again later.")
+    except OnboardingError as exc:
+        return unavailable(f"The request could not be enqueued ({exc.message}); send it again later.")
+    return accepted(parsed.requestId, base_url)
+
+
+def _status_body(request_id: str, entry: LedgerEntry | None) -> dict[str, object]:
+    stored = entry.event_json if entry is not None else None
+    event = CloudEvent.model_validate_json(stored).to_json() if stored else None  # as subscribers received it
+    return {"requestId": request_id, "state": entry.state if entry is not None else "received", "event": event}
+
+
+async def request_status(request_id: str, deps: IntakeDependencies) -> Answer:
+    """GET /api/customer-requests/{requestId}: the ledger's state and stored outcome event; a request the intake
+    enqueued that no delivery has claimed yet is `received`; 404 when unknown."""
+    if not _REQUEST_ID.fullmatch(request_id):
+        return errors_answer(404, [error("unknown_request", "No request has this requestId.", "requestId")])
+    try:
+        entry = await deps.ledger.read(request_id)
+        if entry is None and await deps.records.get(request_id) is None:
+            return errors_answer(404, [error("unknown_request", "No request has this requestId.", "requestId")])
+    except OnboardingError as exc:
+        return unavailable(f"The state could not be read ({exc.message}).")
+    return json_answer(200, _status_body(request_id, entry))
+
+
+Previous = Literal["created", "failed", "busy"]
+
+
+async def _previous_outcome(guard: IntakeRecord, deps: IntakeDependencies) -> Previous:
+    entry = await deps.ledger.read(guard.request_id)
+    if entry is None:
+        return "failed" if deps.clock() - guard.updated_at > LOST_AFTER_SECONDS else "busy"
+    if entry.decided == "created" or entry.customer_id is not None:
+        return "created"
+    if entry.decided == "failed" or (entry.decided == "exhausted" and entry.creating_since is None):
+        return "failed"
+    return "busy"  # in flight, or exhausted after a create went out (an operator replays it)
+
+
+async def claim_record(key: str, request_id: str, deps: IntakeDependencies) -> str | None:
+    """Make `request_id` the CRM record's current request. Returns None to go on, or the requestId that already
+    created the record's customer (nothing more to do). Raises Busy while the record's previous request is
+    undecided (a second request could create a second customer), OnboardingError(TRANSIENT) when storage fails."""
+    for _ in range(3):
+        guard = await deps.records.get(key)
+        try:
+            if guard is None:
+                await deps.records.insert(IntakeRecord(key, request_id, None, deps.clock()))
+                return None
+            if guard.request_id == request_id:
+                return None
+            previous = await _previous_outcome(guard, deps)
+            if previous == "created":
+                return guard.request_id
+            if previous == "busy":
+                raise Busy(f"the record's request {guard.request_id} is still being onboarded")
+            await deps.records.replace(IntakeRecord(key, request_id, None, deps.clock(), etag=guard.etag))
+            return None
+        except (RowExists, RowChanged):
+            continue  # another delivery for the same record moved first: look again
+    raise Busy("the record is changing right now")
+
+
+async def accept_record(key: str, request: CustomerRequest, base_url: str, deps: IntakeDependencies) -> Answer:
+    """A mapped CRM record: 202 once enqueued (or known), 200 when the record's customer exists already, 503 while
+    an earlier version of it is being onboarded."""
+    try:
+        created_by = await claim_record(key, request.requestId, deps)
+        if created_by is not None:
+            log.info("CRM record already onboarded by %s: %s not enqueued", created_by, request.requestId)
+            return accepted(created_by, base_url, status=200, state="created")
+        await enqueue_once(request, deps)
+    except Busy as exc:
+        return unavailable(f"Not enqueued: {exc}; send it again later.")
+    except OnboardingError as exc:
+        if exc.kind is not ErrorKind.TRANSIENT:
+            raise
+        return unavailable(f"The request could not be enqueued ({exc.message}); send it again later.")
+    return accepted(request.requestId, base_url)

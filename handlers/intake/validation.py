@@ -1,0 +1,55 @@
+"""POST /api/customer-requests/validate: would this request be accepted? The request model and the whole pre-flight
+(the App+User fields: reseller and MCA cloud; country rules, domain, address) through the worker's Partner Center
+clients and pacer — the pipeline's own dependencies; no create, no event."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from handlers.domain.failures import ErrorKind, FieldError, OnboardingError, failure_from_error
+from handlers.domain.request import InvalidRequest
+from handlers.intake.enqueue import read_request, unavailable
+from handlers.intake.http_bodies import Answer, json_answer
+from handlers.onboarding.app_user import APP_USER_OFF_CODE, check_app_user_request
+from handlers.onboarding.create import domain_for
+from handlers.onboarding.pipeline import Dependencies
+from handlers.onboarding.preflight import run_preflight
+
+log = logging.getLogger("csp_onboarding")
+
+
+def _verdict(errors: list[FieldError], suggested: list[dict[str, object]] | None = None) -> Answer:
+    body = {"valid": not errors, "errors": [e.model_dump() for e in errors], "suggestedAddresses": suggested or []}
+    return json_answer(200, body)
+
+
+async def validate_request(body: bytes, content_type: str | None, deps: Dependencies) -> Answer:
+    """200 `{"valid", "errors", "suggestedAddresses"}`; 400 for a body that is no JSON object; 503 when Partner
+    Center cannot answer (or refuses our credential) right now."""
+    parsed = read_request(body, content_type)
+    if isinstance(parsed, Answer):
+        return parsed
+    if isinstance(parsed, InvalidRequest):
+        return _verdict(parsed.errors)
+    ms_request_id = str(uuid.uuid4())  # no create follows: nothing to keep idempotent
+    try:
+        await check_app_user_request(parsed, deps.app_user, cloud=deps.config.cloud, ms_request_id=ms_request_id)
+        await run_preflight(
+            parsed,
+            deps.partner_center,
+            deps.rules_cache,
+            domain=domain_for(parsed, deps.config.domain_suffix),
+            ms_request_id=ms_request_id,
+            validate_address=deps.config.validate_address,
+        )
+    except OnboardingError as exc:
+        # No verdict while Partner Center cannot be asked (down, our credential refused, the App+User sign-in dead);
+        # App+User switched off is one: the request would be refused, naming its field.
+        if exc.kind in (ErrorKind.TRANSIENT, ErrorKind.AUTH, ErrorKind.CONSENT) and exc.code != APP_USER_OFF_CODE:
+            log.warning("Validation could not reach a verdict: %s", exc)
+            return unavailable("Partner Center could not be asked right now; try again later.")
+        failure = failure_from_error(exc)
+        errors = failure.errors or [FieldError(field=None, code=failure.reason.value, message=failure.message)]
+        return _verdict(errors, failure.suggested_addresses)
+    return _verdict([])

@@ -1,0 +1,1 @@
+"""Observability: structured logs, OpenTelemetry instruments and the redaction every log record passes through."""

@@ -1,0 +1,127 @@
+"""App+User work of the pipeline (contract §5): the indirect reseller check before the create, and the MCA
+attestation right after it. Rule 11: only these calls (and a reseller's create) use the App+User token."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from handlers.domain.events import AgreementConfirmedData
+from handlers.domain.failures import ErrorKind, FieldError, OnboardingError, Reason
+from handlers.domain.payloads import Relationship
+from handlers.domain.ports import AppUserPartnerCenter, TokenRefresher
+from handlers.domain.request import CustomerRequest
+
+T = TypeVar("T")
+MCA = "MicrosoftCustomerAgreement"
+APP_USER_OFF_CODE = "app_user_off"
+APP_USER_OFF = (
+    "needs Partner Center's App+User sign-in, which is off here: the operator sets "
+    "PARTNER_CENTER_USER_TOKEN_SECRET_URL and runs `python -m ops.consent` once"
+)
+
+
+@dataclass
+class TimedCache:
+    """One value fetched at most every `ttl` seconds (a forced refetch at most every `min_refetch`)."""
+
+    ttl: float
+    min_refetch: float = 30.0
+    clock: Callable[[], float] = time.monotonic
+    _value: object = None
+    _at: float = -1e18
+
+    async def get(self, fetch: Callable[[], Awaitable[T]], *, stale: bool = False) -> T:
+        age = self.clock() - self._at
+        if self._value is None or age >= self.ttl or (stale and age >= self.min_refetch):
+            self._value, self._at = await fetch(), self.clock()
+        return self._value  # type: ignore[return-value]
+
+
+@dataclass
+class AppUser:
+    """What the pipeline needs for App+User work: the calls, the token's refresher, and the caches."""
+
+    partner_center: AppUserPartnerCenter
+    tokens: TokenRefresher
+    resellers: TimedCache = field(default_factory=lambda: TimedCache(ttl=600.0))
+    templates: TimedCache = field(default_factory=lambda: TimedCache(ttl=3600.0))
+
+
+def _invalid(path: str, code: str, rule: str) -> OnboardingError:
+    error = FieldError(field=path, code=code, message=f"{path} {rule}.")
+    return OnboardingError(ErrorKind.INVALID, f"The request is invalid: {error.message}",
+                           reason=Reason.INVALID_REQUEST, errors=[error])  # fmt: skip
+
+
+async def check_app_user_request(
+    request: CustomerRequest, app_user: AppUser | None, *, cloud: str, ms_request_id: str
+) -> None:
+    """Pre-flight of the App+User fields: raises OnboardingError (invalid_request on the field; not_authorized when
+    App+User is off or its sign-in is dead; transient ones propagate)."""
+    mca = request.customer.mcaAcceptance
+    if mca is not None and cloud != "public":
+        raise _invalid("customer.mcaAcceptance", "not_in_this_cloud",
+                       f"is accepted only in the public cloud (this function runs in {cloud})")  # fmt: skip
+    if (mca is not None or request.indirectResellerId is not None) and app_user is None:
+        what = "indirectResellerId" if request.indirectResellerId is not None else "customer.mcaAcceptance"
+        raise OnboardingError(
+            ErrorKind.AUTH, f"{what} {APP_USER_OFF}.", code=APP_USER_OFF_CODE,
+            errors=[FieldError(field=what, code=APP_USER_OFF_CODE, message=f"{what} {APP_USER_OFF}.")],
+        )  # fmt: skip
+    if request.indirectResellerId is None or app_user is None:
+        return
+    reseller_id = str(request.indirectResellerId).lower()
+    found = await _reseller(app_user, reseller_id, ms_request_id, stale=False)
+    if found is None or (found.state or "").lower() != "active":
+        found = await _reseller(app_user, reseller_id, ms_request_id, stale=True)  # a reseller added just now
+    if found is None:
+        raise _invalid("indirectResellerId", "reseller_unknown",
+                       "is not an indirect reseller of this partner (IsIndirectCloudSolutionProviderOf)")  # fmt: skip
+    if (found.state or "").lower() != "active":
+        raise _invalid("indirectResellerId", "reseller_inactive",
+                       f"names a reseller whose relationship is {found.state or 'not active'}")  # fmt: skip
+
+
+async def _reseller(app_user: AppUser, reseller_id: str, ms_request_id: str, *, stale: bool) -> Relationship | None:
+    async def fetch() -> list[Relationship]:
+        return await app_user.partner_center.list_indirect_resellers(ms_request_id=ms_request_id)
+
+    resellers: list[Relationship] = await app_user.resellers.get(fetch, stale=stale)
+    return next((r for r in resellers if r.id.lower() == reseller_id), None)
+
+
+def reseller_refusal(error: OnboardingError, request: CustomerRequest) -> OnboardingError:
+    """Partner Center's 800015 / 800016 on a create, as invalid_request on indirectResellerId; other errors as
+    they are."""
+    if error.code not in ("800015", "800016") or request.indirectResellerId is None:
+        return error
+    rule = "is not found as a reseller" if error.code == "800015" else "is not a valid, active reseller"
+    invalid = _invalid("indirectResellerId", f"partner_center_{error.code}", f"{rule} (Partner Center {error.code})")
+    return OnboardingError(
+        ErrorKind.INVALID, invalid.message, reason=Reason.INVALID_REQUEST, errors=invalid.errors,
+        http_status=error.http_status, code=error.code, description=error.description, error_name=error.error_name,
+    )  # fmt: skip
+
+
+async def attest_mca(
+    request: CustomerRequest, app_user: AppUser, *, customer_id: str, tenant_id: str | None, ms_request_id: str
+) -> AgreementConfirmedData:
+    """Attest the customer's MCA acceptance (600061 counts as done); raises OnboardingError."""
+    mca = request.customer.mcaAcceptance
+    assert mca is not None
+
+    async def fetch() -> str:
+        return await app_user.partner_center.agreement_template_id(MCA, ms_request_id=ms_request_id)
+
+    template_id: str = await app_user.templates.get(fetch)
+    date_agreed = mca.dateAgreed.isoformat().replace("+00:00", "Z")
+    contact = mca.primaryContact.model_dump(exclude_none=True)
+    body = {"primaryContact": contact, "templateId": template_id, "dateAgreed": date_agreed, "type": MCA}
+    await app_user.partner_center.create_agreement(customer_id, body, ms_request_id=ms_request_id)
+    return AgreementConfirmedData(
+        requestId=request.requestId, crmAccountId=request.crmAccountId, customerId=customer_id, tenantId=tenant_id,
+        templateId=template_id, dateAgreed=date_agreed, primaryContactEmail=mca.primaryContact.email,
+    )  # fmt: skip

@@ -1,0 +1,59 @@
+"""The consent alarm: a dead App+User sign-in is logged as an error (the alert keys on it) every time it is met, and
+published as `csp.onboarding.consent.required` at most once an hour across every instance (contract §5)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+
+from handlers.adapters.rows import RowStore
+from handlers.domain.events import ConsentRequiredData, consent_event
+from handlers.domain.failures import OnboardingError
+from handlers.domain.ports import EventSink
+
+log = logging.getLogger("csp_onboarding")
+
+TOPIC = "consent-required"
+ALERT = "app_user_consent_required"  # the `alert` dimension the Azure Monitor alert filters on
+OPERATOR_ACTION = (
+    "An Admin agent of the partner tenant must sign in again with MFA: run `python -m ops.consent` (it writes the new "
+    "refresh token to Key Vault), then replay the requests that failed with not_authorized."
+)
+
+
+def _iso(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+class ConsentAlarm:
+    """Called with a reason (refresh_token_missing / _expired / _revoked, mfa_required) whenever the App+User token
+    source meets a dead sign-in; never raises (the onboarding error it accompanies is what the caller reports)."""
+
+    def __init__(self, notices: RowStore, events: EventSink, *, source: str) -> None:
+        self._notices = notices
+        self._events = events
+        self._source = source
+        self._since: float | None = None  # when this worker first met the dead sign-in, this time round
+        self._last = 0.0
+
+    async def __call__(self, reason: str) -> None:
+        now = time.time()
+        if self._since is None or now - self._last > 2 * 3600:  # quiet for two hours: a new episode
+            self._since = now
+        self._last = now
+        log.error("App+User sign-in needed (%s): %s", reason, OPERATOR_ACTION, extra={"alert": ALERT})
+        slot = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H")
+        try:
+            if not await self._notices.first_notice(TOPIC, slot):
+                return
+        except OnboardingError as error:
+            log.warning("Could not record the consent notice (%s): publishing it anyway", error)
+        data = ConsentRequiredData(reason=reason, message=OPERATOR_ACTION, since=_iso(self._since))
+        event = consent_event(data, source=self._source, slot=slot)
+        try:
+            await self._events.publish([event.to_json()])
+            log.warning("Published consent.required event %s", event.id, extra={"eventId": event.id})
+        except OnboardingError as error:
+            log.warning("Could not publish consent.required (%s): the next failure this hour tries again", error)
+            await self._notices.forget_notice(TOPIC, slot)
