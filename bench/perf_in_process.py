@@ -20,7 +20,7 @@ from httpx_aiohttp import AiohttpTransport
 
 from bench.soak import request
 from devhost.stack import ROOT, Stack
-from handlers.adapters.ledger_table import TableRows
+from handlers.adapters.ledger_table import LedgerTable
 from handlers.adapters.parking import QueueParking
 from handlers.bootstrap import build_dependencies
 from handlers.onboarding.ledger import Ledger
@@ -105,7 +105,7 @@ async def measure_overhead(stack: Stack, messages: int) -> dict[str, Any]:
             walls.append(wall * 1000)
     await http.aclose()
     for adapter in (deps.ledger.rows.inner, deps.parking):  # type: ignore[attr-defined]
-        if isinstance(adapter, (TableRows, QueueParking)):
+        if isinstance(adapter, (LedgerTable, QueueParking)):
             await adapter.aclose()
     return {
         "messages": messages,

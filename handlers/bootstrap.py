@@ -23,7 +23,8 @@ from handlers.adapters.entra import (
 from handlers.adapters.event_grid import EventGridPublisher
 from handlers.adapters.http import build_http_client, proxy_configured
 from handlers.adapters.key_vault import KeyVaultSecrets
-from handlers.adapters.ledger_table import TableRows
+from handlers.adapters.ledger_table import LedgerTable
+from handlers.adapters.notice_table import NoticeTable
 from handlers.adapters.pacing import Pacer
 from handlers.adapters.parking import QueueParking
 from handlers.adapters.partner_center import PartnerCenterClient
@@ -126,7 +127,8 @@ def build_user_tokens(
         http, vault_url, managed_identity_tokens(settings.managed_identity_client_id, KEY_VAULT_RESOURCE),
         retry_policy=policy,
     )  # fmt: skip
-    alarm = ConsentAlarm(ledger.rows, events, source=settings.EVENTS_SOURCE)
+    notices = NoticeTable(table_client(settings, settings.ONBOARDING_LEDGER_TABLE))  # beside the ledger's rows
+    alarm = ConsentAlarm(notices, events, source=settings.EVENTS_SOURCE)
     return UserTokens(
         vault, name, refresh_token_redeemer(msal_app), on_consent_required=alarm,
         redeem_public=public_refresh_token_redeemer(settings),
@@ -160,7 +162,7 @@ def queue_client(settings: Settings, name: str) -> QueueClient | None:
 def build_ledger(settings: Settings) -> Ledger:
     """The ledger's rows in a Table of the function's storage account; raises RuntimeError when none is configured
     (without the ledger, exactly once cannot be kept: better no invocation than a duplicate customer)."""
-    return Ledger(TableRows(table_client(settings, settings.ONBOARDING_LEDGER_TABLE)))
+    return Ledger(LedgerTable(table_client(settings, settings.ONBOARDING_LEDGER_TABLE)))
 
 
 def table_client(settings: Settings, table: str) -> TableClient:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from handlers.adapters.intake_table import TableIntakeRecords
+from handlers.adapters.intake_table import IntakeTable
 from handlers.adapters.parking import QueueSender
 from handlers.bootstrap import get_dependencies, per_event_loop, queue_client, table_client
 from handlers.intake.crm.mapping import load_field_map
@@ -26,7 +26,7 @@ def build_intake(settings: Settings) -> IntakeDependencies:
         ledger=pipeline.ledger,
         config=pipeline.config,
         queue=QueueSender(queue),  # sends a message text, creating the queue where missing
-        records=TableIntakeRecords(table_client(settings, settings.ONBOARDING_INTAKE_TABLE)),
+        records=IntakeTable(table_client(settings, settings.ONBOARDING_INTAKE_TABLE)),
         field_map=load_field_map(settings.CRM_FIELD_MAP),
     )
 

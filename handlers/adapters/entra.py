@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import ValidationError
 
 from handlers.adapters.user_tokens import USER_IMPERSONATION_SCOPE
+from handlers.domain.error_codes import oauth_kind
 from handlers.domain.failures import ErrorKind, OnboardingError
 from handlers.domain.payloads import TokenAnswer
 from handlers.observability.redaction import remember_token
@@ -28,10 +29,6 @@ from handlers.settings import CLOUDS, PARTNER_CENTER_SCOPE, Settings
 
 T = TypeVar("T")
 
-# MSAL errors that mean our credential or configuration is refused: retrying will not help.
-_AUTH_ERRORS = frozenset(
-    {"invalid_client", "unauthorized_client", "invalid_scope", "invalid_grant", "invalid_request", "invalid_resource"}
-)
 _KNOWN_AUTHORITY_HOSTS = frozenset(urlparse(cloud.authority_host).hostname for cloud in CLOUDS.values())
 
 MsalResult = dict[str, Any]
@@ -62,7 +59,7 @@ def msal_http_session() -> requests.Session:
 def _refused(what: str, result: MsalResult | None) -> OnboardingError:
     error = str((result or {}).get("error", "unknown_error"))
     description = str((result or {}).get("error_description", "")).split("\n")[0][:300]
-    kind = ErrorKind.AUTH if error in _AUTH_ERRORS else ErrorKind.TRANSIENT
+    kind = oauth_kind(error, otherwise=ErrorKind.TRANSIENT)
     return OnboardingError(kind, f"{what}: {error}: {description}", code=error)
 
 

@@ -1,11 +1,9 @@
-"""What the HTTP intake remembers, outside the ledger: one row per key (a requestId, `sf:{notificationId}`, or a
-CRM record), holding the requestId it led to and a hash of the content enqueued for it."""
+"""What the HTTP intake remembers, in an Azure Table (the IntakeRecords port): one row per key (a requestId, a
+Salesforce notification, a CRM record), holding the requestId it led to and a hash of the content enqueued for it."""
 
 from __future__ import annotations
 
-import time
-from abc import ABC, abstractmethod
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from azure.core import MatchConditions
@@ -18,44 +16,12 @@ from azure.core.exceptions import (
 )
 from azure.data.tables import UpdateMode
 
-from handlers.adapters.rows import RowChanged, RowExists
 from handlers.adapters.storage_errors import storage_failure
 from handlers.adapters.tables import OwnedTable
+from handlers.domain.intake_record import IntakeRecord
+from handlers.domain.ports import RowChanged, RowExists
 
 PARTITION = "intake"
-
-
-@dataclass(frozen=True)
-class IntakeRecord:
-    """One intake row."""
-
-    key: str
-    request_id: str
-    content_hash: str | None = None
-    updated_at: float = field(default_factory=time.time)
-    etag: str | None = None
-    sending: bool = False  # taken by a caller that is enqueueing this content right now (not yet sent)
-
-
-class IntakeRecords(ABC):
-    """Rows by key; `insert` and `replace` are conditional (RowExists / RowChanged); storage failures raise
-    OnboardingError(TRANSIENT)."""
-
-    @abstractmethod
-    async def get(self, key: str) -> IntakeRecord | None:
-        """The row, or None."""
-
-    @abstractmethod
-    async def insert(self, record: IntakeRecord) -> IntakeRecord:
-        """Add a row; raises RowExists."""
-
-    @abstractmethod
-    async def replace(self, record: IntakeRecord) -> IntakeRecord:
-        """Replace the row if its ETag is still `record.etag`; raises RowChanged."""
-
-    @abstractmethod
-    async def upsert(self, record: IntakeRecord) -> None:
-        """Write the row whatever it held."""
 
 
 def _entity(record: IntakeRecord) -> dict[str, Any]:
@@ -72,7 +38,7 @@ def _entity(record: IntakeRecord) -> dict[str, Any]:
     return entity
 
 
-class TableIntakeRecords(IntakeRecords, OwnedTable):
+class IntakeTable(OwnedTable):
     """The rows in one partition of an Azure Table (created on first use)."""
 
     async def get(self, key: str) -> IntakeRecord | None:
@@ -125,34 +91,3 @@ class TableIntakeRecords(IntakeRecords, OwnedTable):
             await self._table.upsert_entity(_entity(record), mode=UpdateMode.REPLACE)
         except AzureError as exc:
             raise storage_failure("intake upsert", exc) from None
-
-
-class InMemoryIntakeRecords(IntakeRecords):
-    """The rows in this process's memory (tests)."""
-
-    def __init__(self) -> None:
-        self.rows: dict[str, IntakeRecord] = {}
-        self._version = 0
-
-    def _stamp(self, record: IntakeRecord) -> IntakeRecord:
-        self._version += 1
-        stamped = replace(record, etag=str(self._version))
-        self.rows[record.key] = stamped
-        return stamped
-
-    async def get(self, key: str) -> IntakeRecord | None:
-        return self.rows.get(key)
-
-    async def insert(self, record: IntakeRecord) -> IntakeRecord:
-        if record.key in self.rows:
-            raise RowExists(record.key)
-        return self._stamp(record)
-
-    async def replace(self, record: IntakeRecord) -> IntakeRecord:
-        current = self.rows.get(record.key)
-        if current is None or current.etag != record.etag:
-            raise RowChanged(record.key)
-        return self._stamp(record)
-
-    async def upsert(self, record: IntakeRecord) -> None:
-        self._stamp(record)

@@ -1,8 +1,8 @@
-"""Ledger rows in an Azure Table (Azurite locally): one entity per requestId, writes conditional on ETags."""
+"""The ledger's rows in an Azure Table (Azurite locally): one entity per requestId, writes conditional on ETags
+(the LedgerRows port)."""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 from typing import Any
 
@@ -16,12 +16,13 @@ from azure.core.exceptions import (
 )
 from azure.data.tables import UpdateMode
 
-from handlers.adapters.rows import RowChanged, RowExists, RowStore, WriteUnknown
 from handlers.adapters.storage_errors import answer_lost, storage_failure
 from handlers.adapters.tables import OwnedTable
-from handlers.onboarding.ledger import LedgerEntry
+from handlers.domain.ledger_entry import LedgerEntry
+from handlers.domain.ports import RowChanged, RowExists, WriteUnknown
 
 PARTITION = "onboarding"
+MAX_NAMING_ROWS = 500  # the rows that name one customer or domain: a handful in practice
 _COLUMNS = tuple(f.name for f in dataclasses.fields(LedgerEntry) if f.name not in ("request_id", "etag"))
 
 
@@ -36,7 +37,7 @@ def _entity(entry: LedgerEntry) -> dict[str, Any]:
     return entity
 
 
-class TableRows(RowStore, OwnedTable):
+class LedgerTable(OwnedTable):
     """The ledger's rows in one partition of an Azure Table, created on first use. Storage that cannot be reached
     fails the delivery (the queue retries it); there is no in-memory fallback."""
 
@@ -73,39 +74,21 @@ class TableRows(RowStore, OwnedTable):
             raise self._failure("update", exc, entry) from None
         return dataclasses.replace(entry, etag=metadata.get("etag"))
 
-    async def claims_on(self, customer_id: str, domain: str, *, besides: str) -> list[LedgerEntry]:
+    async def naming(self, customer_id: str, domain: str, *, besides: str) -> list[LedgerEntry]:
         """Filters on columns, not keys: it reads the partition, which the adoption path alone asks for."""
         await self._ensure_table()
-        query = (
-            "PartitionKey eq @p and RowKey ne @r and (customer_id eq @c or (domain eq @d and create_unknown eq true))"
-        )
+        query = "PartitionKey eq @p and RowKey ne @r and (customer_id eq @c or domain eq @d)"
         found: list[LedgerEntry] = []
         try:
             async for entity in self._table.query_entities(
                 query, parameters={"p": PARTITION, "r": besides, "c": customer_id, "d": domain}
             ):
                 found.append(_entry(entity))
-                if len(found) >= 50:
+                if len(found) >= MAX_NAMING_ROWS:
                     break
         except AzureError as exc:
             raise storage_failure("query", exc) from None
         return found
-
-    async def first_notice(self, topic: str, slot: str) -> bool:
-        """A notice is an entity of partition `notice-{topic}` beside the ledger's partition (an insert succeeds
-        once)."""
-        await self._ensure_table()
-        try:
-            await self._table.create_entity({"PartitionKey": f"notice-{topic}", "RowKey": slot})
-        except ResourceExistsError:
-            return False
-        except AzureError as exc:
-            raise storage_failure("notice insert", exc) from None
-        return True
-
-    async def forget_notice(self, topic: str, slot: str) -> None:
-        with contextlib.suppress(AzureError):
-            await self._table.delete_entity(f"notice-{topic}", slot)
 
     async def purge(self, request_id: str, etag: str) -> bool:
         try:

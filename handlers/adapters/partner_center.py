@@ -15,9 +15,10 @@ import httpx
 
 from handlers.adapters.http import transport_failure
 from handlers.adapters.pacing import Pacer
-from handlers.adapters.partner_center_answers import AGREEMENT_EXISTS, classify_response, read_answer
+from handlers.adapters.partner_center_answers import classify_response, read_answer
 from handlers.adapters.retry import RetryPolicy, call_with_retries
 from handlers.adapters.user_tokens import UserTokens, consent_error
+from handlers.domain.error_codes import CONSENT_REASON_OF_PARTNER_CENTER, ENDPOINT_MISSING_STATUSES, Effect, has_effect
 from handlers.domain.failures import ErrorKind, OnboardingError
 from handlers.domain.payloads import (
     AddressValidation,
@@ -94,7 +95,7 @@ class PartnerCenterClient:
         try:
             await self._call("POST", path, ms_request_id, json_body=body, ok=(200, 201), app_user=True)
         except OnboardingError as error:
-            if error.code == AGREEMENT_EXISTS:
+            if has_effect(error.code, Effect.AGREEMENT_EXISTS):
                 return False
             raise
         return True
@@ -103,15 +104,16 @@ class PartnerCenterClient:
         """HEAD /v1/domains/{domain}: 200 means taken, 404 free; a check that cannot be made here (405, 501)
         reads as free, with a warning: the create refuses a taken domain anyway. Raises OnboardingError."""
         path = f"/v1/domains/{quote(domain)}"
-        response = await self._call("HEAD", path, ms_request_id, ok=(200, 404, 405, 501))
-        if response.status_code in (405, 501):
+        missing = ENDPOINT_MISSING_STATUSES - {404}  # a 404 here is Partner Center's "no such domain"
+        response = await self._call("HEAD", path, ms_request_id, ok=(200, 404, *missing))
+        if response.status_code in missing:
             log.warning("The domain check is unavailable (HTTP %d): going on", response.status_code)
         return response.status_code == 200
 
     async def validate_address(self, address: dict[str, Any], *, ms_request_id: str) -> AddressValidation:
         """POST /v1/validations/address; an endpoint that does not exist here reads as NotValidated (go on, with a
         warning), as when Partner Center cannot check the address. Raises OnboardingError."""
-        unavailable = (404, 405, 501)
+        unavailable = tuple(ENDPOINT_MISSING_STATUSES)
         path = "/v1/validations/address"
         response = await self._call("POST", path, ms_request_id, json_body=address, ok=(200, *unavailable))
         if response.status_code in unavailable:
@@ -202,7 +204,9 @@ class PartnerCenterClient:
                 self._pacer.throttled(error.retry_after)
             if error.kind is ErrorKind.CONSENT and self._user_tokens is not None:  # 401 / 900421: no MFA
                 await self._user_tokens.refused(error)
-                error = replace(error, message=consent_error("mfa_required", error.description or "").message)
+                error = replace(
+                    error, message=consent_error(CONSENT_REASON_OF_PARTNER_CENTER, error.description or "").message
+                )
             if unanswered:
                 error = replace(error, after_unanswered=True)
             unanswered = unanswered or response.status_code == 408 or response.status_code >= 500

@@ -1,4 +1,5 @@
-"""Partner Center's answers: error bodies classified into one error, success bodies read into payload models."""
+"""Partner Center's answers: error bodies read into one error (its kind from the code table,
+handlers.domain.error_codes), success bodies read into payload models."""
 
 from __future__ import annotations
 
@@ -9,16 +10,9 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from handlers.adapters.retry import retry_after_seconds
+from handlers.domain.error_codes import partner_center_kind
 from handlers.domain.failures import ErrorKind, OnboardingError
 from handlers.domain.text import echoable
-
-# 401/403 codes that mean our token or its permissions are refused (contract §3 rule 6).
-AUTH_CODES = frozenset({"900329", "900420", "800001", "600006"})
-# 401 codes that mean the App+User sign-in must be done again (a token without MFA).
-CONSENT_CODES = frozenset({"900421"})
-AGREEMENT_EXISTS = "600061"  # PartnerConfirmedAgreementAlreadyExists: the attestation is there
-# 403 codes that are business refusals of the partner account, not of our token.
-BUSINESS_403_CODES = frozenset({"2030", "900123", "900124"})
 
 
 def _text(value: Any, limit: int) -> str | None:
@@ -42,16 +36,8 @@ def classify_response(response: httpx.Response, *, what: str, max_retry_after: f
     error_name = _text(body.get("errorName"), 128)
     is_retryable = body.get("isRetryable")
     status = response.status_code
-    if status == 429 or status == 408 or status >= 500:
-        kind = ErrorKind.TRANSIENT
-    elif code in CONSENT_CODES:
-        kind = ErrorKind.CONSENT
-    elif status == 401 or (status == 403 and code not in BUSINESS_403_CODES) or code in AUTH_CODES:
-        kind = ErrorKind.AUTH
-    else:
-        kind = ErrorKind.BUSINESS
     return OnboardingError(
-        kind,
+        partner_center_kind(status, code),
         f"Partner Center refused {what}: {description or 'no description'}",
         http_status=status,
         code=code,

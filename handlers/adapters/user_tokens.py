@@ -28,6 +28,7 @@ import requests
 from pydantic import SecretStr, ValidationError
 
 from handlers.adapters.key_vault import StoredSecret
+from handlers.domain.error_codes import CLIENT_MISMATCH_CODES, consent_reason, oauth_kind
 from handlers.domain.failures import ErrorKind, OnboardingError
 from handlers.domain.payloads import TokenAnswer
 from handlers.observability.redaction import remember_token
@@ -40,20 +41,6 @@ REFRESH_TOKEN_CONTENT_TYPE = "application/vnd.partner-center.refresh-token"  # n
 REFRESH_TOKEN_DAYS = 90
 # The secret's tag saying the refresh token was issued to a public client (a device-code sign-in).
 PUBLIC_CLIENT_TAG = ("client", "public")
-# AADSTS codes of a dead sign-in → the consent.required reason.
-_CONSENT_CODES = {
-    700082: "refresh_token_expired",
-    50173: "refresh_token_revoked",
-    50076: "mfa_required",
-    50078: "mfa_required",
-    50079: "mfa_required",
-    # The token is another kind of client's than the redemption (700025: a public client's redeemed with the app's
-    # credential; 7000218: no credential where one is needed), both ways tried: a new sign-in is needed.
-    700025: "sign_in_client_mismatch",
-    7000218: "sign_in_client_mismatch",
-}
-_CLIENT_MISMATCH = frozenset(code for code, reason in _CONSENT_CODES.items() if reason == "sign_in_client_mismatch")
-
 MsalResult = dict[str, Any]
 ConsentAlarm = Callable[[str], Awaitable[None]]
 
@@ -100,10 +87,7 @@ def _codes(result: MsalResult) -> set[int]:
 
 def dead_sign_in(result: MsalResult) -> str | None:
     """The consent.required reason when Entra's answer says the refresh token is dead, else None."""
-    for code in sorted(_codes(result)):
-        if code in _CONSENT_CODES:
-            return _CONSENT_CODES[code]
-    return "refresh_token_revoked" if result.get("error") == "invalid_grant" else None
+    return consent_reason(str(result.get("error", "")), _codes(result))
 
 
 class UserTokens:
@@ -163,7 +147,7 @@ class UserTokens:
         if not refresh_token:
             raise await self._dead("refresh_token_missing", None, "the vault holds no refresh token")
         first = result = await self._redeem_as(public, refresh_token)
-        flipped = bool(_codes(first) & _CLIENT_MISMATCH) and (public or self._redeem_public is not None)
+        flipped = bool(_codes(first) & CLIENT_MISMATCH_CODES) and (public or self._redeem_public is not None)
         if flipped:  # a token stored without its tag, or written by hand: the other kind of client may redeem it
             public = not public
             result = await self._redeem_as(public, refresh_token)
@@ -217,7 +201,7 @@ class UserTokens:
         reason = dead_sign_in(result)
         if reason is not None:
             raise await self._dead(reason, None, f"{error}: {description}")
-        kind = ErrorKind.TRANSIENT if error in ("temporarily_unavailable", "unknown_error") else ErrorKind.AUTH
+        kind = oauth_kind(error, otherwise=ErrorKind.AUTH)
         raise OnboardingError(kind, f"Entra ID refused the App+User token request: {error}: {description}", code=error)
 
     async def _dead(self, reason: str, error: OnboardingError | None, detail: str = "") -> OnboardingError:

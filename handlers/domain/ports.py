@@ -1,4 +1,9 @@
-"""The seams of the pipeline: what handlers need from the outside world, as protocols tests can fake."""
+"""The ports: what onboarding and intake need from the outside world, one small Protocol per need, so tests can
+fake each (tests/fakes.py) and the adapters implement them without being imported by their callers.
+
+Storage answers the ports' callers must tell apart are values of their own here (RowExists, RowChanged,
+WriteUnknown); every other failure of a port is an OnboardingError with a kind (handlers.domain.failures).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,72 @@ from typing import Any, Protocol
 
 from pydantic import SecretStr
 
+from handlers.domain.intake_record import IntakeRecord
+from handlers.domain.ledger_entry import LedgerEntry
 from handlers.domain.payloads import AddressValidation, CountryRules, CustomerPayload, Relationship
+
+
+class RowExists(Exception):
+    """An insert found the row already there."""
+
+
+class RowChanged(Exception):
+    """A conditional replace found the row changed (or gone) since it was read."""
+
+
+class WriteUnknown(Exception):
+    """The write was sent but its answer was lost: it may or may not have committed."""
+
+
+class LedgerRows(Protocol):
+    """The ledger's rows, one per requestId; writes are conditional on the row's ETag. Storage failures raise
+    OnboardingError(TRANSIENT); a lost answer raises WriteUnknown."""
+
+    async def read(self, request_id: str) -> LedgerEntry | None:
+        """The row, or None."""
+
+    async def insert(self, entry: LedgerEntry) -> LedgerEntry:
+        """Add a new row; raises RowExists."""
+
+    async def replace(self, entry: LedgerEntry) -> LedgerEntry:
+        """Replace the row if its ETag is still `entry.etag`; raises RowChanged."""
+
+    async def naming(self, customer_id: str, domain: str, *, besides: str) -> list[LedgerEntry]:
+        """Rows of requests other than `besides` that record `customer_id` or name `domain` (at most a few dozen):
+        what adoption judges with `ledger_entry.claim_among`."""
+
+    async def decided_before(self, cutoff: float, *, limit: int) -> list[LedgerEntry]:
+        """Up to `limit` decided rows last written before `cutoff` (retention)."""
+
+    async def purge(self, request_id: str, etag: str) -> bool:
+        """Delete the row if unchanged; False when it changed."""
+
+
+class Notices(Protocol):
+    """Notices shared by every instance (the consent alarm's "once an hour"); raises OnboardingError."""
+
+    async def first_notice(self, topic: str, slot: str) -> bool:
+        """Record a notice of `topic` for `slot` (an hour, say) unless one exists; True for the first recorder only."""
+
+    async def forget_notice(self, topic: str, slot: str) -> None:
+        """Remove a notice (its event could not be published); never raises."""
+
+
+class IntakeRecords(Protocol):
+    """What the HTTP intake remembers, by key; `insert` and `replace` are conditional (RowExists / RowChanged);
+    storage failures raise OnboardingError(TRANSIENT)."""
+
+    async def get(self, key: str) -> IntakeRecord | None:
+        """The row, or None."""
+
+    async def insert(self, record: IntakeRecord) -> IntakeRecord:
+        """Add a row; raises RowExists."""
+
+    async def replace(self, record: IntakeRecord) -> IntakeRecord:
+        """Replace the row if its ETag is still `record.etag`; raises RowChanged."""
+
+    async def upsert(self, record: IntakeRecord) -> None:
+        """Write the row whatever it held."""
 
 
 class TokenProvider(Protocol):

@@ -25,11 +25,11 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 from urllib.parse import quote
 
-from handlers.adapters.intake_table import IntakeRecord, IntakeRecords
-from handlers.adapters.rows import RowChanged, RowExists
 from handlers.domain.events import CloudEvent
 from handlers.domain.failures import ErrorKind, OnboardingError
-from handlers.domain.ports import MessageSender
+from handlers.domain.intake_record import IntakeRecord
+from handlers.domain.ledger_entry import LedgerEntry
+from handlers.domain.ports import IntakeRecords, MessageSender, RowChanged, RowExists
 from handlers.domain.request import MAX_MESSAGE_BYTES, CustomerRequest, InvalidRequest, parse_message
 from handlers.intake.crm.mapping import FieldMap
 from handlers.intake.http_bodies import (
@@ -41,7 +41,7 @@ from handlers.intake.http_bodies import (
     json_answer,
     read_json_object,
 )
-from handlers.onboarding.ledger import Ledger, LedgerEntry
+from handlers.onboarding.ledger import Ledger
 from handlers.onboarding.pipeline import PipelineConfig, request_hash
 
 log = logging.getLogger("csp_onboarding")

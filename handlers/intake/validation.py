@@ -7,7 +7,8 @@ from __future__ import annotations
 import logging
 import uuid
 
-from handlers.domain.failures import ErrorKind, FieldError, OnboardingError, failure_from_error
+from handlers.domain.error_codes import failure_from_error
+from handlers.domain.failures import ErrorKind, FieldError, OnboardingError
 from handlers.domain.request import InvalidRequest
 from handlers.intake.enqueue import read_request, unavailable
 from handlers.intake.http_bodies import Answer, json_answer

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from handlers.domain.error_codes import Effect, partner_center_code
 from handlers.domain.events import AgreementConfirmedData
 from handlers.domain.failures import ErrorKind, FieldError, OnboardingError, Reason
 from handlers.domain.payloads import Relationship
@@ -16,6 +17,7 @@ from handlers.domain.request import CustomerRequest
 
 T = TypeVar("T")
 MCA = "MicrosoftCustomerAgreement"
+RESELLER_REFUSALS = (Effect.RESELLER_UNKNOWN, Effect.RESELLER_INACTIVE)
 APP_USER_OFF_CODE = "app_user_off"
 APP_USER_OFF = (
     "needs Partner Center's App+User sign-in, which is off here: the operator sets "
@@ -96,9 +98,10 @@ async def _reseller(app_user: AppUser, reseller_id: str, ms_request_id: str, *, 
 def reseller_refusal(error: OnboardingError, request: CustomerRequest) -> OnboardingError:
     """Partner Center's 800015 / 800016 on a create, as invalid_request on indirectResellerId; other errors as
     they are."""
-    if error.code not in ("800015", "800016") or request.indirectResellerId is None:
+    entry = partner_center_code(error.code)
+    if entry is None or entry.effect not in RESELLER_REFUSALS or request.indirectResellerId is None:
         return error
-    rule = "is not found as a reseller" if error.code == "800015" else "is not a valid, active reseller"
+    rule = entry.meaning
     invalid = _invalid("indirectResellerId", f"partner_center_{error.code}", f"{rule} (Partner Center {error.code})")
     return OnboardingError(
         ErrorKind.INVALID, invalid.message, reason=Reason.INVALID_REQUEST, errors=invalid.errors,

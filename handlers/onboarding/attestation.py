@@ -11,12 +11,13 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from handlers.domain.error_codes import failure_from_error
 from handlers.domain.events import AgreementFailedData, CloudEvent, CreatedData, agreement_event
-from handlers.domain.failures import ErrorKind, Failure, OnboardingError, failure_from_error
+from handlers.domain.failures import ErrorKind, Failure, OnboardingError
+from handlers.domain.ledger_entry import LedgerEntry
 from handlers.domain.request import CustomerRequest
 from handlers.observability.telemetry import current_traceparent
 from handlers.onboarding.app_user import APP_USER_OFF, APP_USER_OFF_CODE, attest_mca
-from handlers.onboarding.ledger import LedgerEntry
 from handlers.onboarding.outcomes import Outcome, publish, publish_stored
 
 if TYPE_CHECKING:

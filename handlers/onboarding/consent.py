@@ -7,10 +7,9 @@ import logging
 import time
 from datetime import UTC, datetime
 
-from handlers.adapters.rows import RowStore
 from handlers.domain.events import ConsentRequiredData, consent_event
 from handlers.domain.failures import OnboardingError
-from handlers.domain.ports import EventSink
+from handlers.domain.ports import EventSink, Notices
 
 log = logging.getLogger("csp_onboarding")
 
@@ -30,7 +29,7 @@ class ConsentAlarm:
     """Called with a reason (refresh_token_missing / _expired / _revoked, mfa_required) whenever the App+User token
     source meets a dead sign-in; never raises (the onboarding error it accompanies is what the caller reports)."""
 
-    def __init__(self, notices: RowStore, events: EventSink, *, source: str) -> None:
+    def __init__(self, notices: Notices, events: EventSink, *, source: str) -> None:
         self._notices = notices
         self._events = events
         self._source = source

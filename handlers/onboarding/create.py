@@ -13,18 +13,18 @@ from enum import Enum
 from typing import Any
 
 from handlers.domain.countries import REGISTRATION_COUNTRIES
+from handlers.domain.error_codes import Effect, has_effect
 from handlers.domain.failures import ErrorKind, FieldError, OnboardingError, Reason
+from handlers.domain.ledger_entry import LedgerEntry, OtherClaim
 from handlers.domain.payloads import CustomerPayload
 from handlers.domain.ports import PartnerCenter
 from handlers.domain.request import CustomerRequest
-from handlers.onboarding.ledger import Ledger, LedgerEntry, OtherClaim
+from handlers.onboarding.ledger import Ledger
 
 log = logging.getLogger("csp_onboarding")
 
 # Namespace of MS-RequestId values: the same requestId always yields the same MS-RequestId.
 _MS_REQUEST_NAMESPACE = uuid.UUID("b7d4c1e8-2f5a-4c3b-8e9d-6a1f0c7b5e24")
-# Partner Center codes that mean "this domain belongs to another tenant".
-DOMAIN_TAKEN_CODES = frozenset({"27100"})
 
 
 def ms_request_id_for(request_id: str) -> str:
@@ -76,7 +76,9 @@ def _is_domain_taken(error: OnboardingError) -> bool:
     if error.kind is not ErrorKind.BUSINESS:
         return False
     text = (error.description or "").lower()
-    return error.code in DOMAIN_TAKEN_CODES or ("domain" in text and ("already" in text or "not available" in text))
+    return has_effect(error.code, Effect.DOMAIN_TAKEN) or (
+        "domain" in text and ("already" in text or "not available" in text)
+    )
 
 
 def same_company(a: str | None, b: str | None) -> bool:

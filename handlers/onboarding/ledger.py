@@ -36,7 +36,6 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, Literal
 
-from handlers.adapters.rows import RowChanged, RowExists, RowStore, WriteUnknown
 from handlers.domain.failures import ErrorKind, OnboardingError
 from handlers.domain.ledger_entry import (
     AgreementState,
@@ -49,10 +48,7 @@ from handlers.domain.ledger_entry import (
     claim_among,
     sent_names,
 )
-
-__all__ = [
-    "AgreementState", "Decision", "Ledger", "LedgerEntry", "OtherClaim", "Outcome", "State", "busy", "sent_names",
-]  # fmt: skip
+from handlers.domain.ports import LedgerRows, RowChanged, RowExists, WriteUnknown
 
 log = logging.getLogger("csp_onboarding")
 
@@ -62,7 +58,7 @@ _RANK: dict[Outcome | None, int] = {None: 0, "exhausted": 1, "failed": 2, "creat
 class Ledger:
     """The state machine over a row store (Azure Table in production, memory in tests)."""
 
-    def __init__(self, rows: RowStore, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, rows: LedgerRows, *, clock: Callable[[], float] = time.time) -> None:
         self.rows = rows
         self._clock = clock
 
@@ -79,7 +75,7 @@ class Ledger:
     ) -> OtherClaim | None:
         """Another request's claim on a listed customer (`ledger_entry.claim_among`), or None; raises
         OnboardingError(TRANSIENT)."""
-        rows = await self.rows.claims_on(customer_id, domain, besides=mine.request_id)
+        rows = await self.rows.naming(customer_id, domain, besides=mine.request_id)
         return claim_among(rows, customer_id, domain, mine, is_named=is_named)
 
     def is_held(self, entry: LedgerEntry) -> bool:

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Literal
 
 from handlers.domain.events import CREATED, CloudEvent, CreatedData, created_event, failed_event
 from handlers.domain.failures import Failure, Reason, invalid_request_message
+from handlers.domain.ledger_entry import Decision, LedgerEntry
 from handlers.domain.request import CustomerRequest, InvalidRequest
 from handlers.observability.logs import bind, log_context
 from handlers.observability.telemetry import current_traceparent, outcomes, reused_request_ids
-from handlers.onboarding.ledger import Decision, LedgerEntry
 
 if TYPE_CHECKING:
     from handlers.onboarding.pipeline import Dependencies

@@ -13,8 +13,10 @@ import json
 import logging
 from dataclasses import dataclass, field, replace
 
+from handlers.domain.error_codes import failure_from_error
 from handlers.domain.events import CreatedData
-from handlers.domain.failures import ErrorKind, OnboardingError, failure_from_error
+from handlers.domain.failures import ErrorKind, OnboardingError
+from handlers.domain.ledger_entry import Decision, LedgerEntry, busy, sent_names
 from handlers.domain.payloads import CustomerPayload
 from handlers.domain.ports import EventSink, MessageParking, PartnerCenter, SecretStore
 from handlers.domain.request import CustomerRequest, InvalidRequest, parse_message
@@ -38,7 +40,7 @@ from handlers.onboarding.create import (
     search_domain,
     whose_tenant,
 )
-from handlers.onboarding.ledger import Decision, Ledger, LedgerEntry, busy, sent_names
+from handlers.onboarding.ledger import Ledger
 from handlers.onboarding.outcomes import (
     Ids,
     Outcome,

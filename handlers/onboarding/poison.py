@@ -19,12 +19,12 @@ import logging
 from typing import TYPE_CHECKING
 
 from handlers.domain.failures import Failure, OnboardingError, Reason
+from handlers.domain.ledger_entry import LedgerEntry
 from handlers.domain.request import CustomerRequest, InvalidRequest, parse_message
 from handlers.observability.logs import log_context
 from handlers.observability.telemetry import parent_context, poison_failures, tracer
 from handlers.onboarding.attestation import exhaust_attestation
 from handlers.onboarding.create import ms_request_id_for
-from handlers.onboarding.ledger import LedgerEntry
 from handlers.onboarding.outcomes import (
     Ids,
     Outcome,

@@ -18,8 +18,8 @@ from pathlib import Path
 from azure.data.tables.aio import TableClient
 from azure.storage.queue.aio import QueueClient
 
-from handlers.adapters.intake_table import TableIntakeRecords
-from handlers.adapters.ledger_table import TableRows
+from handlers.adapters.intake_table import IntakeTable
+from handlers.adapters.ledger_table import LedgerTable
 from handlers.adapters.parking import QueueSender
 from handlers.intake.crm.mapping import load_field_map
 from handlers.intake.enqueue import IntakeDependencies
@@ -63,10 +63,10 @@ def _intake(args: argparse.Namespace) -> IntakeDependencies:
         enable_gdap_default=env.get("ENABLE_GDAP_BY_DEFAULT", "true").lower() != "false",
     )
     return IntakeDependencies(
-        ledger=Ledger(TableRows(TableClient.from_connection_string(ledger_connection, ledger_table))),
+        ledger=Ledger(LedgerTable(TableClient.from_connection_string(ledger_connection, ledger_table))),
         config=config,
         queue=QueueSender(QueueClient.from_connection_string(queue_connection, args.queue)),
-        records=TableIntakeRecords(TableClient.from_connection_string(ledger_connection, intake_table)),
+        records=IntakeTable(TableClient.from_connection_string(ledger_connection, intake_table)),
         field_map=load_field_map(env.get("CRM_FIELD_MAP")),
     )
 
@@ -84,8 +84,8 @@ async def _online(args: argparse.Namespace, rows: list[Row], folder: Path) -> in
     try:
         return await _steps(args, rows, folder, deps)
     finally:
-        assert isinstance(deps.ledger.rows, TableRows)
-        assert isinstance(deps.records, TableIntakeRecords)
+        assert isinstance(deps.ledger.rows, LedgerTable)
+        assert isinstance(deps.records, IntakeTable)
         assert isinstance(deps.queue, QueueSender)
         for client in (deps.ledger.rows, deps.records, deps.queue):
             await client.aclose()

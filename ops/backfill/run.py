@@ -12,11 +12,12 @@ from typing import Any, TypeVar
 
 from tqdm import tqdm
 
+from handlers.domain.error_codes import failure_from_error
 from handlers.domain.events import CloudEvent, CreatedData, FailedData
-from handlers.domain.failures import ErrorKind, FieldError, OnboardingError, failure_from_error
+from handlers.domain.failures import ErrorKind, FieldError, OnboardingError
+from handlers.domain.ledger_entry import LedgerEntry
 from handlers.intake.enqueue import SENDING_SECONDS, Busy, IntakeDependencies, claim_record, enqueue_once
 from handlers.onboarding.create import domain_for
-from handlers.onboarding.ledger import LedgerEntry
 from handlers.onboarding.pipeline import Dependencies
 from handlers.onboarding.preflight import run_preflight
 from ops.backfill.report import RowOutcome

@@ -6,10 +6,17 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.adapters.rows import InMemoryRows
 from handlers.domain.failures import ErrorKind, OnboardingError
 from handlers.onboarding.pipeline import handle_message
-from tests.fakes import FakeEventSink, FakePartnerCenter, customer_payload, dependencies, message, sample
+from tests.fakes import (
+    FakeEventSink,
+    FakeLedgerRows,
+    FakePartnerCenter,
+    customer_payload,
+    dependencies,
+    message,
+    sample,
+)
 from tests.unit.test_real_world_faults import TAKEN, TIMEOUT, created_ids, failed_ids, ledger_over
 
 
@@ -24,7 +31,7 @@ async def test_7_a_first_create_refused_as_taken_is_never_adopted_even_when_the_
 async def test_7_another_records_tenant_is_never_adopted_even_after_a_lost_answer() -> None:
     # Two CRM records of one company: the first is created; the second's create goes out, its answer ("taken") is
     # lost, so its retry has the evidence for adoption and finds a customer of the same name on the domain.
-    rows, sink = InMemoryRows(), FakeEventSink()
+    rows, sink = FakeLedgerRows(), FakeEventSink()
     first = await handle_message(message(sample()), dependencies(FakePartnerCenter(), sink, ledger_over(rows)))
     second = sample()
     second["requestId"], second["crmAccountId"] = "crm-0002", "ACC-0002"
@@ -42,7 +49,7 @@ async def test_7_another_records_tenant_is_never_adopted_even_after_a_lost_answe
 async def test_7_while_another_records_earlier_create_is_unanswered_its_tenant_is_not_adopted() -> None:
     # Both creates' answers are lost: the first record's committed (its tenant is listed), the second's was refused.
     # The second waits for the first's outcome instead of adopting; the first's retry gets its tenant replayed.
-    rows, sink = InMemoryRows(), FakeEventSink()
+    rows, sink = FakeLedgerRows(), FakeEventSink()
     first_pc = FakePartnerCenter(TIMEOUT, customer_payload())
     first_deps = dependencies(first_pc, sink, ledger_over(rows))
     with pytest.raises(OnboardingError):
@@ -66,7 +73,7 @@ async def test_7_while_another_records_earlier_create_is_unanswered_its_tenant_i
 async def test_7_an_unanswered_create_of_another_company_is_no_claim_on_our_tenant() -> None:
     # Another record's create for the domain went out first, named another company, and its answer was lost; ours
     # made the tenant and its answer was lost too. Ours is adopted at once: waiting would orphan it.
-    rows, sink = InMemoryRows(), FakeEventSink()
+    rows, sink = FakeLedgerRows(), FakeEventSink()
     other = sample()
     other["requestId"], other["crmAccountId"] = "crm-0000", "ACC-0000"
     other["customer"]["companyName"] = "Northwind Traders"

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.domain.failures import ErrorKind, OnboardingError, Reason, failure_from_error
+from handlers.domain.error_codes import failure_from_error
+from handlers.domain.failures import ErrorKind, OnboardingError, Reason
 
 
 def refused(kind: ErrorKind, status: int, code: str | None, *, retryable: bool | None = None) -> OnboardingError:

@@ -8,15 +8,15 @@ from typing import Any
 
 import pytest
 
-from handlers.adapters.intake_table import InMemoryIntakeRecords
 from handlers.domain.failures import ErrorKind, OnboardingError
+from handlers.domain.ledger_entry import Decision
 from handlers.intake.crm.mapping import load_field_map
 from handlers.intake.crm.routes import accept_dataverse, accept_salesforce
 from handlers.intake.enqueue import IntakeDependencies, accept_request, request_status
 from handlers.intake.http_bodies import Answer
-from handlers.onboarding.ledger import Decision
 from handlers.onboarding.pipeline import Dependencies, handle_message
 from tests.fakes import (
+    FakeIntakeRecords,
     FakePartnerCenter,
     FakeQueue,
     dependencies,
@@ -32,7 +32,7 @@ BASE = "https://app.example/api"
 def intake(pipeline: Dependencies | None = None) -> IntakeDependencies:
     """The intake over fakes, sharing the ledger of `pipeline` (through which a test may run its messages)."""
     pipeline = pipeline or dependencies()
-    return IntakeDependencies(pipeline.ledger, pipeline.config, FakeQueue(), InMemoryIntakeRecords(), load_field_map())
+    return IntakeDependencies(pipeline.ledger, pipeline.config, FakeQueue(), FakeIntakeRecords(), load_field_map())
 
 
 def sent(deps: IntakeDependencies) -> list[dict[str, Any]]:

@@ -11,8 +11,8 @@ import pytest
 
 import handlers.intake.enqueue as intake_module
 import ops.backfill.run as backfill_run
-from handlers.adapters.intake_table import IntakeRecord
 from handlers.domain.failures import ErrorKind, OnboardingError
+from handlers.domain.intake_record import IntakeRecord
 from handlers.domain.request import CustomerRequest
 from handlers.intake.enqueue import SENDING_SECONDS, IntakeDependencies, enqueue_once
 from handlers.onboarding.pipeline import request_hash

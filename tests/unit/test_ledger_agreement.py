@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.adapters.rows import InMemoryRows
 from handlers.domain.failures import ErrorKind, OnboardingError
-from handlers.onboarding.ledger import Decision, Ledger, LedgerEntry
+from handlers.domain.ledger_entry import Decision, LedgerEntry
+from handlers.onboarding.ledger import Ledger
+from tests.fakes import FakeLedgerRows
 from tests.unit.test_ledger_states import LEASE, Clock, claim, clock, ledger, rows
 
 __all__ = ["clock", "ledger", "rows"]  # the fixtures, shared with the state-machine tests
@@ -41,7 +42,7 @@ async def test_decide_agreement_confirmed_ends_the_step_for_good(ledger: Ledger)
     assert (await ledger.claim_agreement(row, lease_seconds=LEASE)) is row, "nothing left to claim"
 
 
-async def test_a_late_failure_never_replaces_a_confirmed_attestation(ledger: Ledger, rows: InMemoryRows) -> None:
+async def test_a_late_failure_never_replaces_a_confirmed_attestation(ledger: Ledger, rows: FakeLedgerRows) -> None:
     held = await ledger.claim_agreement(await created_with_agreement(ledger), lease_seconds=LEASE)
     confirmed = await ledger.decide_agreement(held, confirmed=True, event_json="confirmed")
     late = await ledger.decide_agreement(held, confirmed=False, event_json="failed", retryable=True)

@@ -7,13 +7,22 @@ from dataclasses import replace
 
 import pytest
 
-from handlers.adapters.rows import InMemoryRows
 from handlers.domain.failures import ErrorKind, OnboardingError
+from handlers.domain.ledger_entry import LedgerEntry
 from handlers.onboarding.create import ms_request_id_for
-from handlers.onboarding.ledger import Ledger, LedgerEntry
+from handlers.onboarding.ledger import Ledger
 from handlers.onboarding.pipeline import handle_message
 from handlers.onboarding.poison import handle_poison
-from tests.fakes import FakeEventSink, FakeParking, FakePartnerCenter, customer_payload, dependencies, message, sample
+from tests.fakes import (
+    FakeEventSink,
+    FakeLedgerRows,
+    FakeParking,
+    FakePartnerCenter,
+    customer_payload,
+    dependencies,
+    message,
+    sample,
+)
 
 TAKEN = OnboardingError(ErrorKind.BUSINESS, "taken", http_status=400, code="27100", description="domain already used")
 # What the client raises when a create's connection dropped and Partner Center, having forgotten the MS-RequestId,
@@ -26,7 +35,7 @@ class MemoryLedger(Ledger):
     """The real state machine over rows in memory, with the rows at hand for assertions."""
 
     def __init__(self) -> None:
-        self.store = InMemoryRows()
+        self.store = FakeLedgerRows()
         super().__init__(self.store)
 
     def row(self, request_id: str = "crm-se-0001") -> LedgerEntry:
@@ -49,7 +58,7 @@ async def test_a_failed_publish_is_retried_without_creating_again() -> None:
     assert ledger.row() == stored  # publishing the stored outcome writes nothing
 
 
-class OutcomesRefused(InMemoryRows):
+class OutcomesRefused(FakeLedgerRows):
     """Storage that fails at the last write of a request: storing its outcome."""
 
     def __init__(self) -> None:

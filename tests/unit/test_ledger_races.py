@@ -12,13 +12,22 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from handlers.adapters.rows import InMemoryRows
 from handlers.domain.failures import ErrorKind, OnboardingError
+from handlers.domain.ledger_entry import Decision, LedgerEntry
 from handlers.domain.payloads import CustomerPayload
-from handlers.onboarding.ledger import Decision, Ledger, LedgerEntry
+from handlers.onboarding.ledger import Ledger
 from handlers.onboarding.pipeline import handle_message
 from handlers.onboarding.poison import handle_poison
-from tests.fakes import FakeEventSink, FakeParking, FakePartnerCenter, customer_payload, dependencies, message, sample
+from tests.fakes import (
+    FakeEventSink,
+    FakeLedgerRows,
+    FakeParking,
+    FakePartnerCenter,
+    customer_payload,
+    dependencies,
+    message,
+    sample,
+)
 
 TAKEN = OnboardingError(ErrorKind.BUSINESS, "taken", http_status=400, code="27100", description="domain already used")
 _ids = itertools.count(1)
@@ -96,7 +105,7 @@ async def ghost(deps: Any, pc: ModelPartnerCenter) -> None:
 
 async def test_a_company_renamed_after_a_ghost_create_adopts_its_tenant_not_a_second_one() -> None:
     pc, sink = ModelPartnerCenter(), FakeEventSink()
-    deps = dependencies(pc, sink, Ledger(InMemoryRows()))
+    deps = dependencies(pc, sink, Ledger(FakeLedgerRows()))
     await ghost(deps, pc)
     pc.listed = set(pc.tenants)
     renamed = sample()
@@ -107,7 +116,7 @@ async def test_a_company_renamed_after_a_ghost_create_adopts_its_tenant_not_a_se
 
 async def test_a_domain_changed_after_a_ghost_create_waits_for_the_listing_instead_of_creating_again() -> None:
     pc, sink = ModelPartnerCenter(), FakeEventSink()
-    deps = dependencies(pc, sink, Ledger(InMemoryRows()))
+    deps = dependencies(pc, sink, Ledger(FakeLedgerRows()))
     await ghost(deps, pc)
     fixed = sample()
     fixed["customer"]["domainPrefix"] = "wingtiptoys2"
@@ -121,7 +130,7 @@ async def test_a_domain_changed_after_a_ghost_create_waits_for_the_listing_inste
 
 async def test_a_create_refused_for_good_is_no_evidence_for_adopting_another_records_tenant() -> None:
     pc, sink = ModelPartnerCenter(), FakeEventSink()
-    deps = dependencies(pc, sink, Ledger(InMemoryRows()), validate_address=False)
+    deps = dependencies(pc, sink, Ledger(FakeLedgerRows()), validate_address=False)
     other = sample()
     other["requestId"] = "crm-se-OTHER"  # another CRM record of the same company takes the domain first
     await handle_message(message(other), deps)
@@ -141,7 +150,7 @@ async def test_a_create_refused_for_good_is_no_evidence_for_adopting_another_rec
 
 
 async def test_a_failure_being_published_cannot_be_reopened_and_overtaken_by_created() -> None:
-    sink, rows = SlowFirstPublish(), InMemoryRows()
+    sink, rows = SlowFirstPublish(), FakeLedgerRows()
     auth = OnboardingError(ErrorKind.AUTH, "401 from Partner Center", http_status=401)
     pc = FakePartnerCenter(auth, customer_payload(), customer_payload())
     deps = dependencies(pc, sink, Ledger(rows), validate_address=False)
@@ -156,7 +165,7 @@ async def test_a_failure_being_published_cannot_be_reopened_and_overtaken_by_cre
 
 
 async def test_the_poison_functions_exhausted_report_goes_out_before_a_resumed_delivery_can_succeed() -> None:
-    sink, rows = SlowFirstPublish(), InMemoryRows()
+    sink, rows = SlowFirstPublish(), FakeLedgerRows()
     pc = FakePartnerCenter(OnboardingError(ErrorKind.TRANSIENT, "503"), customer_payload(), customer_payload())
     deps = dependencies(pc, sink, Ledger(rows), parking=FakeParking())
     with pytest.raises(OnboardingError):
@@ -189,7 +198,7 @@ async def test_a_delivery_that_outlived_its_lease_never_fails_a_request_whose_cu
                 await gate.wait()  # delivery B stalls in pre-flight
             return await super().domain_exists(domain, ms_request_id=ms_request_id)
 
-    rows, sink, pc, clock = InMemoryRows(), FakeEventSink(), Stalling(), Clock()
+    rows, sink, pc, clock = FakeLedgerRows(), FakeEventSink(), Stalling(), Clock()
     deps = replace(dependencies(pc, sink, Ledger(rows, clock=clock)), vault=VaultDown())
     stale = asyncio.create_task(handle_message(message(sample()), deps))
     await reached.wait()
@@ -206,7 +215,7 @@ async def test_a_delivery_that_outlived_its_lease_never_fails_a_request_whose_cu
 async def test_the_poison_function_reports_a_customer_recorded_while_it_was_writing() -> None:
     gate, reached = asyncio.Event(), asyncio.Event()
 
-    class SlowExhaust(InMemoryRows):
+    class SlowExhaust(FakeLedgerRows):
         async def replace(self, entry: LedgerEntry) -> LedgerEntry:
             if entry.exhausted_from is not None and not gate.is_set():
                 reached.set()
@@ -229,7 +238,7 @@ async def test_the_poison_function_reports_a_customer_recorded_while_it_was_writ
 
 async def test_an_invalid_resend_after_created_gets_the_created_event_again() -> None:
     sink = FakeEventSink()
-    deps = dependencies(sink=sink, ledger=Ledger(InMemoryRows()))
+    deps = dependencies(sink=sink, ledger=Ledger(FakeLedgerRows()))
     first = await handle_message(message(sample()), deps)
     broken = sample()
     del broken["customer"]["email"]
@@ -237,7 +246,7 @@ async def test_an_invalid_resend_after_created_gets_the_created_event_again() ->
 
 
 async def test_each_failure_after_a_reopen_has_an_event_id_of_its_own() -> None:
-    rows, sink = InMemoryRows(), FakeEventSink()
+    rows, sink = FakeLedgerRows(), FakeEventSink()
     auth = OnboardingError(ErrorKind.AUTH, "401", http_status=401)
     pc = FakePartnerCenter(TAKEN, auth, TAKEN)
     deps = dependencies(pc, sink, Ledger(rows), validate_address=False)
@@ -249,7 +258,7 @@ async def test_each_failure_after_a_reopen_has_an_event_id_of_its_own() -> None:
 
 
 async def test_an_outcome_stored_after_its_row_was_deleted_is_inserted_again() -> None:
-    rows = InMemoryRows()
+    rows = FakeLedgerRows()
     ledger = Ledger(rows)
     entry = await ledger.claim("r", "m", lease_seconds=60)
     del rows.rows["r"]

@@ -6,9 +6,11 @@ from dataclasses import replace
 
 import pytest
 
-from handlers.adapters.rows import InMemoryRows, RowChanged
 from handlers.domain.failures import ErrorKind, OnboardingError
-from handlers.onboarding.ledger import Decision, Ledger, LedgerEntry, sent_names
+from handlers.domain.ledger_entry import Decision, LedgerEntry, sent_names
+from handlers.domain.ports import RowChanged
+from handlers.onboarding.ledger import Ledger
+from tests.fakes import FakeLedgerRows
 
 LEASE = 60.0
 
@@ -27,12 +29,12 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def rows() -> InMemoryRows:
-    return InMemoryRows()
+def rows() -> FakeLedgerRows:
+    return FakeLedgerRows()
 
 
 @pytest.fixture
-def ledger(rows: InMemoryRows, clock: Clock) -> Ledger:
+def ledger(rows: FakeLedgerRows, clock: Clock) -> Ledger:
     return Ledger(rows, clock=clock)
 
 
@@ -167,7 +169,7 @@ async def test_a_failure_never_replaces_a_request_another_delivery_holds(ledger:
     assert row == held and row.decided is None
 
 
-async def test_release_frees_the_request_and_never_raises_when_it_changed(ledger: Ledger, rows: InMemoryRows) -> None:
+async def test_release_frees_the_request_and_never_raises_when_it_changed(ledger: Ledger, rows: FakeLedgerRows) -> None:
     entry = await claim(ledger)
     await ledger.release(entry)
     freed = rows.rows["r-1"]
@@ -176,20 +178,22 @@ async def test_release_frees_the_request_and_never_raises_when_it_changed(ledger
     assert rows.rows["r-1"] == freed
 
 
-async def test_a_claim_whose_answer_was_lost_is_recognised_as_this_deliverys(rows: InMemoryRows, clock: Clock) -> None:
+async def test_a_claim_whose_answer_was_lost_is_recognised_as_this_deliverys(
+    rows: FakeLedgerRows, clock: Clock
+) -> None:
     rows.lose_answer = lambda entry: entry.attempts == 1 and entry.state == "received"
     entry = await Ledger(rows, clock=clock).claim("r-1", "m-1", lease_seconds=LEASE)
     assert entry.owner == rows.rows["r-1"].owner and entry.etag == rows.rows["r-1"].etag
 
 
-async def test_an_outcome_whose_answer_was_lost_is_recognised_as_stored(ledger: Ledger, rows: InMemoryRows) -> None:
+async def test_an_outcome_whose_answer_was_lost_is_recognised_as_stored(ledger: Ledger, rows: FakeLedgerRows) -> None:
     entry = await claim(ledger)
     rows.lose_answer = lambda written: written.decided == "created"
     row = await ledger.decide(entry, CREATED)
     assert row.decided == "created" and row.etag == rows.rows["r-1"].etag
 
 
-async def test_a_lost_answer_over_a_write_someone_else_made_is_a_conflict(ledger: Ledger, rows: InMemoryRows) -> None:
+async def test_a_lost_answer_over_a_write_someone_else_made_is_a_conflict(ledger: Ledger, rows: FakeLedgerRows) -> None:
     entry = await claim(ledger)
     original = rows.lose_answer
 
@@ -206,7 +210,7 @@ async def test_a_lost_answer_over_a_write_someone_else_made_is_a_conflict(ledger
 
 
 async def test_retention_deletes_decided_rows_past_their_time_and_keeps_the_rest(
-    ledger: Ledger, rows: InMemoryRows, clock: Clock
+    ledger: Ledger, rows: FakeLedgerRows, clock: Clock
 ) -> None:
     await ledger.decide(await claim(ledger), CREATED)
     await ledger.claim("r-2", "m-2", lease_seconds=LEASE)  # undecided: kept whatever its age
@@ -217,13 +221,13 @@ async def test_retention_deletes_decided_rows_past_their_time_and_keeps_the_rest
 
 
 async def test_our_committed_write_answering_412_to_the_clients_own_resend_is_recognised(
-    ledger: Ledger, rows: InMemoryRows
+    ledger: Ledger, rows: FakeLedgerRows
 ) -> None:
     # azure-core resends a PUT whose answer was dropped; the resend's If-Match is stale against our own write.
     entry = await claim(ledger)
-    original = InMemoryRows.replace
+    original = FakeLedgerRows.replace
 
-    async def commit_then_412(self: InMemoryRows, written: LedgerEntry) -> LedgerEntry:
+    async def commit_then_412(self: FakeLedgerRows, written: LedgerEntry) -> LedgerEntry:
         await original(self, written)
         raise RowChanged(written.request_id)
 
@@ -244,7 +248,9 @@ async def test_a_create_going_out_is_unknown_until_answered_and_its_company_name
     assert refused.create_unknown is False  # Partner Center answered for good: no longer evidence of a ghost
 
 
-async def test_a_failure_stays_held_while_it_is_published_then_is_released(ledger: Ledger, rows: InMemoryRows) -> None:
+async def test_a_failure_stays_held_while_it_is_published_then_is_released(
+    ledger: Ledger, rows: FakeLedgerRows
+) -> None:
     row = await ledger.decide(await claim(ledger), failed(retryable=True), hold_seconds=LEASE)
     assert row.decided == "failed" and ledger.is_held(row)
     with pytest.raises(OnboardingError):  # a resend cannot reopen it before its event went out

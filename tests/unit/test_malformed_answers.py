@@ -20,11 +20,10 @@ from handlers.adapters.event_grid import EventGridPublisher
 from handlers.adapters.pacing import Pacer
 from handlers.adapters.partner_center import PartnerCenterClient
 from handlers.adapters.retry import RetryPolicy
-from handlers.adapters.rows import InMemoryRows
 from handlers.domain.failures import ErrorKind, OnboardingError
 from handlers.onboarding.pipeline import Dependencies, handle_message
 from handlers.triggers import InvocationFailed, run_invocation
-from tests.fakes import FakeEventSink, dependencies, message, sample
+from tests.fakes import FakeEventSink, FakeLedgerRows, dependencies, message, sample
 
 PLANTED = "Zq8vN3rT1pLk!7-planted"
 PLANTED_NUMBER = 98765432101234567
@@ -85,7 +84,7 @@ def everything_written(
     host_output = io.StringIO()
     report_failed_invocation("onboard_customer", "message-1", 1, exc, host_output)
     formatter = logging.Formatter("%(levelname)s %(name)s %(message)s")
-    assert isinstance(deps.ledger.rows, InMemoryRows)
+    assert isinstance(deps.ledger.rows, FakeLedgerRows)
     return {
         "exception": f"{type(exc).__name__}: {exc} {exc!r}",
         "traceback": "".join(traceback.format_exception(exc)),

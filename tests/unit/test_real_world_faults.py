@@ -13,15 +13,24 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from handlers.adapters.rows import InMemoryRows
 from handlers.domain.failures import ErrorKind, OnboardingError
+from handlers.domain.ledger_entry import LedgerEntry
 from handlers.domain.payloads import CustomerPayload
 from handlers.domain.timing import load_timing
 from handlers.onboarding.create import LISTING_LAG_WINDOW, same_company
-from handlers.onboarding.ledger import Ledger, LedgerEntry
+from handlers.onboarding.ledger import Ledger
 from handlers.onboarding.pipeline import Dependencies, handle_message
 from handlers.onboarding.poison import handle_poison
-from tests.fakes import FakeEventSink, FakeParking, FakePartnerCenter, customer_payload, dependencies, message, sample
+from tests.fakes import (
+    FakeEventSink,
+    FakeLedgerRows,
+    FakeParking,
+    FakePartnerCenter,
+    customer_payload,
+    dependencies,
+    message,
+    sample,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 TAKEN = OnboardingError(ErrorKind.BUSINESS, "taken", http_status=400, code="27100", description="domain already used")
@@ -59,7 +68,7 @@ class LaggingListing(FakePartnerCenter):
         return self.existing if self.lag < 0 else None
 
 
-def ledger_over(rows: InMemoryRows) -> Ledger:
+def ledger_over(rows: FakeLedgerRows) -> Ledger:
     return Ledger(rows)
 
 
@@ -87,7 +96,7 @@ def test_1_the_claim_ends_before_the_queue_gives_up_and_the_invocation_before_th
 
 @pytest.mark.parametrize("lost", ["received", "creating", "customer", "created"])
 async def test_1_a_write_committed_but_unanswered_never_strands_the_request(lost: str) -> None:
-    rows, sink, pc = InMemoryRows(), FakeEventSink(), FakePartnerCenter()
+    rows, sink, pc = FakeLedgerRows(), FakeEventSink(), FakePartnerCenter()
     dropped: set[str] = set()
 
     def drop_once(entry: LedgerEntry) -> bool:
@@ -104,7 +113,7 @@ async def test_1_a_write_committed_but_unanswered_never_strands_the_request(lost
 
 
 async def test_1_a_failure_while_storing_the_outcome_frees_the_claim_at_once() -> None:
-    class DecideFails(InMemoryRows):
+    class DecideFails(FakeLedgerRows):
         async def replace(self, entry: LedgerEntry) -> LedgerEntry:
             if entry.decided is not None:
                 raise RuntimeError("a library's surprise")
@@ -121,7 +130,7 @@ async def test_1_a_failure_while_storing_the_outcome_frees_the_claim_at_once() -
 
 
 async def test_2_domain_taken_after_a_ghost_create_stays_transient_until_the_listing_shows_our_tenant() -> None:
-    rows, sink, pc = InMemoryRows(), FakeEventSink(), LaggingListing(lag=1)
+    rows, sink, pc = FakeLedgerRows(), FakeEventSink(), LaggingListing(lag=1)
     deps = dependencies(pc, sink, ledger_over(rows))
     with pytest.raises(OnboardingError) as raised:
         await handle_message(message(sample()), deps)
@@ -133,7 +142,7 @@ async def test_2_domain_taken_after_a_ghost_create_stays_transient_until_the_lis
 async def test_2_after_the_window_a_domain_nobody_lists_is_unavailable_and_a_person_is_told(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    rows, sink = InMemoryRows(), FakeEventSink()
+    rows, sink = FakeLedgerRows(), FakeEventSink()
     with pytest.raises(OnboardingError):
         await handle_message(message(sample()), dependencies(LaggingListing(lag=99), sink, ledger_over(rows)))
     row = rows.rows["crm-se-0001"]
@@ -147,7 +156,7 @@ async def test_2_after_the_window_a_domain_nobody_lists_is_unavailable_and_a_per
 
 
 async def test_2_a_corrected_resend_after_a_create_went_out_adopts_the_earlier_tenant_instead_of_a_second() -> None:
-    rows, sink = InMemoryRows(), FakeEventSink()
+    rows, sink = FakeLedgerRows(), FakeEventSink()
     with pytest.raises(OnboardingError):  # a create for wingtiptoysab went out; its answer was lost
         await handle_message(message(sample()), dependencies(FakePartnerCenter(TIMEOUT), sink, ledger_over(rows)))
     row = rows.rows["crm-se-0001"]
@@ -172,7 +181,7 @@ def test_2_company_names_are_compared_after_unicode_and_white_space_normalisatio
 
 
 async def test_4_the_poison_path_leaves_a_request_a_live_delivery_holds_to_that_delivery() -> None:
-    rows, sink, parking = InMemoryRows(), FakeEventSink(), FakeParking()
+    rows, sink, parking = FakeLedgerRows(), FakeEventSink(), FakeParking()
     ledger = ledger_over(rows)
     await ledger.claim("crm-se-0001", "m", lease_seconds=60)  # a duplicate message is being handled right now
     outcome = await handle_poison(message(sample()), dependencies(sink=sink, ledger=ledger, parking=parking))
@@ -188,7 +197,7 @@ def with_vault(deps: Dependencies, vault: FakeVault) -> Dependencies:
 
 
 async def test_5_a_vault_outage_through_every_delivery_ends_created_never_failed() -> None:
-    rows, sink, vault = InMemoryRows(), FakeEventSink(), FakeVault(down=True)
+    rows, sink, vault = FakeLedgerRows(), FakeEventSink(), FakeVault(down=True)
     deps = with_vault(dependencies(FakePartnerCenter(), sink, ledger_over(rows)), vault)
     for _ in range(5):
         with pytest.raises(OnboardingError):
@@ -201,7 +210,7 @@ async def test_5_a_vault_outage_through_every_delivery_ends_created_never_failed
 
 
 async def test_5_a_vault_that_comes_back_gets_the_password_and_the_event_its_secret_id() -> None:
-    rows, sink, vault = InMemoryRows(), FakeEventSink(), FakeVault(down=True)
+    rows, sink, vault = FakeLedgerRows(), FakeEventSink(), FakeVault(down=True)
     pc = FakePartnerCenter()
     deps = with_vault(dependencies(pc, sink, ledger_over(rows)), vault)
     with pytest.raises(OnboardingError):
@@ -215,7 +224,7 @@ async def test_5_a_vault_that_comes_back_gets_the_password_and_the_event_its_sec
 
 async def test_5_a_replay_without_the_password_ends_created_without_a_secret_never_failed() -> None:
     # Partner Center replays a create it remembers, but its answer may lack userCredentials: the password is gone.
-    rows, sink, vault = InMemoryRows(), FakeEventSink(), FakeVault(down=True)
+    rows, sink, vault = FakeLedgerRows(), FakeEventSink(), FakeVault(down=True)
     pc = FakePartnerCenter(customer_payload(), customer_payload().model_copy(update={"userCredentials": None}))
     deps = with_vault(dependencies(pc, sink, ledger_over(rows)), vault)
     with pytest.raises(OnboardingError):
@@ -231,7 +240,7 @@ async def test_5_a_replay_without_the_password_ends_created_without_a_secret_nev
 
 
 async def test_8_a_reused_request_id_keeps_its_outcome_and_is_logged(caplog: pytest.LogCaptureFixture) -> None:
-    rows, sink, pc = InMemoryRows(), FakeEventSink(), FakePartnerCenter()
+    rows, sink, pc = FakeLedgerRows(), FakeEventSink(), FakePartnerCenter()
     deps = dependencies(pc, sink, ledger_over(rows))
     first = await handle_message(message(sample()), deps)
     other: dict[str, Any] = sample()
@@ -243,7 +252,7 @@ async def test_8_a_reused_request_id_keeps_its_outcome_and_is_logged(caplog: pyt
 
 
 async def test_8_a_resend_that_changes_only_what_partner_center_never_sees_is_the_same_request() -> None:
-    rows, sink = InMemoryRows(), FakeEventSink()
+    rows, sink = FakeLedgerRows(), FakeEventSink()
     await handle_message(message(sample()), dependencies(FakePartnerCenter(TAKEN), sink, ledger_over(rows)))
     resent = sample()
     resent["correlationId"] = "another-correlation-id"
@@ -253,7 +262,7 @@ async def test_8_a_resend_that_changes_only_what_partner_center_never_sees_is_th
 
 
 async def test_a_request_delivered_again_after_its_row_was_purged_never_makes_a_second_customer() -> None:
-    rows, sink, pc = InMemoryRows(), FakeEventSink(), FakePartnerCenter()
+    rows, sink, pc = FakeLedgerRows(), FakeEventSink(), FakePartnerCenter()
     ledger = ledger_over(rows)
     await handle_message(message(sample()), dependencies(pc, sink, ledger))
     rows.rows.clear()  # retention deleted the decided row

@@ -18,15 +18,15 @@ from azure.core.exceptions import (
     ServiceResponseError,
 )
 
-from handlers.adapters.ledger_table import TableRows
+from handlers.adapters.ledger_table import LedgerTable
 from handlers.adapters.pacing import Pacer
 from handlers.adapters.partner_center import PartnerCenterClient
 from handlers.adapters.retry import RetryPolicy, retry_after_seconds
-from handlers.adapters.rows import RowChanged, WriteUnknown
 from handlers.bootstrap import build_ledger
 from handlers.domain.failures import ErrorKind, OnboardingError
+from handlers.domain.ledger_entry import LedgerEntry
+from handlers.domain.ports import RowChanged, WriteUnknown
 from handlers.domain.timing import load_timing
-from handlers.onboarding.ledger import LedgerEntry
 from handlers.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,7 +52,7 @@ class FlakyTable:
 
 async def test_3_a_failed_first_contact_with_storage_is_transient_and_storage_is_used_after_it() -> None:
     table = FlakyTable()
-    rows = TableRows(table)  # type: ignore[arg-type]
+    rows = LedgerTable(table)  # type: ignore[arg-type]
     with pytest.raises(OnboardingError) as raised:
         await rows.read("r-1")
     assert raised.value.kind is ErrorKind.TRANSIENT
@@ -95,7 +95,7 @@ class RefusingTable:
 async def test_every_azure_core_error_of_a_write_is_classified_in_one_place(
     error: AzureError, expected: type[Exception]
 ) -> None:
-    rows = TableRows(RefusingTable(error))  # type: ignore[arg-type]
+    rows = LedgerTable(RefusingTable(error))  # type: ignore[arg-type]
     with pytest.raises(expected) as raised:
         await rows.replace(LedgerEntry("r-1", "m-1", etag="1"))
     if isinstance(raised.value, OnboardingError):

@@ -10,11 +10,11 @@ import pytest
 from pydantic import SecretStr
 
 from handlers.adapters.key_vault import StoredSecret
-from handlers.adapters.rows import InMemoryRows
 from handlers.adapters.user_tokens import UserTokens, split_secret_url
-from handlers.domain.failures import ErrorKind, OnboardingError, failure_from_error
+from handlers.domain.error_codes import failure_from_error
+from handlers.domain.failures import ErrorKind, OnboardingError
 from handlers.onboarding.consent import ConsentAlarm
-from tests.fakes import FakeEventSink
+from tests.fakes import FakeEventSink, FakeNotices
 
 FIRST = "rt.first-refresh-token-value"
 
@@ -51,8 +51,8 @@ class Entra:
         return answer if self.rotate else {k: v for k, v in answer.items() if k != "refresh_token"}
 
 
-def source(vault: FakeVault, entra: Entra, sink: FakeEventSink, rows: InMemoryRows | None = None) -> UserTokens:
-    alarm = ConsentAlarm(rows or InMemoryRows(), sink, source="/tests")
+def source(vault: FakeVault, entra: Entra, sink: FakeEventSink, rows: FakeNotices | None = None) -> UserTokens:
+    alarm = ConsentAlarm(rows or FakeNotices(), sink, source="/tests")
     return UserTokens(vault, "pc-app-user", entra, on_consent_required=alarm, refusal_memory=0.0)
 
 
@@ -69,7 +69,7 @@ async def test_redemption_rotates_the_token_into_the_vault_and_caches_the_access
 async def test_instances_redeeming_at_once_each_rotate_and_none_is_refused() -> None:
     # Entra keeps earlier refresh tokens valid after a rotation, so two instances redeeming the same version at the
     # same moment both succeed; each writes its successor as a new version, and the next redemption reads the latest.
-    vault, entra, sink, rows = FakeVault(), Entra(), FakeEventSink(), InMemoryRows()
+    vault, entra, sink, rows = FakeVault(), Entra(), FakeEventSink(), FakeNotices()
     first, second = source(vault, entra, sink, rows), source(vault, entra, sink, rows)
     assert sorted(await asyncio.gather(first.get_token(), second.get_token())) == ["user-access-1", "user-access-2"]
     assert entra.redeemed == [FIRST, FIRST] and sorted(vault.versions[1:]) == ["rt.rotated-1", "rt.rotated-2"]
@@ -81,7 +81,7 @@ async def test_instances_redeeming_at_once_each_rotate_and_none_is_refused() -> 
 async def test_a_device_code_sign_in_is_redeemed_and_kept_as_a_public_clients() -> None:
     # Entra refuses the app's credential on a public client's refresh token (AADSTS700025): the secret's tag decides.
     vault, confidential, public, sink = FakeVault(tags={"client": "public"}), Entra(), Entra(), FakeEventSink()
-    alarm = ConsentAlarm(InMemoryRows(), sink, source="/tests")
+    alarm = ConsentAlarm(FakeNotices(), sink, source="/tests")
     tokens = UserTokens(vault, "pc-app-user", confidential, on_consent_required=alarm, redeem_public=public)
     assert await tokens.get_token() == "user-access-1"
     assert (confidential.redeemed, public.redeemed) == ([], [FIRST])
@@ -100,7 +100,7 @@ MISMATCH = {"error": "invalid_client", "error_description": "AADSTS700025: Clien
 async def test_an_untagged_public_clients_token_is_redeemed_as_one_and_tagged_from_then_on() -> None:
     vault, confidential, public, sink = FakeVault(), Entra(), Entra(), FakeEventSink()
     confidential.error = MISMATCH  # written by hand, or before ops.consent tagged device-code sign-ins
-    alarm = ConsentAlarm(InMemoryRows(), sink, source="/tests")
+    alarm = ConsentAlarm(FakeNotices(), sink, source="/tests")
     tokens = UserTokens(vault, "pc-app-user", confidential, on_consent_required=alarm, redeem_public=public)
     assert await tokens.get_token() == "user-access-1"
     assert (confidential.redeemed, public.redeemed) == ([FIRST], [FIRST]) and sink.events == []
@@ -110,7 +110,7 @@ async def test_an_untagged_public_clients_token_is_redeemed_as_one_and_tagged_fr
 async def test_a_token_redeemed_as_the_other_kind_is_retagged_even_when_entra_does_not_rotate_it() -> None:
     vault, confidential, public, sink = FakeVault(), Entra(), Entra(), FakeEventSink()
     confidential.error, public.rotate = MISMATCH, False
-    alarm = ConsentAlarm(InMemoryRows(), sink, source="/tests")
+    alarm = ConsentAlarm(FakeNotices(), sink, source="/tests")
     tokens = UserTokens(vault, "pc-app-user", confidential, on_consent_required=alarm, redeem_public=public)
     assert await tokens.get_token() == "user-access-1"
     assert vault.versions[-1] == FIRST and vault.tags[-1]["client"] == "public"  # the same token, its new tag
@@ -121,7 +121,7 @@ async def test_a_mismatch_is_reported_as_one_whatever_the_other_kind_answers() -
     public.error = {"error": "invalid_client", "error_description": "AADSTS7000218: needs a credential",
                     "error_codes": [7000218]}  # fmt: skip  # public client flows turned off since the sign-in
     confidential.error = {"error": "invalid_grant", "error_description": "AADSTS9002313: bad", "error_codes": [9002313]}
-    alarm = ConsentAlarm(InMemoryRows(), sink, source="/tests")
+    alarm = ConsentAlarm(FakeNotices(), sink, source="/tests")
     tokens = UserTokens(vault, "pc-app-user", confidential, on_consent_required=alarm, redeem_public=public)
     with pytest.raises(OnboardingError):
         await tokens.get_token()
@@ -133,7 +133,7 @@ async def test_a_token_neither_kind_of_client_can_redeem_needs_a_new_sign_in_and
     confidential.error = MISMATCH
     public.error = {"error": "invalid_client", "error_description": "AADSTS7000218: needs a credential",
                     "error_codes": [7000218]}  # fmt: skip
-    alarm = ConsentAlarm(InMemoryRows(), sink, source="/tests")
+    alarm = ConsentAlarm(FakeNotices(), sink, source="/tests")
     tokens = UserTokens(vault, "pc-app-user", confidential, on_consent_required=alarm, redeem_public=public)
     for _ in range(3):
         with pytest.raises(OnboardingError) as raised:
@@ -152,7 +152,7 @@ async def test_a_token_neither_kind_of_client_can_redeem_needs_a_new_sign_in_and
 async def test_a_dead_refresh_token_raises_consent_and_publishes_one_event_an_hour(
     codes: list[int], reason: str
 ) -> None:
-    vault, entra, sink, rows = FakeVault(), Entra(), FakeEventSink(), InMemoryRows()
+    vault, entra, sink, rows = FakeVault(), Entra(), FakeEventSink(), FakeNotices()
     entra.error = {"error": "invalid_grant", "error_description": f"AADSTS{codes[0]}: dead", "error_codes": codes}
     for _instance in range(2):  # two instances, one shared notice store
         tokens = source(vault, entra, sink, rows)
@@ -197,9 +197,7 @@ def test_the_secret_url_must_be_version_less() -> None:
 
 async def test_a_dead_sign_in_is_remembered_until_a_new_consent_reaches_the_vault() -> None:
     vault, entra, sink = FakeVault(), Entra(), FakeEventSink()
-    tokens = UserTokens(
-        vault, "pc-app-user", entra, on_consent_required=ConsentAlarm(InMemoryRows(), sink, source="/t")
-    )
+    tokens = UserTokens(vault, "pc-app-user", entra, on_consent_required=ConsentAlarm(FakeNotices(), sink, source="/t"))
     entra.error = {"error": "invalid_grant", "error_codes": [50173]}
     for _ in range(3):
         with pytest.raises(OnboardingError):

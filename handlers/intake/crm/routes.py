@@ -8,8 +8,8 @@ import logging
 from collections.abc import Mapping
 from itertools import groupby
 
-from handlers.adapters.intake_table import IntakeRecord
 from handlers.domain.failures import FieldError, OnboardingError
+from handlers.domain.intake_record import IntakeRecord
 from handlers.domain.request import CustomerRequest
 from handlers.intake.crm.dataverse import MAX_BODY_BYTES as DATAVERSE_MAX_BYTES
 from handlers.intake.crm.dataverse import parse_context

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from handlers.domain.error_codes import ENDPOINT_MISSING_STATUSES
 from handlers.domain.failures import ErrorKind, FieldError, OnboardingError, Reason, invalid_request_message
 from handlers.domain.payloads import AddressValidation
 from handlers.domain.ports import PartnerCenter
@@ -29,7 +30,7 @@ async def _country_rule_errors(
     try:
         rules = await cache.get(country, lambda: partner_center.get_country_rules(country, ms_request_id=ms_request_id))
     except OnboardingError as error:
-        if error.kind is ErrorKind.BUSINESS and error.http_status in (404, 405, 501) and error.code is None:
+        if error.kind is ErrorKind.BUSINESS and error.http_status in ENDPOINT_MISSING_STATUSES and error.code is None:
             # Not Partner Center saying "no such country" (that carries an error code): no such endpoint here.
             log.warning("Country rules unavailable (HTTP %s): checking the request without them", error.http_status)
             return []
