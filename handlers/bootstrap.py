@@ -58,7 +58,7 @@ def build_dependencies(settings: Settings, *, http: httpx.AsyncClient | None = N
     http = http or build_http_client(settings.PARTNER_CENTER_TIMEOUT_SECONDS)
     timing = load_timing()  # host.json (and its app-setting overrides): the invocation, lease and round budgets
     log.info("Timing model: %s", timing.describe())
-    policy = RetryPolicy(budget_seconds=timing.round_budget, max_retry_after=timing.max_retry_after)
+    policy = RetryPolicy.of(timing)
     few = replace(policy, max_attempts=3)
     identity = settings.managed_identity_client_id
     events = EventGridPublisher(

@@ -35,6 +35,7 @@ from handlers.adapters.user_tokens import (
     refresh_token_tags,
     split_secret_url,
 )
+from handlers.domain.timing import load_timing
 from handlers.settings import Settings
 
 KEY_VAULT_SCOPE = "https://vault.azure.net/.default"
@@ -111,7 +112,7 @@ async def store(settings: Settings, refresh_token: str, *, public: bool = False)
         else _AzureIdentityTokens()
     )
     async with build_http_client(30.0) as http:
-        vault = KeyVaultSecrets(http, vault_url, tokens, retry_policy=RetryPolicy(budget_seconds=30.0, max_attempts=3))
+        vault = KeyVaultSecrets(http, vault_url, tokens, retry_policy=RetryPolicy.of(load_timing(), max_attempts=3))
         return await vault.set_secret(
             name, SecretStr(refresh_token), tags=refresh_token_tags(public=public, writtenBy="ops.consent"),
             expires_in_days=REFRESH_TOKEN_DAYS, content_type=REFRESH_TOKEN_CONTENT_TYPE,

@@ -8,17 +8,20 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from handlers.adapters.retry import RetryPolicy
 from handlers.domain.failures import OnboardingError
 from handlers.domain.intake_record import IntakeRecord
 from handlers.domain.ledger_entry import LedgerEntry
 from handlers.domain.payloads import AddressValidation, CountryRules, CustomerPayload, Relationship
 from handlers.domain.ports import RowChanged, RowExists, WriteUnknown
-from handlers.domain.timing import TimingModel
+from handlers.domain.timing import TimingModel, load_timing
 from handlers.onboarding.app_user import AppUser
 from handlers.onboarding.ledger import Ledger
 from handlers.onboarding.pipeline import Dependencies, PipelineConfig
 from handlers.onboarding.preflight import CountryRulesCache
 
+# The unit tests' timing model: redeliveries a second apart (invocations of 3 s, claims of 3.5 s).
+TEST_TIMING = TimingModel(visibility_timeout=1.0, max_dequeue_count=5, function_timeout=300.0)
 SAMPLES = Path(__file__).resolve().parent.parent / "samples" / "requests"
 ADMIN_PASSWORD = "Pa55-word-never-to-be-seen!"
 
@@ -26,6 +29,11 @@ ADMIN_PASSWORD = "Pa55-word-never-to-be-seen!"
 def sample(name: str = "se-wingtip-toys") -> dict[str, Any]:
     """A sample request as a dict (a fresh copy each time)."""
     return dict(json.loads((SAMPLES / f"{name}.json").read_text(encoding="utf-8")))
+
+
+def retry_policy(**changes: Any) -> RetryPolicy:
+    """One round's retry policy as the shipped host.json makes it, with `changes` (max_attempts, sleep, ...)."""
+    return RetryPolicy.of(load_timing(env={}), **changes)
 
 
 def message(data: dict[str, Any]) -> bytes:
@@ -296,7 +304,7 @@ def dependencies(
             events_source="/tests",
             domain_suffix=".onmicrosoft.com",
             enable_gdap_default=True,
-            timing=TimingModel(visibility_timeout=1.0, max_dequeue_count=5, function_timeout=300.0),
+            timing=TEST_TIMING,
             validate_address=validate_address,
             cloud=cloud,
         ),

@@ -21,7 +21,7 @@ def _text(value: Any, limit: int) -> str | None:
     return echoable(value[:limit]) if isinstance(value, str) and value.strip() else None
 
 
-def classify_response(response: httpx.Response, *, what: str, max_retry_after: float = 60.0) -> OnboardingError:
+def classify_response(response: httpx.Response, *, what: str, max_retry_after: float) -> OnboardingError:
     """Read a Partner Center error response, whatever its body, into one classified error."""
     body: Any = None
     try:

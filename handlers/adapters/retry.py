@@ -9,7 +9,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from tenacity import (
     AsyncRetrying,
@@ -21,6 +21,7 @@ from tenacity import (
 from tenacity.stop import stop_base
 
 from handlers.domain.failures import ErrorKind, OnboardingError
+from handlers.domain.timing import TimingModel
 from handlers.observability.telemetry import retries
 
 T = TypeVar("T")
@@ -34,12 +35,17 @@ class RetryPolicy:
     (domain/timing.py). A Retry-After is believed up to `max_retry_after`; one that does not fit the budget ends
     the call at once, and the queue redelivers (with the same MS-RequestId)."""
 
+    budget_seconds: float
+    max_retry_after: float
     max_attempts: int = 5
     initial_backoff: float = 0.5
     max_backoff: float = 8.0
-    budget_seconds: float = 22.5
-    max_retry_after: float = 60.0
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+
+    @classmethod
+    def of(cls, timing: TimingModel, **changes: Any) -> RetryPolicy:
+        """One round's policy under this timing model: its call-time budget and Retry-After cap."""
+        return cls(**{"budget_seconds": timing.round_budget, "max_retry_after": timing.max_retry_after, **changes})
 
 
 def retry_after_seconds(value: str | None, *, cap: float, now: Callable[[], float] = time.time) -> float | None:

@@ -14,6 +14,10 @@ So a request has a retry window of W = V × (N − 1) from its first failure to 
 - a **Retry-After** is believed up to 60 s (RETRY_AFTER_CEILING; Partner Center's throttling page shows "Try again in
   57 seconds"), and never longer than T: one answer of `86400` or `inf` must not stall a worker for a day.
 
+Durations that are facts of Partner Center or of this app rather than of host.json live on the model too (the
+listing-lag window, the HTTP intake's windows), so that each has one home and tests pass a model instead of
+patching globals.
+
 App settings override host.json as the host itself allows (`AzureFunctionsJobHost__extensions__queues__...`), so the
 app and its host always read the same numbers.
 """
@@ -54,6 +58,17 @@ class TimingModel:
     visibility_timeout: float
     max_dequeue_count: int
     function_timeout: float
+    # A "domain taken" may still be our own tenant missing from the listing this long after the first create: well
+    # over Partner Center's ~90 s read lag (partner-center.md, "Reads lag writes").
+    listing_lag_window: float = 300.0
+    # The HTTP intake: a request with no trace in the ledger this long after it was enqueued is taken as lost (sent
+    # again); a row taken to send this long ago belongs to a sender that died (taken over); a caller waits this long
+    # for another one's send of the same content, looking every `intake_poll`; a 503 asks for a resend after this.
+    intake_lost_after: float = 3600.0
+    intake_takeover_after: float = 30.0
+    intake_wait: float = 2.0
+    intake_poll: float = 0.05
+    intake_retry_after: float = 30.0
 
     def __post_init__(self) -> None:
         if self.max_dequeue_count < 2 or self.visibility_timeout <= 0 or self.function_timeout <= 0:

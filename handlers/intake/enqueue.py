@@ -6,7 +6,8 @@ exceptions: a request the ledger holds as failed-but-retryable (or exhausted) is
 the documented way to retry it, and so is one the ledger never saw an hour after it was sent. Identical requests
 racing each other: the first takes the row (a conditional write, marked `sending`) and sends; the others wait for
 it (briefly) and send nothing. A sender that fails frees the row, so nothing is lost: a waiting caller, or the
-CRM's resend, sends it; a row left `sending` by a sender that died is taken over after SENDING_SECONDS. Were a
+CRM's resend, sends it; a row left `sending` by a sender that died is taken over after a while (the timing model's
+`intake_takeover_after`). Were a
 second message to go out after all, the ledger makes it harmless (one customer, one outcome).
 
 CRM records (Dataverse, Salesforce) also pass `claim_record`: one CRM record leads to at most one customer, even
@@ -31,6 +32,7 @@ from handlers.domain.intake_record import IntakeRecord
 from handlers.domain.ledger_entry import LedgerEntry
 from handlers.domain.ports import IntakeRecords, MessageSender, RowChanged, RowExists
 from handlers.domain.request import MAX_MESSAGE_BYTES, CustomerRequest, InvalidRequest, parse_message
+from handlers.domain.timing import TimingModel
 from handlers.intake.crm.mapping import FieldMap
 from handlers.intake.http_bodies import (
     JSON_TYPES,
@@ -46,13 +48,6 @@ from handlers.onboarding.pipeline import PipelineConfig, request_hash
 
 log = logging.getLogger("csp_onboarding")
 
-# A request that left no trace in the ledger this long after it was enqueued is taken as lost (a queue message
-# expires after 7 days unseen; a decided ledger row is deleted after the retention period): it may be sent again.
-LOST_AFTER_SECONDS = 3600.0
-# A row marked `sending` this long ago belongs to a caller that died before sending: another may take it over.
-SENDING_SECONDS = 30.0
-_SENDING_POLL_SECONDS, _SENDING_POLLS = 0.05, 40  # how long a caller waits for another one's send: 2 s
-RETRY_AFTER_SECONDS = 30
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
@@ -75,9 +70,10 @@ class Busy(Exception):
     this very request; try again later."""
 
 
-def unavailable(message: str) -> Answer:
+def unavailable(message: str, timing: TimingModel) -> Answer:
     """503 with Retry-After: a CRM sends the same request again later."""
-    return errors_answer(503, [error("unavailable", message)], headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+    retry_after = str(round(timing.intake_retry_after))
+    return errors_answer(503, [error("unavailable", message)], headers={"Retry-After": retry_after})
 
 
 def status_url(base_url: str, request_id: str) -> str:
@@ -102,7 +98,7 @@ async def _worth_a_message(
         return True
     entry = await deps.ledger.read(request_id)
     if entry is None:  # never picked up this long after it was sent (the message expired), or its row was purged
-        return deps.clock() - record.updated_at > LOST_AFTER_SECONDS
+        return deps.clock() - record.updated_at > deps.config.timing.intake_lost_after
     return entry.decided == "exhausted" or (entry.decided == "failed" and bool(entry.retryable))
 
 
@@ -111,11 +107,12 @@ async def enqueue_once(request: CustomerRequest, deps: IntakeDependencies) -> bo
     another caller right now); True when a message went out. Raises OnboardingError(TRANSIENT) when storage or the
     queue fails, Busy when another caller's send of it does not finish in time."""
     content, request_id = request_hash(request, deps.config), request.requestId
-    for _ in range(_SENDING_POLLS):
+    timing = deps.config.timing
+    for _ in range(max(1, round(timing.intake_wait / timing.intake_poll))):
         record = await deps.records.get(request_id)
         if record is not None and record.sending:  # another caller took the row to send
-            if record.content_hash == content and deps.clock() - record.updated_at < SENDING_SECONDS:
-                await deps.sleep(_SENDING_POLL_SECONDS)  # this very content, right now: wait for it
+            if record.content_hash == content and deps.clock() - record.updated_at < timing.intake_takeover_after:
+                await deps.sleep(timing.intake_poll)  # this very content, right now: wait for it
                 continue
             # other content, or a caller that died before sending: take the row over
         elif not await _worth_a_message(record, content, request_id, deps):
@@ -143,7 +140,7 @@ async def _send(request: CustomerRequest, mine: IntakeRecord, deps: IntakeDepend
         raise
     try:
         await deps.records.replace(replace(mine, sending=False, updated_at=deps.clock()))
-    except (OnboardingError, RowChanged) as exc:  # sent: a waiting caller takes the row over after SENDING_SECONDS
+    except (OnboardingError, RowChanged) as exc:  # sent: a waiting caller takes the row over later
         log.warning("Request %s enqueued, but its intake row was not marked sent (%s)", request.requestId, exc)
     log.info("Request %s enqueued", request.requestId)
 
@@ -170,9 +167,11 @@ async def accept_request(body: bytes, content_type: str | None, base_url: str, d
     try:
         await enqueue_once(parsed, deps)
     except Busy as exc:
-        return unavailable(f"Not enqueued: {exc}; send it again later.")
+        return unavailable(f"Not enqueued: {exc}; send it again later.", deps.config.timing)
     except OnboardingError as exc:
-        return unavailable(f"The request could not be enqueued ({exc.message}); send it again later.")
+        return unavailable(
+            f"The request could not be enqueued ({exc.message}); send it again later.", deps.config.timing
+        )
     return accepted(parsed.requestId, base_url)
 
 
@@ -192,7 +191,7 @@ async def request_status(request_id: str, deps: IntakeDependencies) -> Answer:
         if entry is None and await deps.records.get(request_id) is None:
             return errors_answer(404, [error("unknown_request", "No request has this requestId.", "requestId")])
     except OnboardingError as exc:
-        return unavailable(f"The state could not be read ({exc.message}).")
+        return unavailable(f"The state could not be read ({exc.message}).", deps.config.timing)
     return json_answer(200, _status_body(request_id, entry))
 
 
@@ -202,7 +201,7 @@ Previous = Literal["created", "failed", "busy"]
 async def _previous_outcome(guard: IntakeRecord, deps: IntakeDependencies) -> Previous:
     entry = await deps.ledger.read(guard.request_id)
     if entry is None:
-        return "failed" if deps.clock() - guard.updated_at > LOST_AFTER_SECONDS else "busy"
+        return "failed" if deps.clock() - guard.updated_at > deps.config.timing.intake_lost_after else "busy"
     if entry.decided == "created" or entry.customer_id is not None:
         return "created"
     if entry.decided == "failed" or (entry.decided == "exhausted" and entry.creating_since is None):
@@ -244,9 +243,11 @@ async def accept_record(key: str, request: CustomerRequest, base_url: str, deps:
             return accepted(created_by, base_url, status=200, state="created")
         await enqueue_once(request, deps)
     except Busy as exc:
-        return unavailable(f"Not enqueued: {exc}; send it again later.")
+        return unavailable(f"Not enqueued: {exc}; send it again later.", deps.config.timing)
     except OnboardingError as exc:
         if exc.kind is not ErrorKind.TRANSIENT:
             raise
-        return unavailable(f"The request could not be enqueued ({exc.message}); send it again later.")
+        return unavailable(
+            f"The request could not be enqueued ({exc.message}); send it again later.", deps.config.timing
+        )
     return accepted(request.requestId, base_url)

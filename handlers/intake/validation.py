@@ -49,7 +49,7 @@ async def validate_request(body: bytes, content_type: str | None, deps: Dependen
         # App+User switched off is one: the request would be refused, naming its field.
         if exc.kind in (ErrorKind.TRANSIENT, ErrorKind.AUTH, ErrorKind.CONSENT) and exc.code != APP_USER_OFF_CODE:
             log.warning("Validation could not reach a verdict: %s", exc)
-            return unavailable("Partner Center could not be asked right now; try again later.")
+            return unavailable("Partner Center could not be asked right now; try again later.", deps.config.timing)
         failure = failure_from_error(exc)
         errors = failure.errors or [FieldError(field=None, code=failure.reason.value, message=failure.message)]
         return _verdict(errors, failure.suggested_addresses)

@@ -32,11 +32,6 @@ def ms_request_id_for(request_id: str) -> str:
     return str(uuid.uuid5(_MS_REQUEST_NAMESPACE, request_id))
 
 
-# How long after the first create a "domain taken" may still be our own tenant missing from the listing: well
-# over Partner Center's ~90 s read lag (partner-center.md).
-LISTING_LAG_WINDOW = 300.0
-
-
 def domain_for(request: CustomerRequest, domain_suffix: str) -> str:
     """The customer's initial domain: its prefix plus the cloud's suffix, lower case."""
     return f"{request.customer.domainPrefix.lower()}{domain_suffix}"
@@ -144,6 +139,7 @@ class CreateContext:
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     search_seconds: float = 10.0  # how long this delivery keeps looking before leaving it to the next one
+    listing_lag_window: float = 300.0  # the timing model's: how long after the first create to keep looking
 
 
 async def whose_tenant(found: CustomerPayload, names: Sequence[str], domain: str, other_claim: OtherClaims) -> Verdict:
@@ -194,7 +190,7 @@ async def create_customer(
     MS-RequestId. So, on positive evidence only — a create for this domain went out before this delivery
     (`context.may_exist`) or earlier in this call (`after_unanswered`) — the tenant is looked for among the
     partner's customers and adopted when its company name is the request's. Newly created customers can be missing
-    from the listing for about 90 s (partner-center.md, "Reads lag writes"): until LISTING_LAG_WINDOW has passed
+    from the listing for about 90 s (partner-center.md, "Reads lag writes"): until the listing-lag window has passed
     since the first create, "taken but not found" is transient, never a final domain_unavailable.
     """
     body = customer_body(request, domain=context.domain, enable_gdap_default=enable_gdap_default)
@@ -210,24 +206,25 @@ async def create_customer(
         if adopted is not None:
             log.warning("Adopted customer %s: created by an earlier attempt whose answer was lost", adopted.id)
             return adopted
-        give_up_on_listing(context.domain, context.creating_since, context.clock())
+        give_up_on_listing(context.domain, context.creating_since, context.clock(), context.listing_lag_window)
         raise domain_unavailable(error, context.domain) from None
 
 
 ORPHAN_ALERT = "possible_orphan_tenant"  # the `alert` dimension the Azure Monitor alert filters on
 
 
-def give_up_on_listing(domain: str, creating_since: float, now: float) -> None:
+def give_up_on_listing(domain: str, creating_since: float, now: float, window: float) -> None:
     """For a domain a create of this request went out for with no answer, whose tenant nobody lists or claims yet:
-    until LISTING_LAG_WINDOW has passed since the first create, raise OnboardingError(TRANSIENT) (the listing may
-    still show it); after it, give up — it may be a tenant no request will ever report, so a person is alerted."""
-    if now - creating_since < LISTING_LAG_WINDOW:
+    until `window` (the listing-lag window) has passed since the first create, raise OnboardingError(TRANSIENT) (the
+    listing may still show it); after it, give up — it may be a tenant no request will ever report, so a person is
+    alerted."""
+    if now - creating_since < window:
         raise OnboardingError(  # from None: called while a "domain taken" is handled, which it replaces
             ErrorKind.TRANSIENT, f"an earlier create for {domain} may still appear in the listing; looking again later"
         ) from None
     log.error(
         "A create for %s got no answer and no tenant on it was found for %d s: it may exist with no CRM record; "
-        "look for it in Partner Center before the CRM retries with another prefix", domain, int(LISTING_LAG_WINDOW),
+        "look for it in Partner Center before the CRM retries with another prefix", domain, int(window),
         extra={"alert": ORPHAN_ALERT},
     )  # fmt: skip
 

@@ -223,7 +223,9 @@ async def _earlier_tenant(held: _Held, domain: str, deps: Dependencies) -> Custo
         log.warning("The customer an earlier attempt created on %s is this request's: adopting it", entry.domain)
         return earlier
     if verdict is Verdict.WAIT:
-        give_up_on_listing(entry.domain, entry.creating_since or 0.0, deps.ledger.now())
+        give_up_on_listing(
+            entry.domain, entry.creating_since or 0.0, deps.ledger.now(), deps.config.timing.listing_lag_window
+        )
     return None
 
 
@@ -252,6 +254,7 @@ async def _create_new(
     context = CreateContext(
         domain=domain, may_exist=may_exist, creating_since=entry.creating_since or 0.0,
         names=tuple(sent_names(entry)), search_seconds=config.timing.round_budget, clock=deps.ledger.now,
+        listing_lag_window=config.timing.listing_lag_window,
         other_claim=ledger_claims(deps.ledger, lambda: held.entry),
     )  # fmt: skip
     try:

@@ -16,7 +16,7 @@ from handlers.domain.error_codes import failure_from_error
 from handlers.domain.events import CloudEvent, CreatedData, FailedData
 from handlers.domain.failures import ErrorKind, FieldError, OnboardingError
 from handlers.domain.ledger_entry import LedgerEntry
-from handlers.intake.enqueue import SENDING_SECONDS, Busy, IntakeDependencies, claim_record, enqueue_once
+from handlers.intake.enqueue import Busy, IntakeDependencies, claim_record, enqueue_once
 from handlers.onboarding.create import domain_for
 from handlers.onboarding.pipeline import Dependencies
 from handlers.onboarding.preflight import run_preflight
@@ -72,7 +72,7 @@ async def enqueue(rows: list[Row], deps: IntakeDependencies, *, concurrency: int
     """Enqueue each valid row once; by row: `sent`, `known` (enqueued before: a resumed run), `onboarded` (the CRM
     record's customer exists: the row now names the request that created it), `busy` (an earlier request of the
     same CRM record is still undecided: run again later). A row an interrupted run was sending a moment ago is
-    waited for until its intake row may be taken over (SENDING_SECONDS), then sent."""
+    waited for until its intake row may be taken over (the timing model's intake_takeover_after), then sent."""
 
     async def send(row: Row) -> str:
         assert row.request is not None
@@ -90,7 +90,7 @@ async def enqueue(rows: list[Row], deps: IntakeDependencies, *, concurrency: int
             except Busy:  # a run interrupted while sending it, a moment ago: its row is taken over once stale
                 if attempt:
                     break
-                await asyncio.sleep(SENDING_SECONDS)
+                await asyncio.sleep(deps.config.timing.intake_takeover_after)
         return "busy"
 
     valid = [r for r in rows if r.valid]

@@ -9,8 +9,8 @@ import pytest
 from pydantic import SecretStr
 
 from handlers.adapters.event_grid import EventGridPublisher
-from handlers.adapters.retry import RetryPolicy
 from handlers.domain.failures import ErrorKind, OnboardingError
+from tests.fakes import retry_policy
 
 EVENT = {"specversion": "1.0", "id": "1", "source": "/s", "type": "t", "data": {"requestId": "ü"}}
 
@@ -33,7 +33,7 @@ def publisher(*statuses: int) -> tuple[EventGridPublisher, list[httpx.Request]]:
         "https://topic.test/api/events",
         key=SecretStr("sas-key-1"),
         tokens=None,
-        retry_policy=RetryPolicy(max_attempts=3, sleep=no_wait),
+        retry_policy=retry_policy(max_attempts=3, sleep=no_wait),
     )
     return sink, seen
 
@@ -70,4 +70,4 @@ async def test_a_refused_key_raises_without_retrying_and_without_the_key() -> No
 
 def test_it_needs_a_key_or_tokens() -> None:
     with pytest.raises(ValueError, match="EVENTS_TOPIC_KEY"):
-        EventGridPublisher(httpx.AsyncClient(), "https://x", key=None, tokens=None, retry_policy=RetryPolicy())
+        EventGridPublisher(httpx.AsyncClient(), "https://x", key=None, tokens=None, retry_policy=retry_policy())

@@ -7,14 +7,11 @@ import asyncio
 import json
 from dataclasses import replace
 
-import pytest
-
-import handlers.intake.enqueue as intake_module
 import ops.backfill.run as backfill_run
 from handlers.domain.failures import ErrorKind, OnboardingError
 from handlers.domain.intake_record import IntakeRecord
 from handlers.domain.request import CustomerRequest
-from handlers.intake.enqueue import SENDING_SECONDS, IntakeDependencies, enqueue_once
+from handlers.intake.enqueue import IntakeDependencies, enqueue_once
 from handlers.onboarding.pipeline import request_hash
 from ops.backfill.rows import Row
 from tests.fakes import FakeQueue, sample
@@ -61,7 +58,13 @@ async def test_a_row_left_sending_by_a_caller_that_died_is_taken_over_once_stale
     deps, queue = slow(intake())
     request = CustomerRequest.model_validate(sample())
     content = request_hash(request, deps.config)
-    died = IntakeRecord(request.requestId, request.requestId, content, deps.clock() - SENDING_SECONDS - 1, sending=True)
+    died = IntakeRecord(
+        request.requestId,
+        request.requestId,
+        content,
+        deps.clock() - deps.config.timing.intake_takeover_after - 1,
+        sending=True,
+    )
     await deps.records.insert(died)
     assert await enqueue_once(request, deps) is True
     assert len(queue.sent) == 1 and (await deps.records.get(request.requestId)).sending is False  # type: ignore[union-attr]
@@ -82,14 +85,12 @@ async def test_a_caller_waits_for_a_live_send_only_so_long_then_asks_for_a_resen
     assert answer.status == 503 and queue.sent == [] and 1.0 <= sum(waited) <= 3.0
 
 
-async def test_a_resumed_backfill_sends_a_row_an_interrupted_run_left_sending_once_it_is_stale(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+async def test_a_resumed_backfill_sends_a_row_an_interrupted_run_left_sending_once_it_is_stale() -> None:
     # The interrupted run took the row and died before its message went out: the resumed run waits, then sends.
-    monkeypatch.setattr(intake_module, "_SENDING_POLLS", 2)  # a caller waits 0.1 s for another's send
-    monkeypatch.setattr(intake_module, "SENDING_SECONDS", 0.5)
-    monkeypatch.setattr(backfill_run, "SENDING_SECONDS", 0.5)
     deps, queue = slow(intake())
+    # a caller waits 0.1 s for another's send, and a row is stale after 0.5 s
+    timing = replace(deps.config.timing, intake_wait=0.1, intake_takeover_after=0.5)
+    deps = replace(deps, config=replace(deps.config, timing=timing))
     request = CustomerRequest.model_validate(sample())
     content = request_hash(request, deps.config)
     await deps.records.insert(IntakeRecord(request.requestId, request.requestId, content, deps.clock(), sending=True))

@@ -19,11 +19,10 @@ from handlers.adapters.entra import MsalTokenProvider
 from handlers.adapters.event_grid import EventGridPublisher
 from handlers.adapters.pacing import Pacer
 from handlers.adapters.partner_center import PartnerCenterClient
-from handlers.adapters.retry import RetryPolicy
 from handlers.domain.failures import ErrorKind, OnboardingError
 from handlers.onboarding.pipeline import Dependencies, handle_message
 from handlers.triggers import InvocationFailed, run_invocation
-from tests.fakes import FakeEventSink, FakeLedgerRows, dependencies, message, sample
+from tests.fakes import FakeEventSink, FakeLedgerRows, dependencies, message, retry_policy, sample
 
 PLANTED = "Zq8vN3rT1pLk!7-planted"
 PLANTED_NUMBER = 98765432101234567
@@ -73,7 +72,7 @@ def partner_center(created: httpx.Response) -> PartnerCenterClient:
         Tokens(),
         base_url="https://pc.test",
         pacer=Pacer(60_000, sleep=no_wait),
-        retry_policy=RetryPolicy(max_attempts=2, sleep=no_wait),
+        retry_policy=retry_policy(max_attempts=2, sleep=no_wait),
     )
 
 
@@ -194,7 +193,11 @@ async def test_an_event_grid_retry_after_that_only_looks_like_digits_is_ignored(
     superscript_two = [(b"Retry-After", "²".encode("latin-1"))]  # as a server may send it
     http = httpx.AsyncClient(transport=httpx.MockTransport(lambda r: httpx.Response(503, headers=superscript_two)))
     publisher = EventGridPublisher(
-        http, "https://eg.test/api/events", key=SecretStr("k" * 12), tokens=None, retry_policy=RetryPolicy(1)
+        http,
+        "https://eg.test/api/events",
+        key=SecretStr("k" * 12),
+        tokens=None,
+        retry_policy=retry_policy(max_attempts=1),
     )
     with pytest.raises(OnboardingError) as caught:
         await publisher.publish([{"id": "e-1"}])

@@ -10,8 +10,8 @@ import pytest
 
 from handlers.adapters.pacing import Pacer
 from handlers.adapters.partner_center import PartnerCenterClient
-from handlers.adapters.retry import RetryPolicy
 from handlers.domain.failures import ErrorKind, OnboardingError
+from tests.fakes import retry_policy
 
 CUSTOMER = {"id": "c-1", "commerceId": "m-1", "companyProfile": {"tenantId": "c-1", "domain": "x.onmicrosoft.com"}}
 BODY = {"companyProfile": {"domain": "x.onmicrosoft.com"}}
@@ -33,7 +33,7 @@ def client(
     sleep: Callable[[float], Awaitable[None]] = no_wait,
 ) -> PartnerCenterClient:
     http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-    retry = RetryPolicy(max_attempts=max_attempts, sleep=sleep)
+    retry = retry_policy(max_attempts=max_attempts, sleep=sleep)
     return PartnerCenterClient(
         http, StaticTokens(), base_url="https://pc.test/", pacer=Pacer(60_000, sleep=sleep), retry_policy=retry
     )

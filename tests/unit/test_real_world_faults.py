@@ -17,11 +17,12 @@ from handlers.domain.failures import ErrorKind, OnboardingError
 from handlers.domain.ledger_entry import LedgerEntry
 from handlers.domain.payloads import CustomerPayload
 from handlers.domain.timing import load_timing
-from handlers.onboarding.create import LISTING_LAG_WINDOW, same_company
+from handlers.onboarding.create import same_company
 from handlers.onboarding.ledger import Ledger
 from handlers.onboarding.pipeline import Dependencies, handle_message
 from handlers.onboarding.poison import handle_poison
 from tests.fakes import (
+    TEST_TIMING,
     FakeEventSink,
     FakeLedgerRows,
     FakeParking,
@@ -147,7 +148,7 @@ async def test_2_after_the_window_a_domain_nobody_lists_is_unavailable_and_a_per
         await handle_message(message(sample()), dependencies(LaggingListing(lag=99), sink, ledger_over(rows)))
     row = rows.rows["crm-se-0001"]
     assert row.creating_since is not None
-    rows.rows[row.request_id] = replace(row, creating_since=time.time() - LISTING_LAG_WINDOW - 1)
+    rows.rows[row.request_id] = replace(row, creating_since=time.time() - TEST_TIMING.listing_lag_window - 1)
     with caplog.at_level(logging.ERROR, logger="csp_onboarding"):
         outcome = await handle_message(message(sample()), dependencies(LaggingListing(lag=99), sink, ledger_over(rows)))
     assert outcome.event.data.reason == "domain_unavailable"  # type: ignore[union-attr]

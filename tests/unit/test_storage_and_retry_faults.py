@@ -21,13 +21,14 @@ from azure.core.exceptions import (
 from handlers.adapters.ledger_table import LedgerTable
 from handlers.adapters.pacing import Pacer
 from handlers.adapters.partner_center import PartnerCenterClient
-from handlers.adapters.retry import RetryPolicy, retry_after_seconds
+from handlers.adapters.retry import retry_after_seconds
 from handlers.bootstrap import build_ledger
 from handlers.domain.failures import ErrorKind, OnboardingError
 from handlers.domain.ledger_entry import LedgerEntry
 from handlers.domain.ports import RowChanged, WriteUnknown
 from handlers.domain.timing import load_timing
 from handlers.settings import Settings
+from tests.fakes import retry_policy
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -140,7 +141,7 @@ async def test_6_waiting_for_pacer_slots_does_not_eat_the_retry_budget() -> None
     http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
     client = PartnerCenterClient(
         http, StaticTokens(), base_url="https://pc.test", pacer=SlowPacer(60),
-        retry_policy=RetryPolicy(budget_seconds=0.5, initial_backoff=0.01, max_backoff=0.01),
+        retry_policy=retry_policy(budget_seconds=0.5, initial_backoff=0.01, max_backoff=0.01),
     )  # fmt: skip
     assert await client.domain_exists("x.onmicrosoft.com", ms_request_id="m") is False  # third attempt: 0.9 s of waits
 
@@ -151,7 +152,7 @@ async def test_6_a_huge_retry_after_holds_the_worker_no_longer_than_the_cap() ->
 
     pacer = Pacer(60)
     http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-    policy = RetryPolicy(max_attempts=1, max_retry_after=load_timing(ROOT / "host.json", env={}).max_retry_after)
+    policy = retry_policy(max_attempts=1, max_retry_after=load_timing(ROOT / "host.json", env={}).max_retry_after)
     client = PartnerCenterClient(http, StaticTokens(), base_url="https://pc.test", pacer=pacer, retry_policy=policy)
     with pytest.raises(OnboardingError) as raised:
         await client.domain_exists("x.onmicrosoft.com", ms_request_id="m")
