@@ -23,8 +23,9 @@ from devhost.stack import ROOT, Stack
 from handlers.adapters.ledger_table import LedgerTable
 from handlers.adapters.parking import QueueParking
 from handlers.bootstrap import build_dependencies
+from handlers.onboarding.dependencies import Dependencies
 from handlers.onboarding.ledger import Ledger
-from handlers.onboarding.pipeline import Dependencies, handle_message
+from handlers.onboarding.pipeline import handle_message
 from handlers.settings import Settings
 
 _intervals: ContextVar[list[tuple[float, float]]] = ContextVar("network_intervals")

@@ -1,4 +1,5 @@
-"""Builds the real adapters once per worker and hands them to the handlers."""
+"""The only wiring: builds the real adapters once per worker and hands each entry point what it uses. The triggers,
+the operator commands (ops/) and the benchmarks (bench/) all build through here."""
 
 from __future__ import annotations
 
@@ -6,13 +7,14 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 from azure.data.tables.aio import TableClient
 from azure.storage.queue.aio import QueueClient
 
 from handlers.adapters.entra import (
+    EntraApp,
     MsalApp,
     managed_identity_tokens,
     partner_center_tokens,
@@ -22,24 +24,28 @@ from handlers.adapters.entra import (
 )
 from handlers.adapters.event_grid import EventGridPublisher
 from handlers.adapters.http import build_http_client, proxy_configured
+from handlers.adapters.intake_table import IntakeTable
 from handlers.adapters.key_vault import KeyVaultSecrets
 from handlers.adapters.ledger_table import LedgerTable
 from handlers.adapters.notice_table import NoticeTable
 from handlers.adapters.pacing import Pacer
-from handlers.adapters.parking import QueueParking
+from handlers.adapters.parking import QueueParking, QueueSender
 from handlers.adapters.partner_center import PartnerCenterClient
 from handlers.adapters.retry import RetryPolicy
 from handlers.adapters.user_tokens import UserTokens, split_secret_url
-from handlers.domain.timing import load_timing
+from handlers.domain.config import PipelineConfig
+from handlers.domain.timing import TimingModel, load_timing
+from handlers.intake.crm.mapping import load_field_map
+from handlers.intake.dependencies import IntakeDependencies
 from handlers.observability.logs import install_context_filter
 from handlers.observability.redaction import install_redaction, remember_secret
 from handlers.observability.telemetry import configure_telemetry
 from handlers.onboarding.app_user import AppUser
 from handlers.onboarding.consent import ConsentAlarm
+from handlers.onboarding.dependencies import Dependencies
 from handlers.onboarding.ledger import Ledger
-from handlers.onboarding.pipeline import Dependencies, PipelineConfig
 from handlers.onboarding.preflight import CountryRulesCache
-from handlers.settings import Settings, get_settings
+from handlers.settings import Settings, StorageSettings, get_settings
 
 log = logging.getLogger("csp_onboarding")
 T = TypeVar("T")
@@ -68,12 +74,11 @@ def build_dependencies(settings: Settings, *, http: httpx.AsyncClient | None = N
         tokens=None if settings.EVENTS_TOPIC_KEY else managed_identity_tokens(identity, EVENT_GRID_RESOURCE),
         retry_policy=few,
     )
-    ledger = build_ledger(settings)
-    msal_app = shared_msal_app(settings)  # the worker's one MSAL app: app-only and App+User tokens
-    user_tokens = build_user_tokens(settings, http, msal_app, ledger, events, few)
+    msal_app = shared_msal_app(entra_app(settings))  # the worker's one MSAL app: app-only and App+User tokens
+    user_tokens = build_user_tokens(settings, http, msal_app, events, few)
     partner_center = PartnerCenterClient(
         http,
-        partner_center_tokens(settings, msal_app),
+        partner_center_tokens(msal_app),
         base_url=settings.cloud.api_url,
         pacer=Pacer(settings.PARTNER_CENTER_MAX_REQUESTS_PER_MINUTE),
         retry_policy=policy,
@@ -87,11 +92,8 @@ def build_dependencies(settings: Settings, *, http: httpx.AsyncClient | None = N
             managed_identity_tokens(identity, KEY_VAULT_RESOURCE),
             retry_policy=few,
         )
-    config = PipelineConfig(
-        events_source=settings.EVENTS_SOURCE,
-        domain_suffix=settings.cloud.domain_suffix,
-        enable_gdap_default=settings.ENABLE_GDAP_BY_DEFAULT,
-        timing=timing,
+    config = replace(
+        pipeline_config(settings, timing),
         validate_address=settings.ADDRESS_VALIDATION_ENABLED,
         admin_password_expiry_days=settings.ADMIN_CREDENTIALS_EXPIRY_DAYS,
         retention_days=settings.ONBOARDING_LEDGER_RETENTION_DAYS,
@@ -100,7 +102,7 @@ def build_dependencies(settings: Settings, *, http: httpx.AsyncClient | None = N
     return Dependencies(
         partner_center=partner_center,
         events=events,
-        ledger=ledger,
+        ledger=build_ledger(settings),
         config=config,
         rules_cache=CountryRulesCache(),
         vault=vault,
@@ -109,13 +111,32 @@ def build_dependencies(settings: Settings, *, http: httpx.AsyncClient | None = N
     )
 
 
+def pipeline_config(settings: StorageSettings, timing: TimingModel) -> PipelineConfig:
+    """What the pipeline and the intake read from the settings (what a request's content hash depends on)."""
+    return PipelineConfig(
+        events_source=settings.EVENTS_SOURCE,
+        domain_suffix=settings.domain_suffix,
+        enable_gdap_default=settings.ENABLE_GDAP_BY_DEFAULT,
+        timing=timing,
+    )
+
+
+def entra_app(settings: Settings) -> EntraApp:
+    """The Partner Center app registration as these settings name it, at the configured cloud's sign-in host."""
+    return EntraApp(
+        tenant_id=settings.PARTNER_CENTER_TENANT_ID,
+        client_id=settings.PARTNER_CENTER_CLIENT_ID,
+        authority_host=settings.cloud.authority_host,
+        federated_audience=settings.cloud.federated_audience,
+        timeout_seconds=settings.PARTNER_CENTER_TIMEOUT_SECONDS,
+        secret=settings.PARTNER_CENTER_CLIENT_SECRET,
+        certificate_path=settings.PARTNER_CENTER_CLIENT_CERTIFICATE_PATH,
+        federated_client_id=settings.PARTNER_CENTER_FEDERATED_CLIENT_ID,
+    )
+
+
 def build_user_tokens(
-    settings: Settings,
-    http: httpx.AsyncClient,
-    msal_app: MsalApp,
-    ledger: Ledger,
-    events: EventGridPublisher,
-    policy: RetryPolicy,
+    settings: Settings, http: httpx.AsyncClient, msal_app: MsalApp, events: EventGridPublisher, policy: RetryPolicy
 ) -> UserTokens | None:
     """The App+User token source, when PARTNER_CENTER_USER_TOKEN_SECRET_URL is set (the refresh token's vault read
     and written with the managed identity); the consent alarm's hourly notice lives in the ledger's table."""
@@ -131,11 +152,11 @@ def build_user_tokens(
     alarm = ConsentAlarm(notices, events, source=settings.EVENTS_SOURCE)
     return UserTokens(
         vault, name, refresh_token_redeemer(msal_app), on_consent_required=alarm,
-        redeem_public=public_refresh_token_redeemer(settings),
+        redeem_public=public_refresh_token_redeemer(entra_app(settings)),
     )  # fmt: skip
 
 
-def build_parking(settings: Settings) -> QueueParking | None:
+def build_parking(settings: StorageSettings) -> QueueParking | None:
     """The `{queue}-exhausted` queue beside the requests queue, on the same connection as the trigger."""
     client = queue_client(settings, f"{settings.CUSTOMER_REQUESTS_QUEUE}-exhausted")
     if client is None:
@@ -144,28 +165,49 @@ def build_parking(settings: Settings) -> QueueParking | None:
     return QueueParking(client)
 
 
-def queue_client(settings: Settings, name: str) -> QueueClient | None:
-    """A client of the queue `name` on the trigger's connection (CrmQueue), or None when none is configured."""
-    if settings.CrmQueue is not None:
-        connection = settings.CrmQueue.get_secret_value()
-        return QueueClient.from_connection_string(connection, name, use_env_settings=proxy_configured())
-    if settings.CrmQueue__queueServiceUri:
-        from azure.identity.aio import ManagedIdentityCredential
-
-        client_id = settings.CrmQueue__clientId or settings.managed_identity_client_id
-        credential = ManagedIdentityCredential(client_id=client_id)
-        uri = settings.CrmQueue__queueServiceUri
-        return QueueClient(uri, name, credential=credential, use_env_settings=proxy_configured())
-    return None
-
-
-def build_ledger(settings: Settings) -> Ledger:
+def build_ledger(settings: StorageSettings) -> Ledger:
     """The ledger's rows in a Table of the function's storage account; raises RuntimeError when none is configured
     (without the ledger, exactly once cannot be kept: better no invocation than a duplicate customer)."""
     return Ledger(LedgerTable(table_client(settings, settings.ONBOARDING_LEDGER_TABLE)))
 
 
-def table_client(settings: Settings, table: str) -> TableClient:
+def build_intake(
+    settings: StorageSettings, *, ledger: Ledger | None = None, config: PipelineConfig | None = None
+) -> IntakeDependencies:
+    """The intake's adapters for these settings (the pipeline's ledger and config when given, so a worker keeps
+    one of each); raises RuntimeError without a queue connection and ValueError for a CRM_FIELD_MAP that is no
+    valid map."""
+    queue = queue_client(settings, settings.CUSTOMER_REQUESTS_QUEUE)
+    if queue is None:
+        raise RuntimeError("No CrmQueue connection setting: the HTTP intake cannot enqueue requests")
+    return IntakeDependencies(
+        ledger=ledger or build_ledger(settings),
+        config=config or pipeline_config(settings, load_timing()),
+        queue=QueueSender(queue),  # sends a message text, creating the queue where missing
+        records=IntakeTable(table_client(settings, settings.ONBOARDING_INTAKE_TABLE)),
+        field_map=load_field_map(settings.CRM_FIELD_MAP),
+    )
+
+
+def _managed_identity(client_id: str | None) -> Any:
+    from azure.identity.aio import ManagedIdentityCredential  # only where storage is identity-based
+
+    return ManagedIdentityCredential(client_id=client_id)
+
+
+def queue_client(settings: StorageSettings, name: str) -> QueueClient | None:
+    """A client of the queue `name` on the trigger's connection (CrmQueue), or None when none is configured."""
+    if settings.CrmQueue is not None:
+        connection = settings.CrmQueue.get_secret_value()
+        return QueueClient.from_connection_string(connection, name, use_env_settings=proxy_configured())
+    if settings.CrmQueue__queueServiceUri:
+        credential = _managed_identity(settings.CrmQueue__clientId or settings.managed_identity_client_id)
+        uri = settings.CrmQueue__queueServiceUri
+        return QueueClient(uri, name, credential=credential, use_env_settings=proxy_configured())
+    return None
+
+
+def table_client(settings: StorageSettings, table: str) -> TableClient:
     """A client of one Table of the function's storage account (AzureWebJobsStorage, else CrmQueue); raises
     RuntimeError when no storage is configured."""
     connection = settings.ledger_connection
@@ -175,10 +217,7 @@ def table_client(settings: Settings, table: str) -> TableClient:
         )
     endpoint = settings.ledger_table_endpoint
     if endpoint is not None:
-        from azure.identity.aio import ManagedIdentityCredential
-
-        client_id = settings.AzureWebJobsStorage__clientId or settings.managed_identity_client_id
-        credential = ManagedIdentityCredential(client_id=client_id)
+        credential = _managed_identity(settings.AzureWebJobsStorage__clientId or settings.managed_identity_client_id)
         return TableClient(
             endpoint, table_name=table, credential=credential, connection_timeout=5, read_timeout=30,
             use_env_settings=proxy_configured(),
@@ -202,4 +241,10 @@ def per_event_loop(build: Callable[[], T], what: str) -> Callable[[], T]:
     return get
 
 
+def _intake_of_this_worker() -> IntakeDependencies:
+    pipeline = get_dependencies()  # one ledger and one config per worker, shared with the queue functions
+    return build_intake(get_settings(), ledger=pipeline.ledger, config=pipeline.config)
+
+
 get_dependencies = per_event_loop(lambda: build_dependencies(get_settings()), "Onboarding pipeline")
+get_intake = per_event_loop(_intake_of_this_worker, "HTTP intake")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import azure.functions as func
 
 if TYPE_CHECKING:  # the intake's libraries load on the first call, so indexing the app stays fast
-    from handlers.intake.enqueue import IntakeDependencies
+    from handlers.intake.dependencies import IntakeDependencies
     from handlers.intake.http_bodies import Answer
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
@@ -20,7 +20,7 @@ KEY = func.AuthLevel.FUNCTION
 
 def intake() -> IntakeDependencies:
     """The worker's intake dependencies, built on first use (indexing stays fast)."""
-    from handlers.intake_bootstrap import get_intake
+    from handlers.bootstrap import get_intake
 
     return get_intake()
 
@@ -61,7 +61,7 @@ async def validate_customer_request(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="customer-requests/{requestId}", methods=["GET"], auth_level=KEY)
 async def get_customer_request(req: func.HttpRequest) -> func.HttpResponse:
     """The ledger's state of a request and its stored outcome event."""
-    from handlers.intake.enqueue import request_status
+    from handlers.intake.status import request_status
 
     return respond(await request_status(req.route_params.get("requestId", ""), intake()))
 

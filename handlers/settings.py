@@ -2,86 +2,31 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PARTNER_CENTER_SCOPE = "https://api.partnercenter.microsoft.com/.default"
-
-
-@dataclass(frozen=True)
-class Cloud:
-    """Where a Partner Center cloud lives (partner-center.md, "Clouds")."""
-
-    api_url: str
-    authority_host: str
-    domain_suffix: str
-    federated_audience: str
-
-
-CLOUDS: dict[str, Cloud] = {
-    "public": Cloud(
-        "https://api.partnercenter.microsoft.com",
-        "https://login.microsoftonline.com",
-        ".onmicrosoft.com",
-        "api://AzureADTokenExchange",
-    ),
-    "usgov": Cloud(
-        "https://api.partnercenter.microsoft.com",
-        "https://login.microsoftonline.us",
-        ".onmicrosoft.com",
-        "api://AzureADTokenExchangeUSGov",
-    ),
-    "china": Cloud(
-        "https://partner.partnercenterapi.microsoftonline.cn",
-        "https://login.chinacloudapi.cn",
-        ".partner.onmschina.cn",
-        "api://AzureADTokenExchangeChina",
-    ),
-}
+from handlers.domain.clouds import CLOUDS, Cloud
 
 CredentialKind = Literal["secret", "certificate", "federated"]
 
 
-class Settings(BaseSettings):
-    """Every setting the function reads; names are the contract's (case-sensitive)."""
+class StorageSettings(BaseSettings):
+    """What the intake and the operator commands need: where the storage account is, the queue and tables, the
+    field map, and what a request's content hash reads (the cloud's domain suffix, the GDAP default). Names are the
+    contract's (case-sensitive)."""
 
     # hide_input_in_errors: a refused setting is named, never quoted (it may be a secret or a connection string).
     model_config = SettingsConfigDict(case_sensitive=True, extra="ignore", frozen=True, hide_input_in_errors=True)
 
     PARTNER_CENTER_CLOUD: Literal["public", "usgov", "china"] = "public"
-    PARTNER_CENTER_API_URL: str | None = None
-    PARTNER_CENTER_AUTHORITY_HOST: str | None = None
-    PARTNER_CENTER_TENANT_ID: str
-    PARTNER_CENTER_CLIENT_ID: str
-    PARTNER_CENTER_CLIENT_SECRET: SecretStr | None = None
-    PARTNER_CENTER_CLIENT_CERTIFICATE_PATH: str | None = None
-    PARTNER_CENTER_FEDERATED_CLIENT_ID: str | None = None
-    PARTNER_CENTER_MAX_REQUESTS_PER_MINUTE: int = Field(default=500, gt=0)
-
-    EVENTS_TOPIC_ENDPOINT: str
-    EVENTS_TOPIC_KEY: SecretStr | None = None
     EVENTS_SOURCE: str = "/csp-onboarding"
-
     CUSTOMER_REQUESTS_QUEUE: str = "customer-requests"
-    ADMIN_CREDENTIALS_VAULT_URL: str | None = None
-    # App+User (contract §5): the version-less Key Vault secret URL of the refresh token; unset = App+User off.
-    PARTNER_CENTER_USER_TOKEN_SECRET_URL: str | None = Field(
-        default=None, pattern=r"^https://[^/?#]+/secrets/[0-9A-Za-z-]{1,127}/?$"
-    )
     ENABLE_GDAP_BY_DEFAULT: bool = True
-
-    # Added by this project (documented in the README).
-    PARTNER_CENTER_TIMEOUT_SECONDS: float = Field(default=30.0, gt=0)
-    ADDRESS_VALIDATION_ENABLED: bool = True
-    ADMIN_CREDENTIALS_EXPIRY_DAYS: int = Field(default=30, gt=0)
-    # The function's user-assigned managed identity (Event Grid and Key Vault tokens); system-assigned if unset.
+    # The function's user-assigned managed identity (storage, Event Grid, Key Vault); system-assigned if unset.
     AZURE_CLIENT_ID: str | None = None
-    # Decided ledger rows (which hold the outcome event, personal data included) are deleted after this many days.
-    ONBOARDING_LEDGER_RETENTION_DAYS: int = Field(default=90, gt=0)
     ONBOARDING_LEDGER_TABLE: str = Field(default="onboardingledger", pattern=r"^[A-Za-z][A-Za-z0-9]{2,62}$")
     # HTTP intake (contract §6): what it has enqueued, by requestId, Salesforce notification id and CRM record.
     ONBOARDING_INTAKE_TABLE: str = Field(default="onboardingintake", pattern=r"^[A-Za-z][A-Za-z0-9]{2,62}$")
@@ -98,11 +43,6 @@ class Settings(BaseSettings):
     CrmQueue__queueServiceUri: str | None = None
     CrmQueue__clientId: str | None = None
 
-    @field_validator("PARTNER_CENTER_USER_TOKEN_SECRET_URL", mode="before")
-    @classmethod
-    def _empty_is_off(cls, value: object) -> object:
-        return None if value == "" else value
-
     @property
     def ledger_table_endpoint(self) -> str | None:
         """The Table endpoint of identity-based host storage, if that is how storage is configured."""
@@ -111,11 +51,6 @@ class Settings(BaseSettings):
         if self.AzureWebJobsStorage__accountName:
             return f"https://{self.AzureWebJobsStorage__accountName}.table.core.windows.net"
         return None
-
-    @property
-    def managed_identity_client_id(self) -> str | None:
-        """The managed identity for Event Grid and Key Vault: AZURE_CLIENT_ID, else the federated one."""
-        return self.AZURE_CLIENT_ID or self.PARTNER_CENTER_FEDERATED_CLIENT_ID
 
     @property
     def ledger_connection(self) -> str | None:
@@ -129,6 +64,55 @@ class Settings(BaseSettings):
             ):
                 return text
         return None
+
+    @property
+    def managed_identity_client_id(self) -> str | None:
+        """The managed identity that reaches storage: AZURE_CLIENT_ID (user-assigned), else system-assigned."""
+        return self.AZURE_CLIENT_ID
+
+    @property
+    def domain_suffix(self) -> str:
+        """The cloud's domain suffix (`.onmicrosoft.com`)."""
+        return CLOUDS[self.PARTNER_CENTER_CLOUD].domain_suffix
+
+
+class Settings(StorageSettings):
+    """Every setting the function reads."""
+
+    PARTNER_CENTER_API_URL: str | None = None
+    PARTNER_CENTER_AUTHORITY_HOST: str | None = None
+    PARTNER_CENTER_TENANT_ID: str
+    PARTNER_CENTER_CLIENT_ID: str
+    PARTNER_CENTER_CLIENT_SECRET: SecretStr | None = None
+    PARTNER_CENTER_CLIENT_CERTIFICATE_PATH: str | None = None
+    PARTNER_CENTER_FEDERATED_CLIENT_ID: str | None = None
+    PARTNER_CENTER_MAX_REQUESTS_PER_MINUTE: int = Field(default=500, gt=0)
+
+    EVENTS_TOPIC_ENDPOINT: str
+    EVENTS_TOPIC_KEY: SecretStr | None = None
+
+    ADMIN_CREDENTIALS_VAULT_URL: str | None = None
+    # App+User (contract §5): the version-less Key Vault secret URL of the refresh token; unset = App+User off.
+    PARTNER_CENTER_USER_TOKEN_SECRET_URL: str | None = Field(
+        default=None, pattern=r"^https://[^/?#]+/secrets/[0-9A-Za-z-]{1,127}/?$"
+    )
+
+    # Added by this project (documented in the README).
+    PARTNER_CENTER_TIMEOUT_SECONDS: float = Field(default=30.0, gt=0)
+    ADDRESS_VALIDATION_ENABLED: bool = True
+    ADMIN_CREDENTIALS_EXPIRY_DAYS: int = Field(default=30, gt=0)
+    # Decided ledger rows (which hold the outcome event, personal data included) are deleted after this many days.
+    ONBOARDING_LEDGER_RETENTION_DAYS: int = Field(default=90, gt=0)
+
+    @field_validator("PARTNER_CENTER_USER_TOKEN_SECRET_URL", mode="before")
+    @classmethod
+    def _empty_is_off(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @property
+    def managed_identity_client_id(self) -> str | None:
+        """The managed identity for Event Grid and Key Vault: AZURE_CLIENT_ID, else the federated one."""
+        return self.AZURE_CLIENT_ID or self.PARTNER_CENTER_FEDERATED_CLIENT_ID
 
     @model_validator(mode="after")
     def _exactly_one_credential(self) -> Settings:

@@ -15,15 +15,21 @@ from pathlib import Path
 import azure.functions as func
 
 from handlers.domain.failures import OnboardingError
-from handlers.onboarding.pipeline import Dependencies, handle_message
+from handlers.onboarding.dependencies import Dependencies
+from handlers.onboarding.pipeline import handle_message
 from handlers.onboarding.poison import handle_poison
 from handlers.onboarding.retention import purge_expired
 
 
-async def refresh_app_user(deps: Dependencies) -> None:
+async def refresh_app_user(_: bytes, deps: Dependencies) -> None:
     """Redeem the App+User refresh token now, if App+User is on; raises OnboardingError."""
     if deps.app_user is not None:
         await deps.app_user.tokens.refresh()
+
+
+async def purge_ledger_of(_: bytes, deps: Dependencies) -> None:
+    """Apply the ledger's retention; raises OnboardingError."""
+    await purge_expired(deps.ledger, retention_days=deps.config.retention_days)
 
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
@@ -78,7 +84,7 @@ async def onboard_customer(msg: func.QueueMessage) -> None:
 @bp.timer_trigger(arg_name="timer", schedule="0 17 3 * * *", run_on_startup=False)
 async def purge_ledger(timer: func.TimerRequest) -> None:
     """Daily at 03:17 UTC: delete ledger rows decided more than ONBOARDING_LEDGER_RETENTION_DAYS ago."""
-    await run_invocation("purge_ledger", lambda _, deps: purge_expired(deps), b"")
+    await run_invocation("purge_ledger", purge_ledger_of, b"")
 
 
 @bp.function_name("refresh_app_user_token")
@@ -86,7 +92,7 @@ async def purge_ledger(timer: func.TimerRequest) -> None:
 async def refresh_app_user_token(timer: func.TimerRequest) -> None:
     """Daily at 04:41 UTC: redeem the App+User refresh token (and keep the rotated one), so it never idles out
     (90 days); a dead sign-in publishes consent.required. Nothing to do when App+User is off."""
-    await run_invocation("refresh_app_user_token", lambda _, deps: refresh_app_user(deps), b"")
+    await run_invocation("refresh_app_user_token", refresh_app_user, b"")
 
 
 @bp.function_name("report_exhausted_request")

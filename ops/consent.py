@@ -35,6 +35,7 @@ from handlers.adapters.user_tokens import (
     refresh_token_tags,
     split_secret_url,
 )
+from handlers.bootstrap import entra_app
 from handlers.domain.timing import load_timing
 from handlers.settings import Settings
 
@@ -77,7 +78,7 @@ def _redirect_server(port: int) -> tuple[HTTPServer, dict[str, str]]:
 
 def sign_in_with_browser(settings: Settings, port: int) -> dict[str, Any]:
     """The auth-code flow (PKCE) of the confidential app, redirecting to http://localhost:<port>."""
-    app = build_msal_app(settings)
+    app = build_msal_app(entra_app(settings))
     server, received = _redirect_server(port)
     redirect_uri = f"http://localhost:{server.server_address[1]}"
     flow = app.initiate_auth_code_flow([USER_IMPERSONATION_SCOPE], redirect_uri=redirect_uri, prompt="login")
@@ -93,7 +94,7 @@ def sign_in_with_browser(settings: Settings, port: int) -> dict[str, Any]:
 
 def sign_in_with_device_code(settings: Settings) -> dict[str, Any]:
     """The device-code flow (a public client flow of the same app registration)."""
-    app = build_public_msal_app(settings)
+    app = build_public_msal_app(entra_app(settings))
     flow = app.initiate_device_flow(scopes=[USER_IMPERSONATION_SCOPE])
     if "user_code" not in flow:
         raise SystemExit(f"Entra refused the device flow: {flow.get('error')}: {flow.get('error_description', '')}")

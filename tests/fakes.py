@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from handlers.adapters.retry import RetryPolicy
+from handlers.domain.config import PipelineConfig
 from handlers.domain.failures import OnboardingError
 from handlers.domain.intake_record import IntakeRecord
 from handlers.domain.ledger_entry import LedgerEntry
@@ -16,8 +17,8 @@ from handlers.domain.payloads import AddressValidation, CountryRules, CustomerPa
 from handlers.domain.ports import RowChanged, RowExists, WriteUnknown
 from handlers.domain.timing import TimingModel, load_timing
 from handlers.onboarding.app_user import AppUser
+from handlers.onboarding.dependencies import Dependencies
 from handlers.onboarding.ledger import Ledger
-from handlers.onboarding.pipeline import Dependencies, PipelineConfig
 from handlers.onboarding.preflight import CountryRulesCache
 
 # The unit tests' timing model: redeliveries a second apart (invocations of 3 s, claims of 3.5 s).

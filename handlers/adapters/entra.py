@@ -9,6 +9,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlparse
@@ -18,14 +19,14 @@ import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from handlers.adapters.user_tokens import USER_IMPERSONATION_SCOPE
+from handlers.domain.clouds import CLOUDS, PARTNER_CENTER_SCOPE
 from handlers.domain.error_codes import oauth_kind
 from handlers.domain.failures import ErrorKind, OnboardingError
 from handlers.domain.payloads import TokenAnswer
 from handlers.observability.redaction import remember_token
-from handlers.settings import CLOUDS, PARTNER_CENTER_SCOPE, Settings
 
 T = TypeVar("T")
 
@@ -116,47 +117,57 @@ def federated_assertion(client_id: str, audience: str) -> Callable[[], str]:
     return assertion
 
 
-def client_credential(settings: Settings) -> Any:
+@dataclass(frozen=True)
+class EntraApp:
+    """The Partner Center app registration as MSAL signs in with it: its tenant and client, the sign-in host, and
+    exactly one credential (a secret, a PEM certificate file, or a federated managed identity's client id)."""
+
+    tenant_id: str
+    client_id: str
+    authority_host: str
+    federated_audience: str
+    timeout_seconds: float
+    secret: SecretStr | None = None
+    certificate_path: str | None = None
+    federated_client_id: str | None = None
+
+
+def client_credential(app: EntraApp) -> Any:
     """The MSAL client_credential for the configured option; raises OnboardingError(AUTH) when unusable."""
-    kind = settings.credential_kind
-    if kind == "secret" and settings.PARTNER_CENTER_CLIENT_SECRET is not None:
-        return settings.PARTNER_CENTER_CLIENT_SECRET.get_secret_value()
-    if kind == "certificate" and settings.PARTNER_CENTER_CLIENT_CERTIFICATE_PATH:
-        return certificate_credential(settings.PARTNER_CENTER_CLIENT_CERTIFICATE_PATH)
-    assert settings.PARTNER_CENTER_FEDERATED_CLIENT_ID is not None
-    return {
-        "client_assertion": federated_assertion(
-            settings.PARTNER_CENTER_FEDERATED_CLIENT_ID, settings.cloud.federated_audience
-        )
-    }
+    if app.secret is not None:
+        return app.secret.get_secret_value()
+    if app.certificate_path:
+        return certificate_credential(app.certificate_path)
+    assert app.federated_client_id is not None
+    return {"client_assertion": federated_assertion(app.federated_client_id, app.federated_audience)}
 
 
-def _app_options(settings: Settings) -> dict[str, Any]:
+def _app_options(app: EntraApp) -> dict[str, Any]:
     """What every MSAL app of the partner tenant is built with, at the configured cloud's (or overridden)
     authority."""
-    authority_host = settings.cloud.authority_host
+    authority_host = app.authority_host
     if not authority_host.startswith("https://"):
         raise OnboardingError(ErrorKind.AUTH, "PARTNER_CENTER_AUTHORITY_HOST must be https:// (MSAL refuses http)")
     known = urlparse(authority_host).hostname in _KNOWN_AUTHORITY_HOSTS
     return {
-        "client_id": settings.PARTNER_CENTER_CLIENT_ID,
-        "authority": f"{authority_host}/{settings.PARTNER_CENTER_TENANT_ID}",
+        "client_id": app.client_id,
+        "authority": f"{authority_host}/{app.tenant_id}",
         "http_client": msal_http_session(),
-        "timeout": settings.PARTNER_CENTER_TIMEOUT_SECONDS,
+        "timeout": app.timeout_seconds,
         # Instance discovery asks login.microsoftonline.com about the authority: only for Microsoft's own hosts.
         "instance_discovery": None if known else False,
         "app_name": "csp-onboarding-function",
     }
 
 
-def build_msal_app(settings: Settings) -> msal.ConfidentialClientApplication:
+def build_msal_app(app: EntraApp) -> msal.ConfidentialClientApplication:
     """The worker's MSAL app for the partner tenant (with the app's one credential)."""
-    return msal.ConfidentialClientApplication(client_credential=client_credential(settings), **_app_options(settings))
+    return msal.ConfidentialClientApplication(client_credential=client_credential(app), **_app_options(app))
 
 
-def build_public_msal_app(settings: Settings) -> msal.PublicClientApplication:
+def build_public_msal_app(app: EntraApp) -> msal.PublicClientApplication:
     """The same app registration as a public client (no credential): device-code sign-ins and their tokens."""
-    return msal.PublicClientApplication(**_app_options(settings))
+    return msal.PublicClientApplication(**_app_options(app))
 
 
 MsalApp = Callable[[], msal.ConfidentialClientApplication]
@@ -175,9 +186,9 @@ def built_once(build: Callable[[], T]) -> Callable[[], T]:
     return get
 
 
-def shared_msal_app(settings: Settings) -> MsalApp:
+def shared_msal_app(app: EntraApp) -> MsalApp:
     """The worker's one MSAL app (and credential), built on first use, for app-only and App+User tokens alike."""
-    return built_once(lambda: build_msal_app(settings))
+    return built_once(lambda: build_msal_app(app))
 
 
 def refresh_token_redeemer(app: MsalApp) -> Callable[[str], MsalResult]:
@@ -189,20 +200,19 @@ def refresh_token_redeemer(app: MsalApp) -> Callable[[str], MsalResult]:
     return redeem
 
 
-def public_refresh_token_redeemer(settings: Settings) -> Callable[[str], MsalResult]:
+def public_refresh_token_redeemer(app: EntraApp) -> Callable[[str], MsalResult]:
     """The same redemption as a public client (no credential: a device-code sign-in's refresh token); its MSAL
     app is built on first use, once per worker."""
-    app = built_once(lambda: build_public_msal_app(settings))
+    public = built_once(lambda: build_public_msal_app(app))
 
     def redeem(refresh_token: str) -> MsalResult:
-        return dict(app().acquire_token_by_refresh_token(refresh_token, scopes=[USER_IMPERSONATION_SCOPE]) or {})
+        return dict(public().acquire_token_by_refresh_token(refresh_token, scopes=[USER_IMPERSONATION_SCOPE]) or {})
 
     return redeem
 
 
-def partner_center_tokens(settings: Settings, app: MsalApp | None = None) -> MsalTokenProvider:
-    """App-only Partner Center tokens; the MSAL app (and its credential) is built on first use."""
-    app = app or shared_msal_app(settings)
+def partner_center_tokens(app: MsalApp) -> MsalTokenProvider:
+    """App-only Partner Center tokens from the worker's MSAL app (built on first use)."""
 
     def acquire() -> MsalResult:
         return dict(app().acquire_token_for_client(scopes=[PARTNER_CENTER_SCOPE]) or {})

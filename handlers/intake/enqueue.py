@@ -16,24 +16,19 @@ though each edit of it is a new requestId.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-import re
-import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Literal
 from urllib.parse import quote
 
-from handlers.domain.events import CloudEvent
 from handlers.domain.failures import ErrorKind, OnboardingError
 from handlers.domain.intake_record import IntakeRecord
-from handlers.domain.ledger_entry import LedgerEntry
-from handlers.domain.ports import IntakeRecords, MessageSender, RowChanged, RowExists
+from handlers.domain.partner_center_body import request_hash
+from handlers.domain.ports import RowChanged, RowExists
 from handlers.domain.request import MAX_MESSAGE_BYTES, CustomerRequest, InvalidRequest, parse_message
 from handlers.domain.timing import TimingModel
-from handlers.intake.crm.mapping import FieldMap
+from handlers.intake.dependencies import IntakeDependencies
 from handlers.intake.http_bodies import (
     JSON_TYPES,
     Answer,
@@ -43,26 +38,8 @@ from handlers.intake.http_bodies import (
     json_answer,
     read_json_object,
 )
-from handlers.onboarding.ledger import Ledger
-from handlers.onboarding.pipeline import PipelineConfig, request_hash
 
 log = logging.getLogger("csp_onboarding")
-
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-
-
-@dataclass(frozen=True)
-class IntakeDependencies:
-    """What the intake needs: the ledger (to read outcomes), the pipeline's config (to hash content as the pipeline
-    does), the requests queue, the intake's own records and the CRM field map."""
-
-    ledger: Ledger
-    config: PipelineConfig
-    queue: MessageSender  # sends a message text to CUSTOMER_REQUESTS_QUEUE
-    records: IntakeRecords
-    field_map: FieldMap
-    clock: Callable[[], float] = field(default=time.time)
-    sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep)
 
 
 class Busy(Exception):
@@ -173,26 +150,6 @@ async def accept_request(body: bytes, content_type: str | None, base_url: str, d
             f"The request could not be enqueued ({exc.message}); send it again later.", deps.config.timing
         )
     return accepted(parsed.requestId, base_url)
-
-
-def _status_body(request_id: str, entry: LedgerEntry | None) -> dict[str, object]:
-    stored = entry.event_json if entry is not None else None
-    event = CloudEvent.model_validate_json(stored).to_json() if stored else None  # as subscribers received it
-    return {"requestId": request_id, "state": entry.state if entry is not None else "received", "event": event}
-
-
-async def request_status(request_id: str, deps: IntakeDependencies) -> Answer:
-    """GET /api/customer-requests/{requestId}: the ledger's state and stored outcome event; a request the intake
-    enqueued that no delivery has claimed yet is `received`; 404 when unknown."""
-    if not _REQUEST_ID.fullmatch(request_id):
-        return errors_answer(404, [error("unknown_request", "No request has this requestId.", "requestId")])
-    try:
-        entry = await deps.ledger.read(request_id)
-        if entry is None and await deps.records.get(request_id) is None:
-            return errors_answer(404, [error("unknown_request", "No request has this requestId.", "requestId")])
-    except OnboardingError as exc:
-        return unavailable(f"The state could not be read ({exc.message}).", deps.config.timing)
-    return json_answer(200, _status_body(request_id, entry))
 
 
 Previous = Literal["created", "failed", "busy"]

@@ -9,12 +9,12 @@ import uuid
 
 from handlers.domain.error_codes import failure_from_error
 from handlers.domain.failures import ErrorKind, FieldError, OnboardingError
+from handlers.domain.partner_center_body import domain_for
 from handlers.domain.request import InvalidRequest
 from handlers.intake.enqueue import read_request, unavailable
 from handlers.intake.http_bodies import Answer, json_answer
 from handlers.onboarding.app_user import APP_USER_OFF_CODE, check_app_user_request
-from handlers.onboarding.create import domain_for
-from handlers.onboarding.pipeline import Dependencies
+from handlers.onboarding.dependencies import Dependencies
 from handlers.onboarding.preflight import run_preflight
 
 log = logging.getLogger("csp_onboarding")

@@ -6,65 +6,20 @@ import asyncio
 import logging
 import time
 import unicodedata
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
-from typing import Any
 
-from handlers.domain.countries import REGISTRATION_COUNTRIES
 from handlers.domain.error_codes import Effect, has_effect
 from handlers.domain.failures import ErrorKind, FieldError, OnboardingError, Reason
 from handlers.domain.ledger_entry import LedgerEntry, OtherClaim
+from handlers.domain.partner_center_body import customer_body, ms_request_id_for
 from handlers.domain.payloads import CustomerPayload
 from handlers.domain.ports import PartnerCenter
 from handlers.domain.request import CustomerRequest
 from handlers.onboarding.ledger import Ledger
 
 log = logging.getLogger("csp_onboarding")
-
-# Namespace of MS-RequestId values: the same requestId always yields the same MS-RequestId.
-_MS_REQUEST_NAMESPACE = uuid.UUID("b7d4c1e8-2f5a-4c3b-8e9d-6a1f0c7b5e24")
-
-
-def ms_request_id_for(request_id: str) -> str:
-    """The MS-RequestId every Partner Center call for this request carries."""
-    return str(uuid.uuid5(_MS_REQUEST_NAMESPACE, request_id))
-
-
-def domain_for(request: CustomerRequest, domain_suffix: str) -> str:
-    """The customer's initial domain: its prefix plus the cloud's suffix, lower case."""
-    return f"{request.customer.domainPrefix.lower()}{domain_suffix}"
-
-
-def partner_center_address(request: CustomerRequest) -> dict[str, Any]:
-    """The request's address in Partner Center's Address shape, unset fields left out."""
-    return request.customer.address.model_dump(exclude_none=True)
-
-
-def customer_body(request: CustomerRequest, *, domain: str, enable_gdap_default: bool) -> dict[str, Any]:
-    """The `POST /v1/customers` body for `domain`. No userCredentials: Partner Center generates the password."""
-    customer = request.customer
-    company: dict[str, Any] = {"domain": domain}
-    # Sent only where Partner Center takes it; elsewhere it may be refused (600002).
-    if customer.organizationRegistrationNumber and customer.address.country in REGISTRATION_COUNTRIES:
-        company["organizationRegistrationNumber"] = customer.organizationRegistrationNumber
-    body: dict[str, Any] = {
-        "enableGDAPByDefault": (
-            customer.enableGdapByDefault if customer.enableGdapByDefault is not None else enable_gdap_default
-        ),
-        "companyProfile": company,
-        "billingProfile": {
-            "email": customer.email,
-            "culture": customer.culture,
-            "language": customer.language,
-            "companyName": customer.companyName,
-            "defaultAddress": partner_center_address(request),
-        },
-    }
-    if request.indirectResellerId is not None:
-        body["associatedPartnerId"] = str(request.indirectResellerId)
-    return body
 
 
 def _is_domain_taken(error: OnboardingError) -> bool:

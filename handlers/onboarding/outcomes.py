@@ -4,27 +4,34 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from handlers.domain.events import CREATED, CloudEvent, CreatedData, created_event, failed_event
 from handlers.domain.failures import Failure, Reason, invalid_request_message
 from handlers.domain.ledger_entry import Decision, LedgerEntry
+from handlers.domain.ports import EventSink
 from handlers.domain.request import CustomerRequest, InvalidRequest
 from handlers.observability.logs import bind, log_context
 from handlers.observability.telemetry import current_traceparent, outcomes, reused_request_ids
-
-if TYPE_CHECKING:
-    from handlers.onboarding.pipeline import Dependencies
+from handlers.onboarding.ledger import Ledger
 
 log = logging.getLogger("csp_onboarding")
 
 
 @dataclass(frozen=True)
-class Outcome:
-    """What an invocation published."""
+class Published:
+    """What an invocation published: its outcome's kind and event."""
 
     kind: Literal["created", "failed"]
     event: CloudEvent
+
+
+@dataclass(frozen=True)
+class Publisher:
+    """Where outcome events go: the sink, and the `source` every event names."""
+
+    events: EventSink
+    source: str
 
 
 @dataclass(frozen=True)
@@ -50,14 +57,14 @@ class Ids:
         return cls(parsed.request_id, parsed.crm_account_id, parsed.correlation_id, identity)
 
 
-def failed_decision(failure: Failure, ids: Ids, deps: Dependencies, *, exhausted: bool = False) -> Decision:
+def failed_decision(failure: Failure, ids: Ids, source: str, *, exhausted: bool = False) -> Decision:
     """The decision (and its event) for a failure."""
     event = failed_event(
         failure,
         request_id=ids.request_id,
         crm_account_id=ids.crm_account_id,
         correlation_id=ids.correlation_id,
-        source=deps.config.events_source,
+        source=source,
         identity=ids.identity,
         traceparent=current_traceparent(),
     )
@@ -67,7 +74,7 @@ def failed_decision(failure: Failure, ids: Ids, deps: Dependencies, *, exhausted
 
 
 def created_decision(
-    entry: LedgerEntry, secret_id: str | None, correlation_id: str | None, deps: Dependencies, *, mca: bool = False
+    entry: LedgerEntry, secret_id: str | None, correlation_id: str | None, source: str, *, mca: bool = False
 ) -> Decision:
     """The decision (and its event) for the customer the row records, with the admin password's secret id; with
     `mca`, the row also opens the MCA attestation step."""
@@ -76,19 +83,17 @@ def created_decision(
     data = CreatedData.model_validate_json(entry.customer_json).model_copy(
         update={"adminCredentialsSecretId": secret_id}
     )
-    event = created_event(
-        data, source=deps.config.events_source, correlation_id=correlation_id, traceparent=current_traceparent()
-    )
+    event = created_event(data, source=source, correlation_id=correlation_id, traceparent=current_traceparent())
     changes: dict[str, object] = {"agreement": "pending"} if mca and entry.agreement is None else {}
     return Decision("created", event.id, event.model_dump_json(), changes=changes)
 
 
-async def created_already(request_id: str | None, deps: Dependencies) -> LedgerEntry | None:
+async def created_already(request_id: str | None, ledger: Ledger) -> LedgerEntry | None:
     """The row of a request whose customer was created, if the message names one: a message that cannot be read
     as a request (an invalid resend, say) never follows `created` with `failed` — the first outcome wins."""
     if not request_id:
         return None
-    entry = await deps.ledger.read(request_id)
+    entry = await ledger.read(request_id)
     if entry is None or not entry.outcome_known or entry.outcome != "created":
         return None
     note_reused_request_id()
@@ -102,24 +107,24 @@ def note_reused_request_id() -> None:
     log.warning("requestId reused with other content after its customer was created: the first wins")
 
 
-async def publish_stored(entry: LedgerEntry, deps: Dependencies) -> Outcome:
+async def publish_stored(entry: LedgerEntry, events: EventSink) -> Published:
     """Publish the outcome the row stores (raises when Event Grid refuses, so the queue redelivers)."""
     if entry.event_json is None:
         raise ValueError("no outcome stored")
-    outcome = await publish(CloudEvent.model_validate_json(entry.event_json), deps)
+    outcome = await publish(CloudEvent.model_validate_json(entry.event_json), events)
     if entry.agreement_event_json is not None and not entry.agreement_open:  # the attestation's outcome, too
-        await publish(CloudEvent.model_validate_json(entry.agreement_event_json), deps)
+        await publish(CloudEvent.model_validate_json(entry.agreement_event_json), events)
     return outcome
 
 
-async def publish_decision(decision: Decision, deps: Dependencies) -> Outcome:
+async def publish_decision(decision: Decision, events: EventSink) -> Published:
     """Publish a decision's event without storing it (a message the ledger never knew)."""
-    return await publish(CloudEvent.model_validate_json(decision.event_json), deps)
+    return await publish(CloudEvent.model_validate_json(decision.event_json), events)
 
 
-async def publish(event: CloudEvent, deps: Dependencies) -> Outcome:
+async def publish(event: CloudEvent, events: EventSink) -> Published:
     """Publish one outcome event (raises when Event Grid refuses), then count and log it."""
-    await deps.events.publish([event.to_json()])
+    await events.publish([event.to_json()])
     kind: Literal["created", "failed"] = "created" if event.type == CREATED else "failed"
     reason = getattr(event.data, "reason", None)
     short = event.type.removeprefix("csp.onboarding.").removeprefix("customer.")  # created, agreement.failed, …
@@ -127,10 +132,10 @@ async def publish(event: CloudEvent, deps: Dependencies) -> Outcome:
     bind(outcome=outcome)
     outcomes.add(1, {"type": short, "reason": str(reason or "")})
     log.info("Published %s event %s", outcome, event.id, extra={"eventId": event.id})
-    return Outcome(kind, event)
+    return Published(kind, event)
 
 
-async def publish_invalid(parsed: InvalidRequest, deps: Dependencies) -> Outcome:
+async def publish_invalid(parsed: InvalidRequest, ledger: Ledger, publisher: Publisher) -> Published:
     """Answer a message that is not a valid request: one `failed` / invalid_request naming each broken rule —
     unless its requestId already has a customer, whose `created` event is published again."""
     failure = Failure(
@@ -143,8 +148,8 @@ async def publish_invalid(parsed: InvalidRequest, deps: Dependencies) -> Outcome
     with log_context(
         requestId=ids.request_id, crmAccountId=ids.crm_account_id, correlationId=ids.correlation_id, outcome="pending"
     ):
-        stored = await created_already(parsed.request_id, deps)
+        stored = await created_already(parsed.request_id, ledger)
         if stored is not None:
-            return await publish_stored(stored, deps)
+            return await publish_stored(stored, publisher.events)
         log.warning("Invalid request: %s", "; ".join(e.message for e in parsed.errors[:5]))
-        return await publish_decision(failed_decision(failure, ids, deps), deps)
+        return await publish_decision(failed_decision(failure, ids, publisher.source), publisher.events)

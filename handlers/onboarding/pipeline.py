@@ -8,86 +8,50 @@ Every way out of an undecided delivery frees the claim; the whole delivery is bo
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from handlers.domain.error_codes import failure_from_error
 from handlers.domain.events import CreatedData
 from handlers.domain.failures import ErrorKind, OnboardingError
 from handlers.domain.ledger_entry import Decision, LedgerEntry, busy, sent_names
+from handlers.domain.partner_center_body import domain_for, ms_request_id_for, request_hash
 from handlers.domain.payloads import CustomerPayload
-from handlers.domain.ports import EventSink, MessageParking, PartnerCenter, SecretStore
 from handlers.domain.request import CustomerRequest, InvalidRequest, parse_message
-from handlers.domain.timing import TimingModel
 from handlers.observability.logs import log_context
 from handlers.observability.redaction import holding_secrets
 from handlers.observability.telemetry import parent_context, tracer
 from handlers.onboarding.admin_password import keep_password_of
-from handlers.onboarding.app_user import AppUser, check_app_user_request, reseller_refusal
+from handlers.onboarding.app_user import check_app_user_request, reseller_refusal
 from handlers.onboarding.attestation import finish_attestation
 from handlers.onboarding.create import (
     CreateContext,
     Verdict,
     create_customer,
-    customer_body,
-    domain_for,
     give_up_on_listing,
     ledger_claims,
-    ms_request_id_for,
     replay_create,
     search_domain,
     whose_tenant,
 )
-from handlers.onboarding.ledger import Ledger
+from handlers.onboarding.dependencies import Dependencies
 from handlers.onboarding.outcomes import (
     Ids,
-    Outcome,
+    Published,
     created_decision,
     failed_decision,
     note_reused_request_id,
     publish_invalid,
     publish_stored,
 )
-from handlers.onboarding.preflight import CountryRulesCache, run_preflight
+from handlers.onboarding.preflight import run_preflight
 
-__all__ = ["Dependencies", "Outcome", "PipelineConfig", "handle_message"]
+__all__ = ["handle_message"]
 
 log = logging.getLogger("csp_onboarding")
 
 
-@dataclass(frozen=True)
-class PipelineConfig:
-    """The few settings the pipeline itself needs."""
-
-    events_source: str
-    domain_suffix: str
-    enable_gdap_default: bool
-    timing: TimingModel = field(default_factory=lambda: TimingModel(30.0, 5, 300.0))
-    validate_address: bool = True
-    admin_password_expiry_days: int = 30
-    retention_days: int = 90
-    cloud: str = "public"
-
-
-@dataclass(frozen=True)
-class Dependencies:
-    """What the handlers need: adapters behind ports, plus config. Built by bootstrap, or by tests with fakes."""
-
-    partner_center: PartnerCenter
-    events: EventSink
-    ledger: Ledger
-    config: PipelineConfig
-    rules_cache: CountryRulesCache
-    vault: SecretStore | None = None
-    parking: MessageParking | None = None
-    app_user: AppUser | None = (
-        None  # App+User work (resellers, MCA); None when PARTNER_CENTER_USER_TOKEN_SECRET_URL is unset
-    )
-
-
-async def handle_message(body: bytes | str, deps: Dependencies, *, traceparent: str | None = None) -> Outcome:
+async def handle_message(body: bytes | str, deps: Dependencies, *, traceparent: str | None = None) -> Published:
     """Onboard one queue message and publish its outcome.
 
     Raises OnboardingError(TRANSIENT) — and any publish failure — so the queue redelivers the message.
@@ -98,23 +62,12 @@ async def handle_message(body: bytes | str, deps: Dependencies, *, traceparent: 
     ):
         parsed = parse_message(body)
         if isinstance(parsed, InvalidRequest):
-            return await publish_invalid(parsed, deps)
+            return await publish_invalid(parsed, deps.ledger, deps.publisher)
         try:
             async with asyncio.timeout(deps.config.timing.invocation_timeout):
                 return await _handle_request(parsed, deps)
         except TimeoutError:
             raise OnboardingError(ErrorKind.TRANSIENT, "the invocation ran out of time; the queue will retry") from None
-
-
-def request_hash(request: CustomerRequest, config: PipelineConfig) -> str:
-    """What Partner Center would receive for this request, hashed: a resend that changes only, say, its
-    correlationId is the same request."""
-    body = customer_body(
-        request, domain=domain_for(request, config.domain_suffix), enable_gdap_default=config.enable_gdap_default
-    )
-    if request.customer.mcaAcceptance is not None:  # not sent to the create, but part of the request's work
-        body["mcaAcceptance"] = request.customer.mcaAcceptance.model_dump(mode="json")
-    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
 @dataclass
@@ -126,7 +79,7 @@ class _Held:
     create_answered: bool = False
 
 
-async def _handle_request(request: CustomerRequest, deps: Dependencies) -> Outcome:
+async def _handle_request(request: CustomerRequest, deps: Dependencies) -> Published:
     ms_request_id = ms_request_id_for(request.requestId)
     with log_context(
         requestId=request.requestId,
@@ -143,9 +96,9 @@ async def _handle_request(request: CustomerRequest, deps: Dependencies) -> Outco
             if entry.outcome == "created" and entry.request_hash != content:
                 note_reused_request_id()
             if entry.agreement_open and request.customer.mcaAcceptance is not None:
-                return await finish_attestation(request, entry, deps)
+                return await _attest(request, entry, deps)
             log.info("Outcome already decided (%s): publishing it again", entry.state)
-            return await publish_stored(entry, deps)
+            return await publish_stored(entry, deps.events)
         held = _Held(entry)
         row: LedgerEntry | None = None
         try:
@@ -155,8 +108,8 @@ async def _handle_request(request: CustomerRequest, deps: Dependencies) -> Outco
             if row.decided is None:
                 raise busy(request.requestId)  # another delivery took it over: it decides and publishes
             if row.agreement_open and request.customer.mcaAcceptance is not None:
-                return await finish_attestation(request, row, deps)
-            return await publish_stored(row, deps)
+                return await _attest(request, row, deps)
+            return await publish_stored(row, deps.events)
         except OnboardingError as error:
             if error.kind is ErrorKind.TRANSIENT:
                 log.warning("Onboarding will be retried by the queue: %s", error, extra={"outcome": "retry"})
@@ -166,6 +119,12 @@ async def _handle_request(request: CustomerRequest, deps: Dependencies) -> Outco
                 await deps.ledger.release(held.entry)
             elif row.owner is not None and row.owner == held.entry.owner:
                 await deps.ledger.release(row)  # the failure it held while publishing
+
+
+async def _attest(request: CustomerRequest, entry: LedgerEntry, deps: Dependencies) -> Published:
+    return await finish_attestation(
+        request, entry, deps.ledger, deps.app_user, deps.publisher, lease_seconds=deps.config.timing.lease
+    )
 
 
 async def _onboard(request: CustomerRequest, content: str, held: _Held, deps: Dependencies) -> Decision:
@@ -192,11 +151,12 @@ async def _onboard(request: CustomerRequest, content: str, held: _Held, deps: De
             raise
         failure = failure_from_error(error)
         log.warning("Request refused: %s: %s", failure.reason.value, failure.message)
-        decision = failed_decision(failure, Ids.of(request, generation=held.entry.generation), deps)
+        ids = Ids.of(request, generation=held.entry.generation)
+        decision = failed_decision(failure, ids, deps.config.events_source)
         return replace(decision, changes={"create_unknown": False}) if held.create_answered else decision
     log.info("Customer %s created for %s", held.entry.customer_id, held.entry.domain)
     mca = request.customer.mcaAcceptance is not None
-    return created_decision(held.entry, secret_id, request.correlationId, deps, mca=mca)
+    return created_decision(held.entry, secret_id, request.correlationId, deps.config.events_source, mca=mca)
 
 
 async def _create(request: CustomerRequest, content: str, held: _Held, deps: Dependencies) -> CustomerPayload:

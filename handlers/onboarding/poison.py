@@ -16,27 +16,24 @@ the message for `ops.replay_poison`; only a failure to park fails the invocation
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from handlers.domain.failures import Failure, OnboardingError, Reason
 from handlers.domain.ledger_entry import LedgerEntry
+from handlers.domain.partner_center_body import ms_request_id_for
 from handlers.domain.request import CustomerRequest, InvalidRequest, parse_message
 from handlers.observability.logs import log_context
 from handlers.observability.telemetry import parent_context, poison_failures, tracer
 from handlers.onboarding.attestation import exhaust_attestation
-from handlers.onboarding.create import ms_request_id_for
+from handlers.onboarding.dependencies import Dependencies
 from handlers.onboarding.outcomes import (
     Ids,
-    Outcome,
+    Published,
     created_already,
     created_decision,
     failed_decision,
     publish_decision,
     publish_stored,
 )
-
-if TYPE_CHECKING:
-    from handlers.onboarding.pipeline import Dependencies
 
 ALERT = "poison_unreported"  # the `alert` dimension the Azure Monitor alert filters on (infra/app/monitoring.bicep)
 
@@ -49,7 +46,7 @@ EXHAUSTED = Failure(
 )
 
 
-async def handle_poison(body: bytes | str, deps: Dependencies, *, traceparent: str | None = None) -> Outcome | None:
+async def handle_poison(body: bytes | str, deps: Dependencies, *, traceparent: str | None = None) -> Published | None:
     """Report a request that failed every delivery (see the module docstring), then park its message; raises only
     when parking fails."""
     with tracer.start_as_current_span(
@@ -77,13 +74,15 @@ async def handle_poison(body: bytes | str, deps: Dependencies, *, traceparent: s
             return outcome
 
 
-async def _report(parsed: CustomerRequest | InvalidRequest, ids: Ids, deps: Dependencies) -> Outcome | None:
+async def _report(parsed: CustomerRequest | InvalidRequest, ids: Ids, deps: Dependencies) -> Published | None:
+    publisher = deps.publisher
     if not isinstance(parsed, CustomerRequest):  # never claimed: nothing in the ledger to decide
-        stored = await created_already(parsed.request_id, deps)
+        stored = await created_already(parsed.request_id, deps.ledger)
         if stored is not None:
-            return await publish_stored(stored, deps)
+            return await publish_stored(stored, publisher.events)
         log.error("Unreadable request poisoned after repeated failures")
-        return await publish_decision(failed_decision(EXHAUSTED, ids, deps, exhausted=True), deps)
+        decision = failed_decision(EXHAUSTED, ids, publisher.source, exhausted=True)
+        return await publish_decision(decision, publisher.events)
     entry = await deps.ledger.read(parsed.requestId) or _unrecorded(parsed.requestId)
     mca = parsed.customer.mcaAcceptance is not None
     for _ in range(3):  # the row may move on while this runs: judge it again as it then stands
@@ -92,24 +91,25 @@ async def _report(parsed: CustomerRequest | InvalidRequest, ids: Ids, deps: Depe
             return None
         if entry.outcome_known and mca and entry.agreement == "pending":
             log.error("Poisoned request's MCA attestation never succeeded: reporting agreement.failed")
-            await exhaust_attestation(parsed, entry, EXHAUSTED, deps)
+            await exhaust_attestation(parsed, entry, EXHAUSTED, deps.ledger, publisher)
             return None
         if entry.outcome_known:
             log.warning("Poisoned request had a decided outcome: publishing it")
-            return await publish_stored(entry, deps)
+            return await publish_stored(entry, publisher.events)
         if entry.customer_json is not None:
             log.error("Poisoned request's customer exists (its admin password could not be kept): reporting it created")
-            decision = created_decision(entry, None, parsed.correlationId, deps, mca=mca)
+            decision = created_decision(entry, None, parsed.correlationId, publisher.source, mca=mca)
         else:
             log.error("Request poisoned after repeated failures")
-            decision = failed_decision(EXHAUSTED, Ids.of(parsed, generation=entry.generation), deps, exhausted=True)
+            ids = Ids.of(parsed, generation=entry.generation)
+            decision = failed_decision(EXHAUSTED, ids, publisher.source, exhausted=True)
         row = await deps.ledger.decide(entry, decision, hold_seconds=deps.config.timing.lease)
         if row.decided is not None and row.event_id == decision.event_id:
             if row.agreement == "pending" and mca:
-                await exhaust_attestation(parsed, row, EXHAUSTED, deps)
+                await exhaust_attestation(parsed, row, EXHAUSTED, deps.ledger, publisher)
                 return None
             try:
-                return await publish_stored(row, deps)
+                return await publish_stored(row, publisher.events)
             finally:
                 await deps.ledger.release(row)
         entry = row

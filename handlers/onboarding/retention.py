@@ -9,17 +9,15 @@ most one customer (its own domain is taken by then, so it ends `domain_unavailab
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from handlers.onboarding.pipeline import Dependencies
+from handlers.onboarding.ledger import Ledger
 
 log = logging.getLogger("csp_onboarding")
 DAY = 86400.0
 
 
-async def purge_expired(deps: Dependencies) -> int:
-    """Delete the rows decided more than the retention period ago; returns how many. Raises OnboardingError."""
-    purged = await deps.ledger.purge_decided(older_than_seconds=deps.config.retention_days * DAY)
-    log.info("Ledger retention: %d decided rows older than %d days deleted", purged, deps.config.retention_days)
+async def purge_expired(ledger: Ledger, *, retention_days: int) -> int:
+    """Delete the rows decided more than `retention_days` ago; returns how many. Raises OnboardingError."""
+    purged = await ledger.purge_decided(older_than_seconds=retention_days * DAY)
+    log.info("Ledger retention: %d decided rows older than %d days deleted", purged, retention_days)
     return purged

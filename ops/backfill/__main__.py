@@ -15,17 +15,13 @@ import os
 import sys
 from pathlib import Path
 
-from azure.data.tables.aio import TableClient
-from azure.storage.queue.aio import QueueClient
-
 from handlers.adapters.intake_table import IntakeTable
 from handlers.adapters.ledger_table import LedgerTable
 from handlers.adapters.parking import QueueSender
+from handlers.bootstrap import build_intake
 from handlers.intake.crm.mapping import load_field_map
-from handlers.intake.enqueue import IntakeDependencies
-from handlers.onboarding.ledger import Ledger
-from handlers.onboarding.pipeline import PipelineConfig
-from handlers.settings import CLOUDS
+from handlers.intake.dependencies import IntakeDependencies
+from handlers.settings import StorageSettings
 from ops.backfill.report import RowOutcome, write_errors_csv, write_html, write_outcomes_csv
 from ops.backfill.rows import FORMATS, Row, read_rows
 from ops.backfill.run import enqueue, follow, preflight
@@ -50,25 +46,14 @@ def _arguments() -> argparse.Namespace:
 
 
 def _intake(args: argparse.Namespace) -> IntakeDependencies:
-    env = os.environ
-    queue_connection = args.connection_string
-    ledger_connection = args.ledger_connection_string or queue_connection
-    if not queue_connection:
+    if not args.connection_string:
         raise SystemExit("backfill: set CrmQueue (or pass --connection-string): the storage connection string")
-    ledger_table = env.get("ONBOARDING_LEDGER_TABLE", "onboardingledger")
-    intake_table = env.get("ONBOARDING_INTAKE_TABLE", "onboardingintake")
-    config = PipelineConfig(
-        events_source=env.get("EVENTS_SOURCE", "/csp-onboarding"),
-        domain_suffix=CLOUDS[env.get("PARTNER_CENTER_CLOUD", "public")].domain_suffix,
-        enable_gdap_default=env.get("ENABLE_GDAP_BY_DEFAULT", "true").lower() != "false",
+    settings = StorageSettings(  # the rest from the environment, as the function reads it
+        CrmQueue=args.connection_string,
+        AzureWebJobsStorage=args.ledger_connection_string or args.connection_string,
+        CUSTOMER_REQUESTS_QUEUE=args.queue,
     )
-    return IntakeDependencies(
-        ledger=Ledger(LedgerTable(TableClient.from_connection_string(ledger_connection, ledger_table))),
-        config=config,
-        queue=QueueSender(QueueClient.from_connection_string(queue_connection, args.queue)),
-        records=IntakeTable(TableClient.from_connection_string(ledger_connection, intake_table)),
-        field_map=load_field_map(env.get("CRM_FIELD_MAP")),
-    )
+    return build_intake(settings)
 
 
 def _report(rows: list[Row], outcomes: dict[int, RowOutcome] | None, folder: Path, source: str) -> None:
@@ -84,10 +69,8 @@ async def _online(args: argparse.Namespace, rows: list[Row], folder: Path) -> in
     try:
         return await _steps(args, rows, folder, deps)
     finally:
-        assert isinstance(deps.ledger.rows, LedgerTable)
-        assert isinstance(deps.records, IntakeTable)
-        assert isinstance(deps.queue, QueueSender)
         for client in (deps.ledger.rows, deps.records, deps.queue):
+            assert isinstance(client, (LedgerTable, IntakeTable, QueueSender))
             await client.aclose()
 
 

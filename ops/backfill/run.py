@@ -16,9 +16,10 @@ from handlers.domain.error_codes import failure_from_error
 from handlers.domain.events import CloudEvent, CreatedData, FailedData
 from handlers.domain.failures import ErrorKind, FieldError, OnboardingError
 from handlers.domain.ledger_entry import LedgerEntry
-from handlers.intake.enqueue import Busy, IntakeDependencies, claim_record, enqueue_once
-from handlers.onboarding.create import domain_for
-from handlers.onboarding.pipeline import Dependencies
+from handlers.domain.partner_center_body import domain_for
+from handlers.intake.dependencies import IntakeDependencies
+from handlers.intake.enqueue import Busy, claim_record, enqueue_once
+from handlers.onboarding.dependencies import Dependencies
 from handlers.onboarding.preflight import run_preflight
 from ops.backfill.report import RowOutcome
 from ops.backfill.rows import Row

@@ -12,7 +12,8 @@ import httpx
 
 from handlers.adapters.http import build_http_client
 from handlers.bootstrap import build_dependencies
-from handlers.onboarding.pipeline import Dependencies, handle_message
+from handlers.onboarding.dependencies import Dependencies
+from handlers.onboarding.pipeline import handle_message
 from handlers.onboarding.poison import handle_poison
 from handlers.settings import get_settings
 from handlers.triggers import run_invocation

@@ -8,8 +8,8 @@ from typing import Any
 import jsonschema
 import pytest
 
+from handlers.domain.partner_center_body import ms_request_id_for
 from handlers.domain.schemas import contract_schemas
-from handlers.onboarding.create import ms_request_id_for
 from tests.fakes import sample
 from tests.integration.conftest import Harness
 from tests.leak_scan import scan_stack

@@ -11,6 +11,7 @@ import requests
 import trustme
 
 from handlers.adapters.entra import MsalTokenProvider, certificate_credential, client_credential, msal_http_session
+from handlers.bootstrap import entra_app
 from handlers.domain.failures import ErrorKind, OnboardingError
 from handlers.settings import Settings
 
@@ -110,7 +111,7 @@ def test_a_non_rsa_certificate_is_refused_clearly(tmp_path: Path) -> None:
 
 def test_the_federated_option_gives_an_assertion_callable() -> None:
     settings = Settings(**BASE, PARTNER_CENTER_FEDERATED_CLIENT_ID="mi-client")
-    credential = client_credential(settings)
+    credential = client_credential(entra_app(settings))
     assert set(credential) == {"client_assertion"}
     assert callable(credential["client_assertion"])
 

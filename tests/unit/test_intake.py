@@ -12,9 +12,12 @@ from handlers.domain.failures import ErrorKind, OnboardingError
 from handlers.domain.ledger_entry import Decision
 from handlers.intake.crm.mapping import load_field_map
 from handlers.intake.crm.routes import accept_dataverse, accept_salesforce
-from handlers.intake.enqueue import IntakeDependencies, accept_request, request_status
+from handlers.intake.dependencies import IntakeDependencies
+from handlers.intake.enqueue import accept_request
 from handlers.intake.http_bodies import Answer
-from handlers.onboarding.pipeline import Dependencies, handle_message
+from handlers.intake.status import request_status
+from handlers.onboarding.dependencies import Dependencies
+from handlers.onboarding.pipeline import handle_message
 from tests.fakes import (
     FakeIntakeRecords,
     FakePartnerCenter,

@@ -10,9 +10,10 @@ from dataclasses import replace
 import ops.backfill.run as backfill_run
 from handlers.domain.failures import ErrorKind, OnboardingError
 from handlers.domain.intake_record import IntakeRecord
+from handlers.domain.partner_center_body import request_hash
 from handlers.domain.request import CustomerRequest
-from handlers.intake.enqueue import IntakeDependencies, enqueue_once
-from handlers.onboarding.pipeline import request_hash
+from handlers.intake.dependencies import IntakeDependencies
+from handlers.intake.enqueue import enqueue_once
 from ops.backfill.rows import Row
 from tests.fakes import FakeQueue, sample
 from tests.unit.test_intake import intake, post

@@ -9,7 +9,7 @@ import pytest
 
 from handlers.domain.failures import ErrorKind, OnboardingError
 from handlers.domain.ledger_entry import LedgerEntry
-from handlers.onboarding.create import ms_request_id_for
+from handlers.domain.partner_center_body import ms_request_id_for
 from handlers.onboarding.ledger import Ledger
 from handlers.onboarding.pipeline import handle_message
 from handlers.onboarding.poison import handle_poison

@@ -20,7 +20,8 @@ from handlers.adapters.event_grid import EventGridPublisher
 from handlers.adapters.pacing import Pacer
 from handlers.adapters.partner_center import PartnerCenterClient
 from handlers.domain.failures import ErrorKind, OnboardingError
-from handlers.onboarding.pipeline import Dependencies, handle_message
+from handlers.onboarding.dependencies import Dependencies
+from handlers.onboarding.pipeline import handle_message
 from handlers.triggers import InvocationFailed, run_invocation
 from tests.fakes import FakeEventSink, FakeLedgerRows, dependencies, message, retry_policy, sample
 

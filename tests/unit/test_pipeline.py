@@ -10,8 +10,8 @@ import pytest
 
 from handlers.domain.events import CREATED, FAILED
 from handlers.domain.failures import ErrorKind, OnboardingError, Reason
+from handlers.domain.partner_center_body import ms_request_id_for
 from handlers.observability.redaction import install_redaction, redact
-from handlers.onboarding.create import ms_request_id_for
 from handlers.onboarding.pipeline import handle_message
 from handlers.onboarding.poison import handle_poison
 from tests.fakes import (

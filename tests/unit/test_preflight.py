@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from handlers.domain.failures import ErrorKind, OnboardingError
+from handlers.domain.partner_center_body import ms_request_id_for
 from handlers.domain.payloads import AddressValidation, CountryRules
-from handlers.onboarding.create import ms_request_id_for
 from handlers.onboarding.pipeline import handle_message
 from tests.fakes import FakeEventSink, FakePartnerCenter, dependencies, message, sample
 

@@ -18,8 +18,9 @@ from handlers.domain.ledger_entry import LedgerEntry
 from handlers.domain.payloads import CustomerPayload
 from handlers.domain.timing import load_timing
 from handlers.onboarding.create import same_company
+from handlers.onboarding.dependencies import Dependencies
 from handlers.onboarding.ledger import Ledger
-from handlers.onboarding.pipeline import Dependencies, handle_message
+from handlers.onboarding.pipeline import handle_message
 from handlers.onboarding.poison import handle_poison
 from tests.fakes import (
     TEST_TIMING,

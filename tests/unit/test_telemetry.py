@@ -20,10 +20,10 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from handlers.domain.partner_center_body import ms_request_id_for
 from handlers.observability.logs import DIMENSIONS, install_context_filter, log_context
 from handlers.observability.redaction import REDACTED, install_redaction, remember_secret
 from handlers.observability.telemetry import exporter_for
-from handlers.onboarding.create import ms_request_id_for
 from handlers.onboarding.pipeline import handle_message
 from tests.fakes import ADMIN_PASSWORD, FakeEventSink, dependencies, message, sample
 

@@ -10,13 +10,15 @@ from itertools import groupby
 
 from handlers.domain.failures import FieldError, OnboardingError
 from handlers.domain.intake_record import IntakeRecord
+from handlers.domain.partner_center_body import request_hash
 from handlers.domain.request import CustomerRequest
 from handlers.intake.crm.dataverse import MAX_BODY_BYTES as DATAVERSE_MAX_BYTES
 from handlers.intake.crm.dataverse import parse_context
 from handlers.intake.crm.mapping import CrmRecord, id_part, map_record
 from handlers.intake.crm.salesforce import MAX_BODY_BYTES as SALESFORCE_MAX_BYTES
 from handlers.intake.crm.salesforce import Notification, ack, fault, parse_outbound
-from handlers.intake.enqueue import Busy, IntakeDependencies, accept_record, claim_record, enqueue_once
+from handlers.intake.dependencies import IntakeDependencies
+from handlers.intake.enqueue import Busy, accept_record, claim_record, enqueue_once
 from handlers.intake.http_bodies import (
     JSON_TYPES,
     XML_TYPES,
@@ -26,7 +28,6 @@ from handlers.intake.http_bodies import (
     errors_answer,
     read_json_object,
 )
-from handlers.onboarding.pipeline import request_hash
 
 log = logging.getLogger("csp_onboarding")
 SOAP = "text/xml; charset=utf-8"

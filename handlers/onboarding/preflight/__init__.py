@@ -10,10 +10,10 @@ import logging
 
 from handlers.domain.error_codes import ENDPOINT_MISSING_STATUSES
 from handlers.domain.failures import ErrorKind, FieldError, OnboardingError, Reason, invalid_request_message
+from handlers.domain.partner_center_body import partner_center_address
 from handlers.domain.payloads import AddressValidation
 from handlers.domain.ports import PartnerCenter
 from handlers.domain.request import CustomerRequest
-from handlers.onboarding.create import partner_center_address
 from handlers.onboarding.preflight.address import check_address
 from handlers.onboarding.preflight.country_rules import CountryRulesCache, check_country_rules
 from handlers.onboarding.preflight.domain import check_domain

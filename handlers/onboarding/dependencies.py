@@ -1,0 +1,33 @@
+"""What the onboarding entry points (a queue message, a poisoned one, the timers) are handed: the adapters behind
+their ports and the config. Built by bootstrap, or by tests with fakes; each step below them takes only what it
+uses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from handlers.domain.config import PipelineConfig
+from handlers.domain.ports import EventSink, MessageParking, PartnerCenter, SecretStore
+from handlers.onboarding.app_user import AppUser
+from handlers.onboarding.ledger import Ledger
+from handlers.onboarding.outcomes import Publisher
+from handlers.onboarding.preflight import CountryRulesCache
+
+
+@dataclass(frozen=True)
+class Dependencies:
+    """What the handlers need: adapters behind ports, plus config. Built by bootstrap, or by tests with fakes."""
+
+    partner_center: PartnerCenter
+    events: EventSink
+    ledger: Ledger
+    config: PipelineConfig
+    rules_cache: CountryRulesCache
+    vault: SecretStore | None = None
+    parking: MessageParking | None = None
+    app_user: AppUser | None = None  # App+User work (resellers, MCA); None while App+User is off
+
+    @property
+    def publisher(self) -> Publisher:
+        """Where outcome events go: the sink and the events' source."""
+        return Publisher(self.events, self.config.events_source)
