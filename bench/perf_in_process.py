@@ -20,13 +20,7 @@ from httpx_aiohttp import AiohttpTransport
 
 from bench.soak import request
 from devhost.stack import ROOT, Stack
-from handlers.adapters.ledger_table import LedgerTable
-from handlers.adapters.parking import QueueParking
-from handlers.bootstrap import build_dependencies
-from handlers.onboarding.dependencies import Dependencies
-from handlers.onboarding.ledger import Ledger
-from handlers.onboarding.pipeline import handle_message
-from handlers.settings import Settings
+from handlers.api import Dependencies, Ledger, Settings, build_dependencies, close, handle_message
 
 _intervals: ContextVar[list[tuple[float, float]]] = ContextVar("network_intervals")
 
@@ -105,9 +99,7 @@ async def measure_overhead(stack: Stack, messages: int) -> dict[str, Any]:
             overheads.append((wall - network) * 1000)
             walls.append(wall * 1000)
     await http.aclose()
-    for adapter in (deps.ledger.rows.inner, deps.parking):  # type: ignore[attr-defined]
-        if isinstance(adapter, (LedgerTable, QueueParking)):
-            await adapter.aclose()
+    await close(deps.ledger.rows.inner, deps.parking)  # type: ignore[attr-defined]
     return {
         "messages": messages,
         "overhead_ms_p50": round(percentile(overheads, 0.5), 2),

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 
 from devhost.stack import ROOT, Stack
-from handlers.intake.validation import validate_request
+from handlers.api import validate_request
 from tests.fakes import FakePartnerCenter, dependencies, sample
 
 JSON = "application/json"

@@ -14,7 +14,7 @@ import unicodedata
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from handlers.observability.telemetry import quiet_noisy_loggers
+from handlers.api import quiet_noisy_loggers
 
 _SHOWN = ("requestId", "crmAccountId", "correlationId", "msRequestId", "msCorrelationId", "outcome", "httpStatus")
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from handlers.domain.timing import parse_timespan
+from handlers.api import parse_timespan
 
 # One TimeSpan parser for the app's timing model and this host: both read the same host.json values.
 timespan_seconds = parse_timespan

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, TypeVar
@@ -25,14 +26,14 @@ from handlers.adapters.entra import (
 from handlers.adapters.event_grid import EventGridPublisher
 from handlers.adapters.http import build_http_client, proxy_configured
 from handlers.adapters.intake_table import IntakeTable
-from handlers.adapters.key_vault import KeyVaultSecrets
+from handlers.adapters.key_vault import KeyVaultSecrets, VaultTokens
 from handlers.adapters.ledger_table import LedgerTable
 from handlers.adapters.notice_table import NoticeTable
 from handlers.adapters.pacing import Pacer
 from handlers.adapters.parking import QueueParking, QueueSender
 from handlers.adapters.partner_center import PartnerCenterClient
 from handlers.adapters.retry import RetryPolicy
-from handlers.adapters.user_tokens import UserTokens, split_secret_url
+from handlers.adapters.user_tokens import UserTokens, split_secret_url, store_refresh_token
 from handlers.domain.config import PipelineConfig
 from handlers.domain.timing import TimingModel, load_timing
 from handlers.intake.crm.mapping import load_field_map
@@ -223,6 +224,47 @@ def table_client(settings: StorageSettings, table: str) -> TableClient:
             use_env_settings=proxy_configured(),
         )  # fmt: skip
     raise RuntimeError("No storage for the ledger: set AzureWebJobsStorage (a connection string or identity-based)")
+
+
+async def store_app_user_sign_in(settings: Settings, refresh_token: str, *, public: bool) -> str:
+    """Write an Admin agent's refresh token (ops.consent) as a new version of the App+User secret, with the managed
+    identity where one is reachable (IDENTITY_ENDPOINT: an Azure host, the local stack's emulator), else with the
+    operator's own Entra sign-in (azure-identity's DefaultAzureCredential); returns the secret's id. Raises
+    OnboardingError."""
+    assert settings.PARTNER_CENTER_USER_TOKEN_SECRET_URL is not None
+    vault_url, name = split_secret_url(settings.PARTNER_CENTER_USER_TOKEN_SECRET_URL.rstrip("/"))
+    tokens: VaultTokens = (
+        managed_identity_tokens(settings.managed_identity_client_id, KEY_VAULT_RESOURCE)
+        if os.environ.get("IDENTITY_ENDPOINT")
+        else OperatorVaultTokens()
+    )
+    async with build_http_client(settings.PARTNER_CENTER_TIMEOUT_SECONDS) as http:
+        vault = KeyVaultSecrets(http, vault_url, tokens, retry_policy=RetryPolicy.of(load_timing(), max_attempts=3))
+        return await store_refresh_token(vault, name, refresh_token, public=public, writtenBy="ops.consent")
+
+
+class OperatorVaultTokens:
+    """Key Vault tokens of azure-identity's DefaultAzureCredential (the operator's own sign-in: `az login`)."""
+
+    def __init__(self) -> None:
+        from azure.identity import DefaultAzureCredential  # only where an operator signs in
+
+        self._credential = DefaultAzureCredential()
+
+    async def get_token(self) -> str:
+        """A Key Vault token; raises azure-identity's errors."""
+        return (await asyncio.to_thread(self._credential.get_token, f"{KEY_VAULT_RESOURCE}/.default")).token
+
+    def invalidate(self) -> None:
+        """Nothing cached here: azure-identity caches."""
+
+
+async def close(*adapters: object) -> None:
+    """Close the adapters that hold connections (a worker keeps them for life; scripts and tests do not)."""
+    for adapter in adapters:
+        aclose = getattr(adapter, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
 def per_event_loop(build: Callable[[], T], what: str) -> Callable[[], T]:

@@ -15,46 +15,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
-from pydantic import SecretStr
-
-from handlers.adapters.entra import build_msal_app, build_public_msal_app, managed_identity_tokens
-from handlers.adapters.http import build_http_client
-from handlers.adapters.key_vault import KeyVaultSecrets
-from handlers.adapters.retry import RetryPolicy
-from handlers.adapters.user_tokens import (
-    REFRESH_TOKEN_CONTENT_TYPE,
-    REFRESH_TOKEN_DAYS,
+from handlers.api import (
     USER_IMPERSONATION_SCOPE,
-    refresh_token_tags,
-    split_secret_url,
+    Settings,
+    build_msal_app,
+    build_public_msal_app,
+    entra_app,
+    store_app_user_sign_in,
 )
-from handlers.bootstrap import entra_app
-from handlers.domain.timing import load_timing
-from handlers.settings import Settings
-
-KEY_VAULT_SCOPE = "https://vault.azure.net/.default"
-
-
-class _AzureIdentityTokens:
-    """Key Vault tokens of azure-identity's DefaultAzureCredential (the operator's own sign-in)."""
-
-    def __init__(self) -> None:
-        from azure.identity import DefaultAzureCredential
-
-        self._credential = DefaultAzureCredential()
-
-    async def get_token(self) -> str:
-        return (await asyncio.to_thread(self._credential.get_token, KEY_VAULT_SCOPE)).token
-
-    def invalidate(self) -> None:
-        pass
 
 
 def _redirect_server(port: int) -> tuple[HTTPServer, dict[str, str]]:
@@ -102,24 +76,6 @@ def sign_in_with_device_code(settings: Settings) -> dict[str, Any]:
     return dict(app.acquire_token_by_device_flow(flow) or {})
 
 
-async def store(settings: Settings, refresh_token: str, *, public: bool = False) -> str:
-    """Write the refresh token as a new version of the configured secret (tagged `client=public` when a public
-    client's: the function then redeems it without the app's credential); returns its id."""
-    assert settings.PARTNER_CENTER_USER_TOKEN_SECRET_URL is not None
-    vault_url, name = split_secret_url(settings.PARTNER_CENTER_USER_TOKEN_SECRET_URL.rstrip("/"))
-    tokens: Any = (
-        managed_identity_tokens(settings.managed_identity_client_id, "https://vault.azure.net")
-        if os.environ.get("IDENTITY_ENDPOINT")
-        else _AzureIdentityTokens()
-    )
-    async with build_http_client(30.0) as http:
-        vault = KeyVaultSecrets(http, vault_url, tokens, retry_policy=RetryPolicy.of(load_timing(), max_attempts=3))
-        return await vault.set_secret(
-            name, SecretStr(refresh_token), tags=refresh_token_tags(public=public, writtenBy="ops.consent"),
-            expires_in_days=REFRESH_TOKEN_DAYS, content_type=REFRESH_TOKEN_CONTENT_TYPE,
-        )  # fmt: skip
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m ops.consent", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -140,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     if "mfa" not in (claims.get("amr") or []):
         print("Warning: the sign-in carried no MFA claim; Partner Center refuses App+User calls without MFA "
               "(401 / 900421). Sign in again with MFA.", file=sys.stderr)  # fmt: skip
-    secret_id = asyncio.run(store(settings, str(result["refresh_token"]), public=args.device_code))
+    secret_id = asyncio.run(store_app_user_sign_in(settings, str(result["refresh_token"]), public=args.device_code))
     print(f"Stored the App+User refresh token as a new version of {secret_id} (signed in as "
           f"{claims.get('preferred_username', 'the Admin agent')}).")  # fmt: skip
     return 0

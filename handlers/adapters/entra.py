@@ -21,8 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr, ValidationError
 
-from handlers.adapters.user_tokens import USER_IMPERSONATION_SCOPE
-from handlers.domain.clouds import CLOUDS, PARTNER_CENTER_SCOPE
+from handlers.domain.clouds import CLOUDS, PARTNER_CENTER_SCOPE, USER_IMPERSONATION_SCOPE
 from handlers.domain.error_codes import oauth_kind
 from handlers.domain.failures import ErrorKind, OnboardingError
 from handlers.domain.payloads import TokenAnswer

@@ -35,7 +35,6 @@ from handlers.observability.redaction import remember_token
 
 log = logging.getLogger("csp_onboarding")
 
-USER_IMPERSONATION_SCOPE = "https://api.partnercenter.microsoft.com/user_impersonation"
 REFRESH_TOKEN_CONTENT_TYPE = "application/vnd.partner-center.refresh-token"  # noqa: S105 — a media type
 # Entra's refresh tokens live 90 days from their last use; the secret version expires with it.
 REFRESH_TOKEN_DAYS = 90
@@ -67,6 +66,17 @@ def split_secret_url(url: str) -> tuple[str, str]:
 def refresh_token_tags(*, public: bool, **more: str) -> dict[str, str]:
     """The tags of a refresh token's secret version (`client=public` for a public client's)."""
     return {"purpose": "partner-center-app-user", **more, **(dict([PUBLIC_CLIENT_TAG]) if public else {})}
+
+
+async def store_refresh_token(
+    vault: RefreshTokenVault, name: str, refresh_token: str, *, public: bool, **tags: str
+) -> str:
+    """Write a refresh token as a new version of secret `name`, tagged, expiring with the token; returns its id;
+    raises OnboardingError."""
+    return await vault.set_secret(
+        name, SecretStr(refresh_token), tags=refresh_token_tags(public=public, **tags),
+        expires_in_days=REFRESH_TOKEN_DAYS, content_type=REFRESH_TOKEN_CONTENT_TYPE,
+    )  # fmt: skip
 
 
 def consent_error(reason: str, detail: str) -> OnboardingError:
@@ -187,10 +197,7 @@ class UserTokens:
                 return
             rotated = used
         try:
-            await self._vault.set_secret(
-                self._secret_name, SecretStr(rotated), tags=refresh_token_tags(public=public),
-                expires_in_days=REFRESH_TOKEN_DAYS, content_type=REFRESH_TOKEN_CONTENT_TYPE,
-            )  # fmt: skip
+            await store_refresh_token(self._vault, self._secret_name, rotated, public=public)
         except OnboardingError as error:
             log.warning("The rotated App+User refresh token could not be written back (%s): the current one is kept",
                         error)  # fmt: skip

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-PARTNER_CENTER_SCOPE = "https://api.partnercenter.microsoft.com/.default"
+PARTNER_CENTER_SCOPE = "https://api.partnercenter.microsoft.com/.default"  # app-only
+# App+User (delegated): the Admin agent's sign-in, redeemed through the Secure Application Model.
+USER_IMPERSONATION_SCOPE = "https://api.partnercenter.microsoft.com/user_impersonation"
 
 
 @dataclass(frozen=True)

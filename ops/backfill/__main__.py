@@ -15,13 +15,13 @@ import os
 import sys
 from pathlib import Path
 
-from handlers.adapters.intake_table import IntakeTable
-from handlers.adapters.ledger_table import LedgerTable
-from handlers.adapters.parking import QueueSender
-from handlers.bootstrap import build_intake
-from handlers.intake.crm.mapping import load_field_map
-from handlers.intake.dependencies import IntakeDependencies
-from handlers.settings import StorageSettings
+from handlers.api import (
+    IntakeDependencies,
+    StorageSettings,
+    build_intake,
+    close,
+    load_field_map,
+)
 from ops.backfill.report import RowOutcome, write_errors_csv, write_html, write_outcomes_csv
 from ops.backfill.rows import FORMATS, Row, read_rows
 from ops.backfill.run import enqueue, follow, preflight
@@ -69,15 +69,12 @@ async def _online(args: argparse.Namespace, rows: list[Row], folder: Path) -> in
     try:
         return await _steps(args, rows, folder, deps)
     finally:
-        for client in (deps.ledger.rows, deps.records, deps.queue):
-            assert isinstance(client, (LedgerTable, IntakeTable, QueueSender))
-            await client.aclose()
+        await close(deps.ledger.rows, deps.records, deps.queue)
 
 
 async def _steps(args: argparse.Namespace, rows: list[Row], folder: Path, deps: IntakeDependencies) -> int:
     if args.preflight:
-        from handlers.bootstrap import build_dependencies
-        from handlers.settings import Settings
+        from handlers.api import Settings, build_dependencies
 
         refused = await preflight(rows, build_dependencies(Settings()))
         print(f"pre-flight refused {refused} row(s)", file=sys.stderr)

@@ -11,10 +11,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from handlers.domain.failures import FieldError
-from handlers.domain.request import CustomerRequest, InvalidRequest, parse_message
-from handlers.intake.crm.mapping import CrmName, CrmRecord, FieldMap, map_record
-from handlers.intake.crm.routes import record_key
+from handlers.api import (
+    CrmName,
+    CrmRecord,
+    CustomerRequest,
+    FieldError,
+    FieldMap,
+    InvalidRequest,
+    map_record,
+    parse_message,
+    record_key,
+)
 
 Format = Literal["auto", "request", "dataverse", "salesforce"]
 FORMATS: tuple[Format, ...] = ("auto", "request", "dataverse", "salesforce")

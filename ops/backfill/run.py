@@ -12,15 +12,23 @@ from typing import Any, TypeVar
 
 from tqdm import tqdm
 
-from handlers.domain.error_codes import failure_from_error
-from handlers.domain.events import CloudEvent, CreatedData, FailedData
-from handlers.domain.failures import ErrorKind, FieldError, OnboardingError
-from handlers.domain.ledger_entry import LedgerEntry
-from handlers.domain.partner_center_body import domain_for
-from handlers.intake.dependencies import IntakeDependencies
-from handlers.intake.enqueue import Busy, claim_record, enqueue_once
-from handlers.onboarding.dependencies import Dependencies
-from handlers.onboarding.preflight import run_preflight
+from handlers.api import (
+    Busy,
+    CloudEvent,
+    CreatedData,
+    Dependencies,
+    ErrorKind,
+    FailedData,
+    FieldError,
+    IntakeDependencies,
+    LedgerEntry,
+    OnboardingError,
+    claim_record,
+    domain_for,
+    enqueue_once,
+    failure_from_error,
+    run_preflight,
+)
 from ops.backfill.report import RowOutcome
 from ops.backfill.rows import Row
 
