@@ -38,6 +38,7 @@ from handlers.domain.config import PipelineConfig
 from handlers.domain.timing import TimingModel, load_timing
 from handlers.intake.crm.mapping import load_field_map
 from handlers.intake.dependencies import IntakeDependencies
+from handlers.observability.http_telemetry import telemetry_hooks
 from handlers.observability.logs import install_context_filter
 from handlers.observability.redaction import install_redaction, remember_secret
 from handlers.observability.telemetry import configure_telemetry
@@ -62,7 +63,7 @@ def build_dependencies(settings: Settings, *, http: httpx.AsyncClient | None = N
     install_context_filter()
     for secret in (settings.PARTNER_CENTER_CLIENT_SECRET, settings.EVENTS_TOPIC_KEY):
         remember_secret(secret.get_secret_value() if secret else None)
-    http = http or build_http_client(settings.PARTNER_CENTER_TIMEOUT_SECONDS)
+    http = http or build_http_client(settings.PARTNER_CENTER_TIMEOUT_SECONDS, event_hooks=telemetry_hooks())
     timing = load_timing()  # host.json (and its app-setting overrides): the invocation, lease and round budgets
     log.info("Timing model: %s", timing.describe())
     policy = RetryPolicy.of(timing)

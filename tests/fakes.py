@@ -139,11 +139,18 @@ class FakeAppUserPartnerCenter:
 
 
 class FakeRefresher:
+    """The App+User sign-in: counts refreshes and refusals heard."""
+
     def __init__(self) -> None:
         self.refreshed = 0
+        self.refusals: list[OnboardingError] = []
 
     async def refresh(self) -> None:
         self.refreshed += 1
+
+    async def refused(self, error: OnboardingError) -> OnboardingError:
+        self.refusals.append(error)
+        return error
 
 
 def fake_app_user(partner_center: FakeAppUserPartnerCenter | None = None) -> AppUser:

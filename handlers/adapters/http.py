@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from typing import Any
 
 import httpx
 from httpx_aiohttp import AiohttpTransport
@@ -12,8 +14,11 @@ from handlers.domain.failures import ErrorKind, OnboardingError
 PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
 
 
-def build_http_client(timeout_seconds: float) -> httpx.AsyncClient:
-    """An AsyncClient with explicit timeouts; trusts SSL_CERT_FILE / SSL_CERT_DIR when set (httpx trust_env).
+def build_http_client(
+    timeout_seconds: float, *, event_hooks: Mapping[str, list[Any]] | None = None
+) -> httpx.AsyncClient:
+    """An AsyncClient with explicit timeouts and the given event hooks (telemetry); trusts SSL_CERT_FILE /
+    SSL_CERT_DIR when set (httpx trust_env).
 
     Requests go through aiohttp's connection pool (httpx-aiohttp): httpcore's pool scans every pooled connection
     on each request and closes those above its keep-alive cap, so with the ~64 connections that 32 concurrent
@@ -24,6 +29,7 @@ def build_http_client(timeout_seconds: float) -> httpx.AsyncClient:
         transport=AiohttpTransport(verify=True, trust_env=True, limits=limits),
         timeout=httpx.Timeout(timeout_seconds, connect=min(10.0, timeout_seconds)),
         follow_redirects=False,
+        event_hooks=event_hooks,
         trust_env=True,  # a proxy from the environment still applies (httpx mounts its own transport for it)
     )
 

@@ -77,7 +77,8 @@ class LedgerTable(OwnedTable):
     async def naming(self, customer_id: str, domain: str, *, besides: str) -> list[LedgerEntry]:
         """Filters on columns, not keys: it reads the partition, which the adoption path alone asks for."""
         await self._ensure_table()
-        query = "PartitionKey eq @p and RowKey ne @r and (customer_id eq @c or domain eq @d)"
+        # The SDK finds parameters between spaces: "@d)" would be read as a parameter named "d)".
+        query = "PartitionKey eq @p and RowKey ne @r and (customer_id eq @c or domain eq @d )"
         found: list[LedgerEntry] = []
         try:
             async for entity in self._table.query_entities(

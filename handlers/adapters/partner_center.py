@@ -1,4 +1,5 @@
-"""Partner Center REST client (httpx, async): headers, pacing, retries and error classification."""
+"""Partner Center REST client (httpx, async): each call retried, paced, sent with Partner Center's headers, and its
+refusals classified (the code table: handlers.domain.error_codes)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import logging
 import time
 import uuid
 from collections.abc import Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote
 
@@ -17,8 +18,7 @@ from handlers.adapters.http import transport_failure
 from handlers.adapters.pacing import Pacer
 from handlers.adapters.partner_center_answers import classify_response, read_answer
 from handlers.adapters.retry import RetryPolicy, call_with_retries
-from handlers.adapters.user_tokens import UserTokens, consent_error
-from handlers.domain.error_codes import CONSENT_REASON_OF_PARTNER_CENTER, ENDPOINT_MISSING_STATUSES, Effect, has_effect
+from handlers.domain.error_codes import APP_USER_OFF_CODE, ENDPOINT_MISSING_STATUSES, Effect, has_effect
 from handlers.domain.failures import ErrorKind, OnboardingError
 from handlers.domain.payloads import (
     AddressValidation,
@@ -30,7 +30,7 @@ from handlers.domain.payloads import (
     RelationshipPage,
 )
 from handlers.domain.ports import TokenProvider
-from handlers.observability.telemetry import partner_center_duration
+from handlers.observability.http_telemetry import PARTNER_CENTER_CALL
 
 log = logging.getLogger("csp_onboarding")
 
@@ -53,7 +53,7 @@ class PartnerCenterClient:
         pacer: Pacer,
         retry_policy: RetryPolicy,
         locale: str = "en-US",
-        user_tokens: UserTokens | None = None,
+        user_tokens: TokenProvider | None = None,
     ) -> None:
         self._http = http
         self._tokens = tokens
@@ -136,18 +136,6 @@ class PartnerCenterClient:
                 return customer
         return None
 
-    async def _token(self, app_user: bool) -> str:
-        if not app_user:
-            return await self._tokens.get_token()
-        if self._user_tokens is None:
-            raise OnboardingError(
-                ErrorKind.AUTH,
-                "This needs an App+User token and App+User is off: set PARTNER_CENTER_USER_TOKEN_SECRET_URL and run "
-                "`python -m ops.consent` once",
-                code="app_user_off",
-            )
-        return await self._user_tokens.get_token()
-
     async def _call(
         self,
         method: str,
@@ -158,58 +146,81 @@ class PartnerCenterClient:
         json_body: dict[str, Any] | None = None,
         app_user: bool = False,
     ) -> httpx.Response:
+        """One Partner Center call, in layers (as httpx's send): retried by the policy, each attempt paced and
+        sent once; an answer outside `ok` is classified into an OnboardingError."""
         accepted = frozenset(ok)
-        what = f"{method} {path.split('?')[0]}"
-        paced = 0.0  # seconds spent waiting for pacer slots: not call time
-        unanswered = False  # an attempt got no definitive answer: it may have been carried out
+        attempts = _Attempts(f"{method} {path.split('?')[0]}")
 
         async def attempt() -> httpx.Response:
-            nonlocal paced, unanswered
-            token = await self._token(app_user)
-            waiting = time.monotonic()
-            await self._pacer.acquire()
-            paced += time.monotonic() - waiting
-            correlation_id = str(uuid.uuid4())
-            headers = {
-                "Authorization": f"Bearer {token}",
-                "Accept": "application/json",
-                "MS-RequestId": ms_request_id,
-                "MS-CorrelationId": correlation_id,
-                "X-Locale": self._locale,
-                "MS-PartnerCenter-Application": APPLICATION_NAME,
-            }
-            started = time.perf_counter()
-            try:
-                response = await self._http.request(method, self._base_url + path, headers=headers, json=json_body)
-            except httpx.TransportError as exc:
-                unanswered = True
-                raise transport_failure(what, exc) from None
-            elapsed_ms = (time.perf_counter() - started) * 1000
-            partner_center_duration.record(elapsed_ms, {"endpoint": what, "status": response.status_code})
-            log.info(
-                "Partner Center %s -> %d",
-                what,
-                response.status_code,
-                extra={
-                    "msRequestId": ms_request_id,
-                    "msCorrelationId": correlation_id,
-                    "httpStatus": response.status_code,
-                    "durationMs": round(elapsed_ms, 1),
-                },
-            )
+            response = await self._send_paced(method, path, ms_request_id, json_body, app_user, attempts)
             if response.status_code in accepted:
                 return response
-            error = classify_response(response, what=what, max_retry_after=self._policy.max_retry_after)
-            if response.status_code == 429:
-                self._pacer.throttled(error.retry_after)
-            if error.kind is ErrorKind.CONSENT and self._user_tokens is not None:  # 401 / 900421: no MFA
-                await self._user_tokens.refused(error)
-                error = replace(
-                    error, message=consent_error(CONSENT_REASON_OF_PARTNER_CENTER, error.description or "").message
-                )
-            if unanswered:
-                error = replace(error, after_unanswered=True)
-            unanswered = unanswered or response.status_code == 408 or response.status_code >= 500
-            raise error
+            raise self._refusal(response, attempts)
 
-        return await call_with_retries(self._policy, attempt, what=f"Partner Center {what}", paused=lambda: paced)
+        what = f"Partner Center {attempts.endpoint}"
+        return await call_with_retries(self._policy, attempt, what=what, paused=lambda: attempts.paced)
+
+    async def _send_paced(
+        self, method: str, path: str, ms_request_id: str, json_body: dict[str, Any] | None, app_user: bool,
+        attempts: _Attempts,
+    ) -> httpx.Response:  # fmt: skip
+        """Wait for the pacer's slot (time not counted against the retry budget), then send once."""
+        token = await self._token(app_user)
+        waiting = time.monotonic()
+        await self._pacer.acquire()
+        attempts.paced += time.monotonic() - waiting
+        try:
+            return await self._send(method, path, ms_request_id, token, json_body, attempts.endpoint)
+        except httpx.TransportError as exc:
+            attempts.unanswered = True
+            raise transport_failure(attempts.endpoint, exc) from None
+
+    async def _send(
+        self, method: str, path: str, ms_request_id: str, token: str, json_body: dict[str, Any] | None, endpoint: str
+    ) -> httpx.Response:
+        """One HTTP request with Partner Center's headers (a fresh MS-CorrelationId each time); the shared client's
+        event hooks log and measure it (handlers.observability.http_telemetry)."""
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "Accept": "application/json",
+            "MS-RequestId": ms_request_id,
+            "MS-CorrelationId": str(uuid.uuid4()),
+            "X-Locale": self._locale,
+            "MS-PartnerCenter-Application": APPLICATION_NAME,
+        }
+        return await self._http.request(
+            method, self._base_url + path, headers=headers, json=json_body, extensions={PARTNER_CENTER_CALL: endpoint}
+        )
+
+    def _refusal(self, response: httpx.Response, attempts: _Attempts) -> OnboardingError:
+        """An answer outside the call's `ok`, classified; a 429 holds the pacer; a refusal after an attempt that got
+        no definitive answer says so (the call may have been carried out)."""
+        error = classify_response(response, what=attempts.endpoint, max_retry_after=self._policy.max_retry_after)
+        if response.status_code == 429:
+            self._pacer.throttled(error.retry_after)
+        if attempts.unanswered:
+            error = replace(error, after_unanswered=True)
+        attempts.unanswered = attempts.unanswered or response.status_code == 408 or response.status_code >= 500
+        return error
+
+    async def _token(self, app_user: bool) -> str:
+        if not app_user:
+            return await self._tokens.get_token()
+        if self._user_tokens is None:
+            raise OnboardingError(
+                ErrorKind.AUTH,
+                "This needs an App+User token and App+User is off: set PARTNER_CENTER_USER_TOKEN_SECRET_URL and run "
+                "`python -m ops.consent` once",
+                code=APP_USER_OFF_CODE,
+            )
+        return await self._user_tokens.get_token()
+
+
+@dataclass
+class _Attempts:
+    """What one call's attempts have in common: its endpoint, the time spent waiting for pacer slots, and whether
+    an attempt got no definitive answer."""
+
+    endpoint: str
+    paced: float = 0.0
+    unanswered: bool = False

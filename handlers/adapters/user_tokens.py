@@ -21,6 +21,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
@@ -28,7 +29,12 @@ import requests
 from pydantic import SecretStr, ValidationError
 
 from handlers.adapters.key_vault import StoredSecret
-from handlers.domain.error_codes import CLIENT_MISMATCH_CODES, consent_reason, oauth_kind
+from handlers.domain.error_codes import (
+    CLIENT_MISMATCH_CODES,
+    CONSENT_REASON_OF_PARTNER_CENTER,
+    consent_reason,
+    oauth_kind,
+)
 from handlers.domain.failures import ErrorKind, OnboardingError
 from handlers.domain.payloads import TokenAnswer
 from handlers.observability.redaction import remember_token
@@ -141,10 +147,12 @@ class UserTokens:
             self._refusal = None
             await self._redeem_now()
 
-    async def refused(self, error: OnboardingError) -> None:
-        """Partner Center refused the App+User token (401 / 900421): forget it and sound the alarm."""
+    async def refused(self, error: OnboardingError) -> OnboardingError:
+        """Partner Center refused the App+User token (401 / 900421): forget it, sound the alarm, and return the
+        error as the dead sign-in it is (its message names what the operator does)."""
         self._token = None
-        await self._dead("mfa_required", error)
+        dead = await self._dead(CONSENT_REASON_OF_PARTNER_CENTER, error)
+        return replace(error, message=dead.message)
 
     async def _redeem_now(self) -> str:
         stored = await self._vault.get_secret(self._secret_name)

@@ -95,6 +95,9 @@ PARTNER_CENTER_CODES: dict[str, PartnerCenterCode] = {
     ),
 }
 
+# Our own code for an App+User call while App+User is off (PARTNER_CENTER_USER_TOKEN_SECRET_URL unset).
+APP_USER_OFF_CODE = "app_user_off"
+
 # Statuses of an endpoint that does not exist where this runs (a sovereign cloud, a sandbox) when the answer carries
 # no Partner Center code: the check it serves is skipped with a warning. (HEAD /v1/domains reads 404 as "free".)
 ENDPOINT_MISSING_STATUSES = frozenset({404, 405, 501})

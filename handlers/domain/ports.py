@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from pydantic import SecretStr
 
+from handlers.domain.failures import OnboardingError
 from handlers.domain.intake_record import IntakeRecord
 from handlers.domain.ledger_entry import LedgerEntry
 from handlers.domain.payloads import AddressValidation, CountryRules, CustomerPayload, Relationship
@@ -110,10 +111,14 @@ class AppUserPartnerCenter(Protocol):
     async def create_agreement(self, customer_id: str, body: dict[str, Any], *, ms_request_id: str) -> bool: ...
 
 
-class TokenRefresher(Protocol):
-    """Redeems the App+User refresh token now (the daily timer); raises OnboardingError."""
+class AppUserSignIn(Protocol):
+    """The App+User sign-in: redeem its refresh token now (the daily timer), or hear that Partner Center refused
+    its token (401 / 900421: no MFA); raises OnboardingError."""
 
     async def refresh(self) -> None: ...
+
+    async def refused(self, error: OnboardingError) -> OnboardingError:
+        """Forget the token, sound the consent alarm; the error as the dead sign-in it is."""
 
 
 class SecretStore(Protocol):

@@ -7,13 +7,13 @@ from __future__ import annotations
 import logging
 import uuid
 
-from handlers.domain.error_codes import failure_from_error
+from handlers.domain.error_codes import APP_USER_OFF_CODE, failure_from_error
 from handlers.domain.failures import ErrorKind, FieldError, OnboardingError
 from handlers.domain.partner_center_body import domain_for
 from handlers.domain.request import InvalidRequest
 from handlers.intake.enqueue import read_request, unavailable
 from handlers.intake.http_bodies import Answer, json_answer
-from handlers.onboarding.app_user import APP_USER_OFF_CODE, check_app_user_request
+from handlers.onboarding.app_user import check_app_user_request
 from handlers.onboarding.dependencies import Dependencies
 from handlers.onboarding.preflight import run_preflight
 

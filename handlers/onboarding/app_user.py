@@ -8,17 +8,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from handlers.domain.error_codes import Effect, partner_center_code
+from handlers.domain.error_codes import APP_USER_OFF_CODE, Effect, partner_center_code
 from handlers.domain.events import AgreementConfirmedData
 from handlers.domain.failures import ErrorKind, FieldError, OnboardingError, Reason
 from handlers.domain.payloads import Relationship
-from handlers.domain.ports import AppUserPartnerCenter, TokenRefresher
+from handlers.domain.ports import AppUserPartnerCenter, AppUserSignIn
 from handlers.domain.request import CustomerRequest
 
 T = TypeVar("T")
 MCA = "MicrosoftCustomerAgreement"
 RESELLER_REFUSALS = (Effect.RESELLER_UNKNOWN, Effect.RESELLER_INACTIVE)
-APP_USER_OFF_CODE = "app_user_off"
 APP_USER_OFF = (
     "needs Partner Center's App+User sign-in, which is off here: the operator sets "
     "PARTNER_CENTER_USER_TOKEN_SECRET_URL and runs `python -m ops.consent` once"
@@ -47,9 +46,17 @@ class AppUser:
     """What the pipeline needs for App+User work: the calls, the token's refresher, and the caches."""
 
     partner_center: AppUserPartnerCenter
-    tokens: TokenRefresher
+    tokens: AppUserSignIn
     resellers: TimedCache = field(default_factory=lambda: TimedCache(ttl=600.0))
     templates: TimedCache = field(default_factory=lambda: TimedCache(ttl=3600.0))
+
+
+async def sign_in_refusal(error: OnboardingError, app_user: AppUser | None) -> OnboardingError:
+    """An App+User call's refusal as the caller must raise it: a token Partner Center refused (CONSENT: no MFA) is a
+    dead sign-in — the token is forgotten and the consent alarm sounds (once an hour) — others as they are."""
+    if error.kind is ErrorKind.CONSENT and app_user is not None:
+        return await app_user.tokens.refused(error)
+    return error
 
 
 def _invalid(path: str, code: str, rule: str) -> OnboardingError:
@@ -89,7 +96,10 @@ async def check_app_user_request(
 
 async def _reseller(app_user: AppUser, reseller_id: str, ms_request_id: str, *, stale: bool) -> Relationship | None:
     async def fetch() -> list[Relationship]:
-        return await app_user.partner_center.list_indirect_resellers(ms_request_id=ms_request_id)
+        try:
+            return await app_user.partner_center.list_indirect_resellers(ms_request_id=ms_request_id)
+        except OnboardingError as error:
+            raise await sign_in_refusal(error, app_user) from None
 
     resellers: list[Relationship] = await app_user.resellers.get(fetch, stale=stale)
     return next((r for r in resellers if r.id.lower() == reseller_id), None)
@@ -119,11 +129,14 @@ async def attest_mca(
     async def fetch() -> str:
         return await app_user.partner_center.agreement_template_id(MCA, ms_request_id=ms_request_id)
 
-    template_id: str = await app_user.templates.get(fetch)
-    date_agreed = mca.dateAgreed.isoformat().replace("+00:00", "Z")
-    contact = mca.primaryContact.model_dump(exclude_none=True)
-    body = {"primaryContact": contact, "templateId": template_id, "dateAgreed": date_agreed, "type": MCA}
-    await app_user.partner_center.create_agreement(customer_id, body, ms_request_id=ms_request_id)
+    try:
+        template_id: str = await app_user.templates.get(fetch)
+        date_agreed = mca.dateAgreed.isoformat().replace("+00:00", "Z")
+        contact = mca.primaryContact.model_dump(exclude_none=True)
+        body = {"primaryContact": contact, "templateId": template_id, "dateAgreed": date_agreed, "type": MCA}
+        await app_user.partner_center.create_agreement(customer_id, body, ms_request_id=ms_request_id)
+    except OnboardingError as error:
+        raise await sign_in_refusal(error, app_user) from None
     return AgreementConfirmedData(
         requestId=request.requestId, crmAccountId=request.crmAccountId, customerId=customer_id, tenantId=tenant_id,
         templateId=template_id, dateAgreed=date_agreed, primaryContactEmail=mca.primaryContact.email,

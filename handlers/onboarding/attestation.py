@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import logging
 
-from handlers.domain.error_codes import failure_from_error
+from handlers.domain.error_codes import APP_USER_OFF_CODE, failure_from_error
 from handlers.domain.events import AgreementFailedData, CloudEvent, CreatedData, agreement_event
 from handlers.domain.failures import ErrorKind, Failure, OnboardingError
 from handlers.domain.ledger_entry import LedgerEntry
 from handlers.domain.ports import EventSink
 from handlers.domain.request import CustomerRequest
 from handlers.observability.telemetry import current_traceparent
-from handlers.onboarding.app_user import APP_USER_OFF, APP_USER_OFF_CODE, AppUser, attest_mca
+from handlers.onboarding.app_user import APP_USER_OFF, AppUser, attest_mca
 from handlers.onboarding.ledger import Ledger
 from handlers.onboarding.outcomes import Published, Publisher, publish, publish_stored
 

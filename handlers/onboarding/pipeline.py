@@ -22,7 +22,7 @@ from handlers.observability.logs import log_context
 from handlers.observability.redaction import holding_secrets
 from handlers.observability.telemetry import parent_context, tracer
 from handlers.onboarding.admin_password import keep_password_of
-from handlers.onboarding.app_user import check_app_user_request, reseller_refusal
+from handlers.onboarding.app_user import check_app_user_request, reseller_refusal, sign_in_refusal
 from handlers.onboarding.attestation import finish_attestation
 from handlers.onboarding.create import (
     CreateContext,
@@ -223,7 +223,7 @@ async def _create_new(
         )
     except OnboardingError as error:
         held.create_answered = error.kind is not ErrorKind.TRANSIENT
-        raise reseller_refusal(error, request) from None
+        raise reseller_refusal(await sign_in_refusal(error, deps.app_user), request) from None
 
 
 async def _record(
