@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from emulator import identity, jwt
+from emulator import assertions, identity
 from emulator.partner_center import STATE_KEY
 from emulator.state import EVENT_GRID_AUDIENCE, PARTNER_CENTER_AUDIENCE, State
 from emulator.users import USER_IMPERSONATION, SignIn
@@ -167,7 +167,7 @@ def user_token(request: web.Request, state: State, form: Any, grant: str, scope:
             "token_type": "Bearer", "scope": f"{USER_IMPERSONATION} offline_access", "expires_in": expires_in,
             "ext_expires_in": expires_in, "access_token": access_token,
             "refresh_token": app_user.issue_refresh_token(user, mfa, public=public),
-            "id_token": jwt.sign(claims, state.signing_key),
+            "id_token": assertions.sign(claims, state.signing_key),
         }
     )  # fmt: skip
 

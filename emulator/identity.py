@@ -7,7 +7,7 @@ import uuid
 
 from aiohttp import web
 
-from emulator import jwt
+from emulator import assertions
 from emulator.partner_center import STATE_KEY
 from emulator.state import EVENT_GRID_AUDIENCE, FEDERATED_AUDIENCE, KEY_VAULT_AUDIENCE, State
 
@@ -22,24 +22,24 @@ def mi_issuer(request: web.Request, state: State) -> str:
 def check_assertion(request: web.Request, state: State, assertion: str, token_url: str) -> str | None:
     """None when the client assertion proves the app's identity; else the AADSTS refusal text."""
     try:
-        header, claims, _, _ = jwt.parse(assertion)
+        header, claims = assertions.parse(assertion)
         if claims.get("iss") == mi_issuer(request, state):  # secretless: a managed-identity token as credential
-            claims = jwt.verify(assertion, state.signing_key.public_key(), audiences={FEDERATED_AUDIENCE})
+            claims = assertions.verify(assertion, state.signing_key.public_key(), audiences={FEDERATED_AUDIENCE})
             if claims.get("sub") != state.mi_client_id:
                 return "AADSTS70021: No matching federated identity record found for presented assertion."
             return None
         if state.app_certificate is None:
             return "AADSTS700027: The certificate with identifier used to sign the client assertion is not registered."
-        thumbprints = jwt.certificate_thumbprints(state.app_certificate)
+        thumbprints = assertions.certificate_thumbprints(state.app_certificate)
         presented = {str(header.get(k, "")).rstrip("=") for k in ("x5t", "x5t#S256")}  # MSAL pads its base64url
         if not presented & thumbprints:
             return "AADSTS700027: The certificate with identifier used to sign the client assertion is not registered."
         public_key = state.app_certificate.public_key()
-        claims = jwt.verify(assertion, public_key, audiences={token_url, token_url.rsplit("/oauth2", 1)[0]})  # type: ignore[arg-type]
+        claims = assertions.verify(assertion, public_key, audiences={token_url, token_url.rsplit("/oauth2", 1)[0]})  # type: ignore[arg-type]
         if claims.get("iss") != state.client_id or claims.get("sub") != state.client_id:
             return "AADSTS700023: The client assertion's issuer and subject must be the client id."
         return None
-    except jwt.InvalidToken as exc:
+    except assertions.InvalidToken as exc:
         return f"AADSTS700027: Client assertion failed signature validation: {exc}."
 
 
@@ -67,7 +67,7 @@ async def managed_identity_token(request: web.Request) -> web.Response:
             "exp": expires_on,
             "jti": str(uuid.uuid4()),
         }
-        access_token = jwt.sign(claims, state.signing_key)
+        access_token = assertions.sign(claims, state.signing_key)
         state.assertions.append(access_token)
         state.count("mi_assertions_issued")
     elif resource in _MI_RESOURCES:

@@ -13,7 +13,8 @@ from handlers.bootstrap import (
 from handlers.domain.clouds import USER_IMPERSONATION_SCOPE
 from handlers.domain.error_codes import failure_from_error
 from handlers.domain.events import CloudEvent, CreatedData, FailedData
-from handlers.domain.failures import ErrorKind, FieldError, OnboardingError
+from handlers.domain.failures import ErrorKind, OnboardingError
+from handlers.domain.field_errors import FieldError
 from handlers.domain.ledger_entry import LedgerEntry
 from handlers.domain.partner_center_body import domain_for
 from handlers.domain.request import CustomerRequest, InvalidRequest, parse_message

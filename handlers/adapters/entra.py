@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr, ValidationError
 
+from handlers.adapters.user_tokens import MsalResult
 from handlers.domain.clouds import CLOUDS, PARTNER_CENTER_SCOPE, USER_IMPERSONATION_SCOPE
 from handlers.domain.error_codes import oauth_kind
 from handlers.domain.failures import ErrorKind, OnboardingError
@@ -30,8 +31,6 @@ from handlers.observability.redaction import remember_token
 T = TypeVar("T")
 
 _KNOWN_AUTHORITY_HOSTS = frozenset(urlparse(cloud.authority_host).hostname for cloud in CLOUDS.values())
-
-MsalResult = dict[str, Any]
 
 
 class _PinnedCaSession(requests.Session):

@@ -46,8 +46,8 @@ REFRESH_TOKEN_CONTENT_TYPE = "application/vnd.partner-center.refresh-token"  # n
 REFRESH_TOKEN_DAYS = 90
 # The secret's tag saying the refresh token was issued to a public client (a device-code sign-in).
 PUBLIC_CLIENT_TAG = ("client", "public")
-MsalResult = dict[str, Any]
-ConsentAlarm = Callable[[str], Awaitable[None]]
+OnConsentRequired = Callable[[str], Awaitable[None]]  # the consent alarm: called with the reason
+MsalResult = dict[str, Any]  # an MSAL token answer (or refusal), as MSAL returns it
 
 
 class RefreshTokenVault(Protocol):
@@ -111,7 +111,7 @@ class UserTokens:
 
     def __init__(
         self, vault: RefreshTokenVault, secret_name: str, redeem: Callable[[str], MsalResult], *,
-        on_consent_required: ConsentAlarm, redeem_public: Callable[[str], MsalResult] | None = None,
+        on_consent_required: OnConsentRequired, redeem_public: Callable[[str], MsalResult] | None = None,
         refresh_margin: float = 300.0, refusal_memory: float = 300.0,
     ) -> None:  # fmt: skip
         self._vault = vault

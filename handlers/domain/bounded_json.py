@@ -15,7 +15,7 @@ import re
 import sys
 from typing import Any
 
-from handlers.domain.failures import FieldError
+from handlers.domain.field_errors import FieldError
 from handlers.domain.text import echoable
 
 MAX_MESSAGE_BYTES = 64 * 1024

@@ -8,7 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from handlers.domain.failures import Failure, FieldError, PartnerCenterDetail, Reason
+from handlers.domain.failures import Failure, PartnerCenterDetail, Reason
+from handlers.domain.field_errors import FieldError
 from handlers.domain.text import echoable
 
 CREATED = "csp.onboarding.customer.created"

@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from handlers.domain.field_errors import FieldError
+
 
 class Reason(StrEnum):
     """The `reason` of a `failed` event (contract §2)."""
@@ -28,16 +30,6 @@ class ErrorKind(StrEnum):
     AUTH = "auth"  # our credential or permissions are refused
     CONSENT = "consent"  # the App+User sign-in is dead (expired, revoked, no MFA): a person must sign in again
     TRANSIENT = "transient"  # may pass on a later try: let the queue redeliver
-
-
-class FieldError(BaseModel):
-    """One broken rule: where (dotted path into the request, or null), a stable code, and a sentence."""
-
-    model_config = ConfigDict(hide_input_in_errors=True)
-
-    field: str | None
-    code: str
-    message: str
 
 
 class PartnerCenterDetail(BaseModel):

@@ -1,11 +1,21 @@
-"""A pydantic error about a request, as the contract's field error: a dotted path, a stable code, a sentence built
-from the path and the rule — never from the refused value."""
+"""Field errors: the contract's `{field, code, message}`, and a pydantic error about a request as one — a dotted path,
+a stable code, a sentence built from the path and the rule, never from the refused value."""
 
 from __future__ import annotations
 
+from pydantic import BaseModel, ConfigDict
 from pydantic_core import ErrorDetails
 
-from handlers.domain.failures import FieldError
+
+class FieldError(BaseModel):
+    """One broken rule: where (dotted path into the request, or null), a stable code, and a sentence."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    field: str | None
+    code: str
+    message: str
+
 
 _CODES = {
     "missing": "required",
@@ -31,6 +41,7 @@ _PATTERN_RULES = {
 
 
 def field_error(detail: ErrorDetails) -> FieldError:
+    """A pydantic error as the contract's field error."""
     path = ".".join(str(part) for part in detail["loc"]) or None
     kind = detail["type"]
     ctx = detail.get("ctx") or {}

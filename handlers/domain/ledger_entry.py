@@ -125,8 +125,8 @@ def sent_names(entry: LedgerEntry) -> list[str]:
     return [str(name) for name in names] if isinstance(names, list) else []
 
 
-def busy(request_id: str) -> OnboardingError:
-    """The transient error of a delivery that finds the request held by another one."""
+def held_elsewhere(request_id: str) -> OnboardingError:
+    """The transient error of a delivery that finds the request held by another one (the queue redelivers)."""
     return OnboardingError(
         ErrorKind.TRANSIENT, f"request {request_id} is being handled by another delivery; the queue will retry"
     )

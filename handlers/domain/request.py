@@ -15,8 +15,7 @@ from pydantic_core import PydanticCustomError
 
 from handlers.domain.bounded_json import MAX_MESSAGE_BYTES, read_json
 from handlers.domain.countries import COUNTRY_ALIASES, ISO_ALPHA2, REGISTRATION_COUNTRIES
-from handlers.domain.failures import FieldError
-from handlers.domain.field_errors import field_error
+from handlers.domain.field_errors import FieldError, field_error
 from handlers.domain.text import describe, echoable, first_unsafe, has_visible, is_surrogate, nfc
 
 __all__ = [

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from handlers.domain.bounded_json import loads
-from handlers.domain.failures import FieldError
+from handlers.domain.field_errors import FieldError
 
 JSON_TYPES = ("application/json",)
 XML_TYPES = ("text/xml", "application/xml", "application/soap+xml")

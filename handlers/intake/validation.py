@@ -8,7 +8,8 @@ import logging
 import uuid
 
 from handlers.domain.error_codes import APP_USER_OFF_CODE, failure_from_error
-from handlers.domain.failures import ErrorKind, FieldError, OnboardingError
+from handlers.domain.failures import ErrorKind, OnboardingError
+from handlers.domain.field_errors import FieldError
 from handlers.domain.partner_center_body import domain_for
 from handlers.domain.request import InvalidRequest
 from handlers.intake.enqueue import read_request, unavailable

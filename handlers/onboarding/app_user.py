@@ -10,7 +10,8 @@ from typing import TypeVar
 
 from handlers.domain.error_codes import APP_USER_OFF_CODE, Effect, partner_center_code
 from handlers.domain.events import AgreementConfirmedData
-from handlers.domain.failures import ErrorKind, FieldError, OnboardingError, Reason
+from handlers.domain.failures import ErrorKind, OnboardingError, Reason
+from handlers.domain.field_errors import FieldError
 from handlers.domain.payloads import Relationship
 from handlers.domain.ports import AppUserPartnerCenter, AppUserSignIn
 from handlers.domain.request import CustomerRequest

@@ -11,7 +11,8 @@ from dataclasses import dataclass, replace
 from enum import Enum
 
 from handlers.domain.error_codes import Effect, has_effect
-from handlers.domain.failures import ErrorKind, FieldError, OnboardingError, Reason
+from handlers.domain.failures import ErrorKind, OnboardingError, Reason
+from handlers.domain.field_errors import FieldError
 from handlers.domain.ledger_entry import LedgerEntry, OtherClaim
 from handlers.domain.partner_center_body import customer_body, ms_request_id_for
 from handlers.domain.payloads import CustomerPayload

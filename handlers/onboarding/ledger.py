@@ -44,8 +44,8 @@ from handlers.domain.ledger_entry import (
     OtherClaim,
     Outcome,
     State,
-    busy,
     claim_among,
+    held_elsewhere,
     sent_names,
 )
 from handlers.domain.ports import LedgerRows, RowChanged, RowExists, WriteUnknown
@@ -107,7 +107,7 @@ class Ledger:
                 return await self._write(taken)
             except RowChanged:
                 continue
-        raise busy(request_id)
+        raise held_elsewhere(request_id)
 
     def _take(
         self, entry: LedgerEntry, owner: str, now: float, lease_seconds: float, request_hash: str | None
@@ -119,7 +119,7 @@ class Ledger:
         if decided == "failed" and not (entry.retryable or entry.request_hash != request_hash):
             return entry
         if entry.held(now):
-            raise busy(entry.request_id)
+            raise held_elsewhere(entry.request_id)
         if decided == "failed":  # the CRM fixed the request, or a later try may pass: onboard it again
             resume: State = "creating" if entry.creating_since is not None else "received"
         elif decided == "exhausted":  # a replay after an outage: go on where it stopped
@@ -169,7 +169,7 @@ class Ledger:
                 if _RANK[current.decided] >= _RANK[decision.outcome] or decision.outcome != "created":
                     return current
                 decided = self._decided(current, decision, hold_seconds)
-        raise busy(entry.request_id)
+        raise held_elsewhere(entry.request_id)
 
     def _decided(self, entry: LedgerEntry, decision: Decision, hold_seconds: float = 0.0) -> LedgerEntry:
         exhausted = decision.outcome == "exhausted"
@@ -193,7 +193,7 @@ class Ledger:
             if not entry.agreement_open:
                 return entry
             if entry.held(now):
-                raise busy(entry.request_id)
+                raise held_elsewhere(entry.request_id)
             taken = replace(
                 entry, owner=uuid.uuid4().hex, lease_until=now + lease_seconds, created_published=True,
                 agreement="pending", agreement_event_json=None, agreement_retryable=None, updated_at=now,
@@ -205,7 +205,7 @@ class Ledger:
                 if current is None:
                     break
                 entry = current
-        raise busy(entry.request_id)
+        raise held_elsewhere(entry.request_id)
 
     async def decide_agreement(
         self, entry: LedgerEntry, *, confirmed: bool, event_json: str, retryable: bool | None = None
@@ -228,7 +228,7 @@ class Ledger:
                 if not confirmed and current.held(self._clock()) and current.owner != entry.owner:
                     return current  # another delivery attests right now: it decides
                 entry = current
-        raise busy(entry.request_id)
+        raise held_elsewhere(entry.request_id)
 
     async def release(self, entry: LedgerEntry) -> None:
         """End this delivery's hold on the request (undecided, a failure it has published, or an attestation) so the
@@ -257,7 +257,7 @@ class Ledger:
         try:
             return await self._write(entry)
         except RowChanged:
-            raise busy(entry.request_id) from None
+            raise held_elsewhere(entry.request_id) from None
 
     async def _write(self, entry: LedgerEntry, *, insert: bool = False) -> LedgerEntry:
         """Insert or conditionally replace the row. Raises RowExists / RowChanged when another write won,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from handlers.domain.error_codes import failure_from_error
 from handlers.domain.events import CreatedData
 from handlers.domain.failures import ErrorKind, OnboardingError
-from handlers.domain.ledger_entry import Decision, LedgerEntry, busy, sent_names
+from handlers.domain.ledger_entry import Decision, LedgerEntry, held_elsewhere, sent_names
 from handlers.domain.partner_center_body import domain_for, ms_request_id_for, request_hash
 from handlers.domain.payloads import CustomerPayload
 from handlers.domain.request import CustomerRequest, InvalidRequest, parse_message
@@ -106,7 +106,7 @@ async def _handle_request(request: CustomerRequest, deps: Dependencies) -> Publi
             # A failure stays held while it is published: no resend can reopen it and publish a newer outcome first.
             row = await deps.ledger.decide(held.entry, decision, hold_seconds=deps.config.timing.lease)
             if row.decided is None:
-                raise busy(request.requestId)  # another delivery took it over: it decides and publishes
+                raise held_elsewhere(request.requestId)  # another delivery took it over: it decides and publishes
             if row.agreement_open and request.customer.mcaAcceptance is not None:
                 return await _attest(request, row, deps)
             return await publish_stored(row, deps.events)

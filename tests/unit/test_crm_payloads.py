@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from handlers.domain.failures import FieldError
+from handlers.domain.field_errors import FieldError
 from handlers.intake.crm.dataverse import parse_context
 from handlers.intake.crm.mapping import CrmRecord
 from handlers.intake.crm.salesforce import ack, fault, parse_outbound

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from handlers.domain.failures import FieldError
+from handlers.domain.field_errors import FieldError
 from handlers.intake.crm.mapping import CrmRecord
 from handlers.intake.http_bodies import error
 

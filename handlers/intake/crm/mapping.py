@@ -23,7 +23,7 @@ from typing import Any, Literal
 import pycountry
 
 from handlers.domain.countries import ISO_ALPHA2
-from handlers.domain.failures import FieldError
+from handlers.domain.field_errors import FieldError
 from handlers.domain.request import CustomerRequest, InvalidRequest, parse_message
 
 CrmName = Literal["dataverse", "salesforce"]

@@ -8,7 +8,8 @@ import logging
 from collections.abc import Mapping
 from itertools import groupby
 
-from handlers.domain.failures import FieldError, OnboardingError
+from handlers.domain.failures import OnboardingError
+from handlers.domain.field_errors import FieldError
 from handlers.domain.intake_record import IntakeRecord
 from handlers.domain.partner_center_body import request_hash
 from handlers.domain.request import CustomerRequest

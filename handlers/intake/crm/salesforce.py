@@ -22,7 +22,7 @@ from xml.sax.saxutils import escape
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
-from handlers.domain.failures import FieldError
+from handlers.domain.field_errors import FieldError
 from handlers.intake.crm.mapping import CrmRecord
 from handlers.intake.http_bodies import error
 

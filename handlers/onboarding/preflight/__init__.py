@@ -9,7 +9,8 @@ import asyncio
 import logging
 
 from handlers.domain.error_codes import ENDPOINT_MISSING_STATUSES
-from handlers.domain.failures import ErrorKind, FieldError, OnboardingError, Reason, invalid_request_message
+from handlers.domain.failures import ErrorKind, OnboardingError, Reason, invalid_request_message
+from handlers.domain.field_errors import FieldError
 from handlers.domain.partner_center_body import partner_center_address
 from handlers.domain.payloads import AddressValidation
 from handlers.domain.ports import PartnerCenter

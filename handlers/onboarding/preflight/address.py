@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from handlers.domain.failures import FieldError
+from handlers.domain.field_errors import FieldError
 from handlers.domain.payloads import AddressValidation
 from handlers.domain.ports import PartnerCenter
 

@@ -7,7 +7,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 
-from handlers.domain.failures import FieldError
+from handlers.domain.field_errors import FieldError
 from handlers.domain.payloads import CountryRules
 from handlers.domain.request import CustomerRequest
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers.domain.failures import FieldError
+from handlers.domain.field_errors import FieldError
 from handlers.domain.ports import PartnerCenter
 
 
