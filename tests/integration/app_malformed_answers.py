@@ -17,7 +17,7 @@ from handlers.onboarding.pipeline import handle_message
 from handlers.onboarding.poison import handle_poison
 from handlers.settings import get_settings
 from handlers.triggers import run_invocation
-from tests.unit.test_malformed_answers import SHAPES
+from tests.fakes.malformed_answers import SHAPES
 
 app = func.FunctionApp()
 _built: dict[asyncio.AbstractEventLoop, Dependencies] = {}

@@ -18,9 +18,9 @@ import pytest
 from devhost.hostjson import timing_overrides
 from devhost.stack import ROOT, Stack
 from tests.fakes import sample
+from tests.fakes.malformed_answers import PLANTED, PLANTED_NUMBER, SHAPES
 from tests.integration.conftest import Harness
 from tests.leak_scan import scan_stack
-from tests.unit.test_malformed_answers import PLANTED, PLANTED_NUMBER, SHAPES
 
 pytestmark = pytest.mark.integration
 

@@ -66,13 +66,18 @@ def test_the_http_functions_serve_the_contract_routes_with_a_function_key(indexe
         assert (output["type"], output["name"]) == ("http", "$return")
 
 
+ALL_FUNCTIONS = {"onboard_customer", "report_exhausted_request", "purge_ledger", "refresh_app_user_token", *HTTP_ROUTES}
+
+
 def test_each_function_takes_its_trigger_alone(indexed: list[Any]) -> None:
+    assert {f.get_function_name() for f in indexed} == ALL_FUNCTIONS  # every function is checked below
     for function in indexed:
         [binding] = [b for b in function.get_bindings() if b.type.endswith("Trigger")]
         assert list(inspect.signature(function.get_user_function()).parameters) == [binding.name]
 
 
 def test_the_functions_are_async(indexed: list[Any]) -> None:
+    assert {f.get_function_name() for f in indexed} == ALL_FUNCTIONS
     for function in indexed:
         assert inspect.iscoroutinefunction(function.get_user_function())
 

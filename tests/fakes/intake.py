@@ -1,0 +1,39 @@
+"""The intake over fakes, and how its tests post a request and read an answer."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from handlers.intake.crm.mapping import load_field_map
+from handlers.intake.dependencies import IntakeDependencies
+from handlers.intake.enqueue import accept_request
+from handlers.intake.http_bodies import Answer
+from handlers.onboarding.dependencies import Dependencies
+from tests.fakes import dependencies, message
+from tests.fakes.outbound import FakeQueue
+from tests.fakes.storage import FakeIntakeRecords
+
+JSON = "application/json"
+
+
+BASE = "https://app.example/api"
+
+
+def intake(pipeline: Dependencies | None = None) -> IntakeDependencies:
+    """The intake over fakes, sharing the ledger of `pipeline` (through which a test may run its messages)."""
+    pipeline = pipeline or dependencies()
+    return IntakeDependencies(pipeline.ledger, pipeline.config, FakeQueue(), FakeIntakeRecords(), load_field_map())
+
+
+def sent(deps: IntakeDependencies) -> list[dict[str, Any]]:
+    assert isinstance(deps.queue, FakeQueue)
+    return [json.loads(body) for body in deps.queue.sent]
+
+
+def body_of(answer: Answer) -> Any:
+    return json.loads(answer.body)
+
+
+async def post(deps: IntakeDependencies, data: dict[str, Any]) -> Answer:
+    return await accept_request(message(data), JSON, BASE, deps)

@@ -1,0 +1,132 @@
+"""Storage fakes: the ledger's rows, notices and the intake's records in memory (each a port of domain/ports.py),
+and a clock tests move."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+from pydantic import SecretStr
+
+from handlers.domain.failures import ErrorKind, OnboardingError
+from handlers.domain.intake_record import IntakeRecord
+from handlers.domain.ledger_entry import LedgerEntry
+from handlers.domain.ports import RowChanged, RowExists, WriteUnknown
+
+
+class FakeLedgerRows:
+    """The ledger's rows in this process's memory (the LedgerRows port). `lose_answer` can make a write commit and
+    then raise WriteUnknown, as a storage answer dropped on the way back does."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, LedgerEntry] = {}
+        self._version = 0
+        self.lose_answer: Callable[[LedgerEntry], bool] = lambda entry: False
+
+    def _stamp(self, entry: LedgerEntry) -> LedgerEntry:
+        self._version += 1
+        stamped = replace(entry, etag=str(self._version))
+        self.rows[entry.request_id] = stamped
+        if self.lose_answer(stamped):
+            raise WriteUnknown(entry.request_id)
+        return stamped
+
+    async def read(self, request_id: str) -> LedgerEntry | None:
+        return self.rows.get(request_id)
+
+    async def insert(self, entry: LedgerEntry) -> LedgerEntry:
+        if entry.request_id in self.rows:
+            raise RowExists(entry.request_id)
+        return self._stamp(entry)
+
+    async def replace(self, entry: LedgerEntry) -> LedgerEntry:
+        current = self.rows.get(entry.request_id)
+        if current is None or current.etag != entry.etag:
+            raise RowChanged(entry.request_id)
+        return self._stamp(entry)
+
+    async def naming(self, customer_id: str, domain: str, *, besides: str) -> list[LedgerEntry]:
+        return [
+            e for e in self.rows.values()
+            if e.request_id != besides and (e.customer_id == customer_id or e.domain == domain)
+        ]  # fmt: skip
+
+    async def decided_before(self, cutoff: float, *, limit: int) -> list[LedgerEntry]:
+        return [e for e in self.rows.values() if e.decided is not None and e.updated_at < cutoff][:limit]
+
+    async def purge(self, request_id: str, etag: str) -> bool:
+        current = self.rows.get(request_id)
+        if current is None or current.etag != etag:
+            return False
+        del self.rows[request_id]
+        return True
+
+
+class FakeNotices:
+    """Notices in memory (the Notices port), shared by whoever holds this object."""
+
+    def __init__(self) -> None:
+        self.notices: set[tuple[str, str]] = set()
+
+    async def first_notice(self, topic: str, slot: str) -> bool:
+        first = (topic, slot) not in self.notices
+        self.notices.add((topic, slot))
+        return first
+
+    async def forget_notice(self, topic: str, slot: str) -> None:
+        self.notices.discard((topic, slot))
+
+
+class FakeIntakeRecords:
+    """The intake's rows in memory (the IntakeRecords port)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, IntakeRecord] = {}
+        self._version = 0
+
+    def _stamp(self, record: IntakeRecord) -> IntakeRecord:
+        self._version += 1
+        stamped = replace(record, etag=str(self._version))
+        self.rows[record.key] = stamped
+        return stamped
+
+    async def get(self, key: str) -> IntakeRecord | None:
+        return self.rows.get(key)
+
+    async def insert(self, record: IntakeRecord) -> IntakeRecord:
+        if record.key in self.rows:
+            raise RowExists(record.key)
+        return self._stamp(record)
+
+    async def replace(self, record: IntakeRecord) -> IntakeRecord:
+        current = self.rows.get(record.key)
+        if current is None or current.etag != record.etag:
+            raise RowChanged(record.key)
+        return self._stamp(record)
+
+    async def upsert(self, record: IntakeRecord) -> None:
+        self._stamp(record)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class FakeVault:
+    """Key Vault: refuses while `down`, else records what it was given (names only: values are secrets)."""
+
+    def __init__(self, down: bool = False) -> None:
+        self.down = down
+        self.names: list[str] = []
+
+    async def set_secret(
+        self, name: str, value: SecretStr, *, tags: dict[str, str], expires_in_days: int, content_type: str
+    ) -> str:
+        if self.down:
+            raise OnboardingError(ErrorKind.TRANSIENT, "Key Vault refused to store the secret (HTTP 503)")
+        self.names.append(name)
+        return f"https://vault.test/secrets/{name}"

@@ -1,0 +1,74 @@
+"""The operator's workbook, checked as text (no Bicep compiler here): deployed on Application Insights, its panels
+are the saved KQL files (one copy each), and those queries look for what the code actually logs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+INFRA = ROOT / "infra"
+WORKBOOK = INFRA / "app" / "workbook.bicep"
+
+# What the operator asked to see → the saved query the workbook shows it with.
+PANELS = {
+    "outcomes per hour by type and reason": "outcomes-per-hour.kql",
+    "Partner Center latency": "partner-center-latency.kql",
+    "Partner Center throttling": "partner-center-throttling.kql",
+    "poisoned and parked counts": "poisoned-and-parked.kql",
+    "a request's timeline by requestId": "request-timeline.kql",
+}
+
+
+def test_main_deploys_the_workbook_on_application_insights() -> None:
+    main = (INFRA / "main.bicep").read_text()
+    assert re.search(
+        r"module workbook 'app/workbook.bicep' = \{.*?applicationInsightsName: monitoring\.outputs", main, re.S
+    )
+    text = WORKBOOK.read_text()
+    assert "resource workbook 'Microsoft.Insights/workbooks@" in text
+    assert "sourceId: appInsights.id" in text and "kind: 'shared'" in text
+    assert "serializedData: string({" in text and "version: 'Notebook/1.0'" in text
+
+
+@pytest.mark.parametrize("need", sorted(PANELS))
+def test_each_panel_is_a_saved_query_loaded_not_copied(need: str) -> None:
+    text = WORKBOOK.read_text()
+    assert f"loadTextContent('../queries/{PANELS[need]}')" in text, need
+    assert (INFRA / "queries" / PANELS[need]).exists()
+
+
+def test_no_query_is_written_inline() -> None:
+    text = WORKBOOK.read_text()
+    assert "traces" not in text and "summarize" not in text and "customDimensions" not in text
+    panels = re.findall(r"^  (?:union\()?panel\('(\w+)', '[^']+', ([^,]+(?:\([^)]*\))?),", text, re.MULTILINE)
+    assert len(panels) >= len(PANELS)
+    for name, query in panels:
+        assert query.startswith("loadTextContent('../queries/") or query == "timelineQuery", name
+
+
+def test_the_timeline_asks_for_the_request_the_saved_query_names_as_an_example() -> None:
+    text = WORKBOOK.read_text()
+    [example] = re.findall(r"var timelineExample = '(.*)'$", text, re.MULTILINE)
+    saved = (INFRA / "queries" / "request-timeline.kql").read_text()
+    assert saved.count(example) == 1, "the replace() would silently leave the example request in the workbook"
+    assert 'let wanted = "{requestId}";' in text and "name: 'requestId'" in text
+    assert "conditionalVisibility: { parameterName: 'requestId'" in text
+
+
+def _logged_prefixes() -> set[str]:
+    """The fixed start of every log message handlers/ writes (the text before its first placeholder)."""
+    prefixes = set()
+    for path in (ROOT / "handlers").rglob("*.py"):
+        for message in re.findall(r"log\.(?:debug|info|warning|error|exception)\(\s*\"([^\"]+)\"", path.read_text()):
+            prefixes.add(message.split("%", 1)[0])
+    return prefixes
+
+
+@pytest.mark.parametrize("path", sorted((INFRA / "queries").glob("*.kql")), ids=lambda p: p.name)
+def test_each_query_looks_for_messages_the_code_logs(path: Path) -> None:
+    logged = _logged_prefixes()
+    for wanted in re.findall(r'message startswith "([^"]+)"', path.read_text()):
+        assert any(wanted.startswith(p) or p.startswith(wanted) for p in logged if p), f"{path.name}: {wanted!r}"
