@@ -60,7 +60,7 @@ def write_stack_file(stack: Stack, path: Path = STACK_FILE) -> Path:
         "# Then:              .venv/bin/python -m ops.status     .venv/bin/python -m ops.replay_poison --dry-run",
         '# Outcome events:    curl -s --cacert "$SSL_CERT_FILE" "$EMULATOR_URL/_emulator/events"',
         '# Partner Center:    curl -s --cacert "$SSL_CERT_FILE" "$EMULATOR_URL/_emulator/customers"   (also calls,',
-        "#                    state, faults: README, The emulator)",
+        "#                    state, faults: docs/developing.md, The emulator)",
         f"# Logs:              {logs}/host.log, emulator.log, azurite.log",
         *(f"{name}={shlex.quote(value)}" for name, value in settings.items()),
     ]

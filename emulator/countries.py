@@ -1,6 +1,6 @@
 """The emulator's own country facts, copied from the sources rather than imported from the product: an oracle that
-shared the product's list could never catch a wrong entry in it (issue 13). tests/unit/test_emulator_countries.py
-checks that the product agrees."""
+shared the product's list could never catch a wrong entry in it (issue 13).
+tests/unit/emulator/test_emulator_countries.py checks that the product agrees."""
 
 from __future__ import annotations
 

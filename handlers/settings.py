@@ -97,7 +97,7 @@ class Settings(StorageSettings):
         default=None, pattern=r"^https://[^/?#]+/secrets/[0-9A-Za-z-]{1,127}/?$"
     )
 
-    # Added by this project (documented in the README).
+    # Added by this project (documented in docs/operating.md, Settings).
     PARTNER_CENTER_TIMEOUT_SECONDS: float = Field(default=30.0, gt=0)
     ADDRESS_VALIDATION_ENABLED: bool = True
     ADMIN_CREDENTIALS_EXPIRY_DAYS: int = Field(default=30, gt=0)

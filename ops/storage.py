@@ -109,7 +109,7 @@ def explained(exc: AzureError) -> str:
         return "could not sign in to Entra: run `az login` (or `azd auth login`) as a user with the operator roles"
     if status == 403:
         return (
-            "the storage account refused this identity (403): it needs the operator roles of the README's "
+            "the storage account refused this identity (403): it needs the operator roles of docs/security.md's "
             "Security section (given by azd up to AZURE_PRINCIPAL_ID); a new assignment takes a few minutes"
         )
     if isinstance(exc, ServiceRequestError):

@@ -1,4 +1,4 @@
-"""What a fuzzed case must end in, shared by the property tests (tests/unit/test_fuzz.py) and bench/fuzz.py:
+"""What a fuzzed case must end in, shared by the property tests (tests/unit/domain/test_fuzz.py) and bench/fuzz.py:
 a classified outcome (a request, an InvalidRequest, a value or an OnboardingError), never another exception, and
 never a planted password in anything written: error texts, tracebacks, events, logs."""
 

@@ -1,1 +1,2 @@
-"""Adapters to the outside world (Entra, Partner Center, Event Grid), behind the protocols in ports.py."""
+"""Adapters to the outside world (Entra, Partner Center, Event Grid, Key Vault, Table storage, queues): thin, one file
+each, implementing the Protocols of handlers/domain/ports.py; no policy."""

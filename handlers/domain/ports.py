@@ -1,5 +1,5 @@
 """The ports: what onboarding and intake need from the outside world, one small Protocol per need, so tests can
-fake each (tests/fakes.py) and the adapters implement them without being imported by their callers.
+fake each (tests/fakes/) and the adapters implement them without being imported by their callers.
 
 Storage answers the ports' callers must tell apart are values of their own here (RowExists, RowChanged,
 WriteUnknown); every other failure of a port is an OnboardingError with a kind (handlers.domain.failures).

@@ -1,6 +1,6 @@
 """A function app like function_app on the real stack, except that Partner Center answers every create with a
 malformed 201 carrying a planted admin password: the customer's domain prefix `malformed{n}…` picks shape n of
-tests.unit.test_malformed_answers.SHAPES. Everything else (Entra, pre-flight, Event Grid, ledger, parking) is real."""
+tests.fakes.malformed_answers.SHAPES. Everything else (Entra, pre-flight, Event Grid, ledger, parking) is real."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """infra/ roles and deployment parameters, checked as text (no Bicep compiler here): what the function and the
-deploying user are granted, that the README's role table says exactly that, and the parameters azd fills in."""
+deploying user are granted, that the role table of docs/security.md says exactly that, and the parameters azd fills
+in."""
 
 from __future__ import annotations
 
@@ -67,8 +68,8 @@ def bicep_grants() -> set[Grant]:
 
 
 def readme_grants() -> set[Grant]:
-    """The rows of the README's role table (principal | role | scope | why)."""
-    text = (ROOT / "README.md").read_text()
+    """The rows of docs/security.md's role table (principal | role | scope | why)."""
+    text = (ROOT / "docs" / "security.md").read_text()
     table = text[text.index("| principal | role | scope | why |") :].split("\n\n")[0]
     rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in table.splitlines()[2:]]
     return {(principal, role, scope) for principal, role, scope, _ in rows}
@@ -158,7 +159,7 @@ def test_purge_protection_is_a_parameter_never_sent_as_false() -> None:
     vault = (INFRA / "app" / "key-vault.bicep").read_text()
     assert "param purgeProtection bool = false" in vault
     assert "enablePurgeProtection: purgeProtection ? true : null" in vault
-    assert "keyVaultPurgeProtection" in (ROOT / "README.md").read_text()
+    assert "keyVaultPurgeProtection" in (ROOT / "docs" / "operating.md").read_text()
 
 
 def test_location_is_a_flex_consumption_region_with_azd_metadata() -> None:

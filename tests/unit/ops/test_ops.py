@@ -156,7 +156,7 @@ def test_send_reads_a_sample_and_refuses_what_is_no_request(tmp_path: Path) -> N
 
 
 def test_the_readme_shows_what_status_prints() -> None:
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "operating.md").read_text()
     section = readme[readme.index("### Status") :]
     block = section[section.index("```\n") + 4 : section.index("\n```", section.index("```\n") + 4)]
     status = Status(
