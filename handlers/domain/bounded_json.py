@@ -1,8 +1,14 @@
-"""A queue message's bytes to JSON, bounded before anything is parsed: size, encoding, nesting, number length.
+"""A queue message's or HTTP body's bytes to JSON, bounded: size, encoding, nesting, number length, names given twice.
 
-Every way a message can fail here is a FieldError, never an exception: Python's json module raises RecursionError
-on deep nesting and ValueError on an integer longer than the int-string limit (4,300 digits), and neither is a
+Every way a text can fail here is a FieldError, never an exception: Python's json module raises RecursionError on deep
+nesting and ValueError on an integer longer than the int-string limit (4,300 digits), and neither is a
 JSONDecodeError.
+
+Every step is linear in the text, so no body up to a route's limit can hold a worker (this runs on the event loop):
+the size is checked before anything is read; the text is parsed once by the json module's C scanner (nesting past
+the interpreter's recursion limit raises RecursionError there, at once); the nesting of what parsed is then measured
+on its brackets alone with C-level passes; the slower parse that names over-long integers runs only when the text
+holds such a run of digits. bench/fuzz.py aims adversarial bodies at each step and reports the slowest.
 """
 
 from __future__ import annotations
@@ -22,7 +28,13 @@ MAX_MESSAGE_BYTES = 64 * 1024
 MAX_DEPTH = 32  # a request nests 3 levels; CRM metadata a few more
 _MAX_DIGITS = min(sys.get_int_max_str_digits() or 4300, 4300)
 _BASE64 = re.compile(r"[A-Za-z0-9+/=\s]+")
-_STRING_OR_BRACKET = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+# A JSON string, unrolled ([^"\\]* then escape pairs): each character is read once, never retried from a later quote.
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+# Outside its strings, JSON that parsed is ASCII: whitespace, separators, numbers, literals (json.loads also takes
+# NaN and Infinity) and brackets. Everything but the brackets is deleted; both kinds become [ and ].
+_NOT_A_BRACKET = b" \t\r\n,:0123456789+-.eEtruefalsnNaIiy"
+_ONE_KIND = bytes.maketrans(b"{}", b"[]")
+_LONG_DIGITS = re.compile(rf"\d{{{_MAX_DIGITS + 1}}}")
 
 
 class TooLongNumber:
@@ -41,18 +53,21 @@ def _error(code: str, message: str) -> FieldError:
     return FieldError(field=None, code=code, message=message)
 
 
-def _depth(text: str) -> int:
-    """How deep objects and arrays nest (brackets inside strings do not count), without parsing."""
+def _too_deep(text: str) -> bool:
+    """Whether well-formed JSON nests objects or arrays more than MAX_DEPTH deep: its brackets outside strings, with
+    the innermost pairs peeled away MAX_DEPTH times (each pass one C-level replace, which peels exactly one level:
+    it does not rescan what it joined); anything left was deeper. Only for text json.loads accepted, whose brackets
+    are balanced."""
     if text.count("[") + text.count("{") <= MAX_DEPTH:
-        return 0  # cannot be too deep: the common case costs two counts
-    depth = deepest = 0
-    for token in _STRING_OR_BRACKET.findall(text):
-        if token in ("[", "{"):
-            depth += 1
-            deepest = max(deepest, depth)
-        elif token in ("]", "}"):
-            depth -= 1
-    return deepest
+        return False  # cannot be too deep: the common case costs two counts
+    outside = _STRING.sub("", text).encode("ascii", "replace")
+    brackets = outside.translate(_ONE_KIND, _NOT_A_BRACKET)
+    for _ in range(MAX_DEPTH):
+        peeled = brackets.replace(b"[]", b"")
+        if peeled == brackets:
+            return False
+        brackets = peeled
+    return bool(brackets)
 
 
 def _text_of(body: bytes) -> str | FieldError:
@@ -82,8 +97,7 @@ def loads(text: str, what: str = "message") -> tuple[Any, list[FieldError]]:
     """JSON text's value and what makes it unreadable: nothing; one error for the whole `what` (the value is then
     None: not JSON, too deep); or an error per integer too long to read and per name given twice in one object,
     naming where. Never raises."""
-    if _depth(text) > MAX_DEPTH:
-        return None, [_error("too_deep", f"The {what} nests objects or arrays more than {MAX_DEPTH} levels deep.")]
+    too_deep = [_error("too_deep", f"The {what} nests objects or arrays more than {MAX_DEPTH} levels deep.")]
     too_long: list[bool] = []
     twice: list[str] = []
 
@@ -94,17 +108,25 @@ def loads(text: str, what: str = "message") -> tuple[Any, list[FieldError]]:
         return int(digits)
 
     def members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        found: dict[str, Any] = {}
-        for name, value in pairs:
-            if name in found:
-                twice.append(name)
-            found[name] = value
+        found = dict(pairs)  # the last value of a name given twice, as json.loads has it
+        if len(found) != len(pairs):
+            seen: set[str] = set()
+            for name, _ in pairs:
+                if name in seen:
+                    twice.append(name)
+                seen.add(name)
         return found
 
+    # Only a text holding a run of over-long digits pays for a Python call per integer.
+    slow_integers = integer if _LONG_DIGITS.search(text) else None
     try:
-        value = json.loads(text, parse_int=integer, object_pairs_hook=members)
-    except (ValueError, RecursionError):  # JSONDecodeError is a ValueError
+        value = json.loads(text, parse_int=slow_integers, object_pairs_hook=members)
+    except RecursionError:  # nested past the interpreter's recursion limit: refused by the C scanner at once
+        return None, too_deep
+    except ValueError:  # JSONDecodeError is a ValueError
         return None, [_error("not_json", f"The {what} is not valid JSON.")]
+    if _too_deep(text):
+        return None, too_deep
     errors = [
         FieldError(field=echoable(name)[:200], code="duplicate_name",
                    message=f"{echoable(name)[:200]} is given more than once in one object: give it once.")
