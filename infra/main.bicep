@@ -2,7 +2,8 @@ targetScope = 'subscription'
 
 // The CSP customer onboarding function: a Flex Consumption app with a user-assigned identity, its storage
 // (requests queue, poison and parking queues, ledger table, deployment container), an Event Grid topic for the
-// outcome events, a Key Vault for admin passwords, Application Insights — all secretless, least privilege.
+// outcome events, a Key Vault for admin passwords and another for the App+User refresh token, Application Insights —
+// all secretless, least privilege.
 
 @minLength(1)
 @maxLength(64)
@@ -83,8 +84,8 @@ param failedOutcomesPerHourThreshold int = 10
 @description('Default for requests that do not say whether to grant default GDAP roles.')
 param enableGdapByDefault bool = true
 
-@description('''Purge protection on the admin-password vault. Irreversible: the vault and its name then outlive
-`azd down` for 90 days (recover it with `az keyvault recover` before `azd up`, or set keyVaultName).''')
+@description('''Purge protection on both vaults. Irreversible: the vaults and their names then outlive `azd down` for
+90 days (recover them with `az keyvault recover` before `azd up`, or set keyVaultName and appUserTokenVaultName).''')
 param keyVaultPurgeProtection bool = false
 
 // Optional names; empty means prefix + token.
@@ -94,7 +95,10 @@ param storageAccountName string = ''
 param functionAppName string = ''
 param planName string = ''
 param topicName string = ''
+@description('The admin-password vault: the function may only set secrets there (rbac.bicep).')
 param keyVaultName string = ''
+@description('The App+User refresh token\'s vault: the function reads and rotates the one secret there (rbac.bicep).')
+param appUserTokenVaultName string = ''
 param logAnalyticsName string = ''
 param applicationInsightsName string = ''
 
@@ -104,6 +108,8 @@ var tags = { 'azd-env-name': environmentName }
 var queueName = 'customer-requests'
 var ledgerTableName = 'onboardingledger'
 var deploymentContainerName = 'app-package-${take(resourceToken, 7)}'
+// The App+User refresh token: one secret in a vault of its own, which ops.consent writes and the function rotates.
+var appUserTokenSecretName = 'partner-center-app-user'
 var appName = !empty(functionAppName) ? functionAppName : '${abbrs.webSitesFunctions}${resourceToken}'
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
@@ -145,11 +151,25 @@ module eventGrid 'app/event-grid.bicep' = {
   }
 }
 
-module keyVault 'app/key-vault.bicep' = {
-  name: 'key-vault'
+// Two vaults, so that the function's role on each is only what it does there: it writes admin passwords it can never
+// read back, and reads and rotates the refresh token. Microsoft advises a vault per application and against roles on
+// single secrets (rbac-guide.md, MicrosoftDocs/azure-docs), and the token's secret does not exist at provision time.
+module passwordVault 'app/key-vault.bicep' = {
+  name: 'password-vault'
   scope: rg
   params: {
     name: !empty(keyVaultName) ? keyVaultName : '${abbrs.keyVaultVaults}${resourceToken}'
+    location: location
+    tags: tags
+    purgeProtection: keyVaultPurgeProtection
+  }
+}
+
+module tokenVault 'app/key-vault.bicep' = {
+  name: 'token-vault'
+  scope: rg
+  params: {
+    name: !empty(appUserTokenVaultName) ? appUserTokenVaultName : '${abbrs.keyVaultVaults}tok-${resourceToken}'
     location: location
     tags: tags
     purgeProtection: keyVaultPurgeProtection
@@ -201,7 +221,9 @@ module functionApp 'app/function-app.bicep' = {
     queueName: queueName
     ledgerTableName: ledgerTableName
     eventsTopicEndpoint: eventGrid.outputs.endpoint
-    vaultUri: keyVault.outputs.uri
+    adminCredentialsVaultUri: passwordVault.outputs.uri
+    appUserTokenVaultUri: tokenVault.outputs.uri
+    appUserTokenSecretName: appUserTokenSecretName
     partnerCenterCloud: partnerCenterCloud
     partnerCenterTenantId: partnerCenterTenantId
     partnerCenterClientId: partnerCenterClientId
@@ -220,7 +242,8 @@ module rbac 'app/rbac.bicep' = {
     queueName: queueName
     ledgerTableName: ledgerTableName
     topicName: eventGrid.outputs.name
-    keyVaultName: keyVault.outputs.name
+    passwordVaultName: passwordVault.outputs.name
+    tokenVaultName: tokenVault.outputs.name
     applicationInsightsName: monitoring.outputs.applicationInsightsName
   }
 }
@@ -233,6 +256,10 @@ output AZURE_CLIENT_ID string = identity.outputs.clientId
 output MANAGED_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 output CUSTOMER_REQUESTS_QUEUE_URL string = '${storage.outputs.queueEndpoint}${queueName}'
 output EVENTS_TOPIC_ENDPOINT string = eventGrid.outputs.endpoint
-output ADMIN_CREDENTIALS_VAULT_URL string = keyVault.outputs.uri
+output ADMIN_CREDENTIALS_VAULT_URL string = passwordVault.outputs.uri
+output ADMIN_CREDENTIALS_VAULT_NAME string = passwordVault.outputs.name
+output PARTNER_CENTER_USER_TOKEN_VAULT_URL string = tokenVault.outputs.uri
+output PARTNER_CENTER_USER_TOKEN_VAULT_NAME string = tokenVault.outputs.name
+output PARTNER_CENTER_USER_TOKEN_SECRET_URL string = '${tokenVault.outputs.uri}secrets/${appUserTokenSecretName}'
 output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.applicationInsightsName
 output OPERATIONS_WORKBOOK_ID string = workbook.outputs.id

@@ -13,8 +13,11 @@ param applicationInsightsConnectionString string
 param queueName string
 param ledgerTableName string
 param eventsTopicEndpoint string
-param vaultUri string
-@description('Key Vault secret (in the app\'s vault) holding the App+User refresh token that `python -m ops.consent` writes; empty turns App+User off (indirect resellers, MCA attestation).')
+@description('The admin-password vault (the identity can set secrets there, never read them).')
+param adminCredentialsVaultUri string
+@description('The App+User refresh token\'s vault (the identity reads and rotates the token there).')
+param appUserTokenVaultUri string
+@description('Secret in the token vault holding the App+User refresh token that `python -m ops.consent` writes; empty turns App+User off (indirect resellers, MCA attestation).')
 param appUserTokenSecretName string = 'partner-center-app-user'
 param partnerCenterCloud string
 param partnerCenterTenantId string
@@ -93,10 +96,10 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       // Outcome events (Entra auth, no topic key) and admin passwords.
       EVENTS_TOPIC_ENDPOINT: eventsTopicEndpoint
       EVENTS_SOURCE: '/csp-onboarding/${name}'
-      ADMIN_CREDENTIALS_VAULT_URL: vaultUri
-      // App+User (Secure Application Model): the refresh token's version-less secret URL; the identity's Key Vault
-      // Secrets Officer role on the vault (rbac.bicep) lets it read the token and write each rotated one back.
-      PARTNER_CENTER_USER_TOKEN_SECRET_URL: empty(appUserTokenSecretName) ? '' : '${vaultUri}secrets/${appUserTokenSecretName}'
+      ADMIN_CREDENTIALS_VAULT_URL: adminCredentialsVaultUri
+      // App+User (Secure Application Model): the refresh token's version-less secret URL, in its own vault; the
+      // identity's role there (rbac.bicep) reads the token, writes each rotated one back and disables superseded ones.
+      PARTNER_CENTER_USER_TOKEN_SECRET_URL: empty(appUserTokenSecretName) ? '' : '${appUserTokenVaultUri}secrets/${appUserTokenSecretName}'
       ENABLE_GDAP_BY_DEFAULT: string(enableGdapByDefault)
     }
   }

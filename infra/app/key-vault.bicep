@@ -1,4 +1,5 @@
-// The vault for customers' first admin passwords: RBAC mode, soft delete, and purge protection when asked for.
+// One vault (main.bicep makes two: the customers' first admin passwords, and the App+User refresh token): RBAC mode,
+// soft delete, and purge protection when asked for.
 // A deleted vault keeps its name while soft-deleted: `azd down` purges it unless purge protection forbids that, in
 // which case the name is taken for softDeleteRetentionInDays (see README, Deploying).
 param name string

@@ -11,6 +11,7 @@ import pytest
 
 from handlers.observability import telemetry
 from handlers.settings import Settings
+from tests.unit.infra.bicep_text import app_setting_values
 
 ROOT = Path(__file__).resolve().parents[3]
 INFRA = ROOT / "infra"
@@ -41,14 +42,6 @@ HOST_SETTINGS = {
 }
 # Settings read through os.environ (not Settings) by handlers/.
 ENVIRON_SETTINGS = {"APPLICATIONINSIGHTS_CONNECTION_STRING"}
-
-
-def app_setting_values() -> dict[str, str]:
-    """The deployed app settings: name → the Bicep expression of its value."""
-    text = (INFRA / "app" / "function-app.bicep").read_text()
-    block = text[text.index("name: 'appsettings'") :]
-    block = block[: block.index("\n    }\n")]
-    return dict(re.findall(r"^\s{6}([A-Za-z_][A-Za-z0-9_]*): (.*)$", block, re.MULTILINE))
 
 
 def app_settings() -> set[str]:

@@ -1,0 +1,107 @@
+"""infra/ isolation, checked as text (no Bicep compiler here): admin passwords and the App+User token in vaults of
+their own, each with only the role the function needs there."""
+
+from __future__ import annotations
+
+import re
+
+from tests.unit.infra.bicep_text import (
+    RBAC,
+    app_setting_values,
+    bicep_grant_fields,
+    custom_roles,
+    main_var,
+    modules,
+    outputs,
+)
+
+SECRET_ACTION = "Microsoft.KeyVault/vaults/secrets/{}/action"
+# Data actions that reveal a secret's value or its list, or destroy or export it.
+READS = re.compile(r"getSecret|readMetadata|/read$|\*")
+DESTROYS = re.compile(r"delete|purge|backup|restore|recover|\*")
+
+
+def vault_modules() -> dict[str, str]:
+    """main.bicep's vaults: module name → its `name:` expression."""
+    return {name: m.params["name"] for name, m in modules().items() if m.path == "app/key-vault.bicep"}
+
+
+def vault_roles(vault: str) -> list[str]:
+    """The roles rbac.bicep gives the function on one of its vaults ('passwords', 'appUserToken')."""
+    return [
+        fields["role"].strip("'")
+        for kind, fields in bicep_grant_fields()
+        if kind == "vault" and fields.get("vault") == f"'{vault}'" and fields["principal"] == "'function'"
+    ]
+
+
+def test_admin_passwords_and_the_app_user_token_are_in_separate_vaults() -> None:
+    vaults = vault_modules()
+    assert len(vaults) == 2 and len(set(vaults.values())) == 2, vaults
+    app = modules()["functionApp"].params
+    password_vault = app["adminCredentialsVaultUri"].removesuffix(".outputs.uri")
+    token_vault = app["appUserTokenVaultUri"].removesuffix(".outputs.uri")
+    assert {password_vault, token_vault} == set(vaults)
+    settings = app_setting_values()
+    assert settings["ADMIN_CREDENTIALS_VAULT_URL"] == "adminCredentialsVaultUri"
+    assert (
+        "'${appUserTokenVaultUri}secrets/${appUserTokenSecretName}'" in settings["PARTNER_CENTER_USER_TOKEN_SECRET_URL"]
+    )
+    assert app["appUserTokenSecretName"] == "appUserTokenSecretName"
+    assert main_var("appUserTokenSecretName") == "partner-center-app-user"
+    # What azd writes to the environment, named for each vault (ops.consent reads the secret URL from it).
+    out = outputs()
+    assert out["ADMIN_CREDENTIALS_VAULT_URL"] == f"{password_vault}.outputs.uri"
+    assert out["PARTNER_CENTER_USER_TOKEN_VAULT_URL"] == f"{token_vault}.outputs.uri"
+    assert (
+        out["PARTNER_CENTER_USER_TOKEN_SECRET_URL"]
+        == f"'${{{token_vault}.outputs.uri}}secrets/${{appUserTokenSecretName}}'"
+    )
+    assert {out["ADMIN_CREDENTIALS_VAULT_NAME"], out["PARTNER_CENTER_USER_TOKEN_VAULT_NAME"]} == {
+        f"{vault}.outputs.name" for vault in vaults
+    }
+    rbac = modules()["rbac"].params
+    assert (rbac["passwordVaultName"], rbac["tokenVaultName"]) == (
+        f"{password_vault}.outputs.name",
+        f"{token_vault}.outputs.name",
+    )
+
+
+def test_the_function_can_set_admin_passwords_but_never_read_them() -> None:
+    roles = vault_roles("passwords")
+    assert roles, "the function needs a role on the password vault"
+    custom = custom_roles()
+    for role in roles:
+        assert role in custom, f"{role}: every built-in Key Vault secret role reads, or cannot set"
+        _, actions = custom[role]
+        assert actions == [SECRET_ACTION.format("setSecret")]
+        assert not [action for action in actions if READS.search(action) or DESTROYS.search(action)]
+
+
+def test_the_function_keeps_the_refresh_token_but_cannot_destroy_or_export_it() -> None:
+    roles = vault_roles("appUserToken")
+    assert len(roles) == 1, "the function needs one role on the token vault"
+    _, actions = custom_roles()[roles[0]]
+    # Read it, write each rotation, list versions (metadata only) and disable the superseded ones (issue 21 §7).
+    assert sorted(actions) == sorted(
+        SECRET_ACTION.format(a) for a in ("getSecret", "setSecret", "readMetadata", "update")
+    )
+    assert not [action for action in actions if DESTROYS.search(action)]
+
+
+def test_custom_roles_are_deterministic_and_assignable_only_in_the_resource_group() -> None:
+    text = RBAC.read_text()
+    assert "resource customRoleDefinitions 'Microsoft.Authorization/roleDefinitions@" in text
+    block = text[text.index("resource customRoleDefinitions 'Microsoft.Authorization/roleDefinitions@") :]
+    block = block[: block.index("\n]\n")]
+    assert "for role in items(customRoles):" in block
+    assert "name: customRoleIds[role.key]" in block
+    assert (
+        "var customRoleIds = toObject(items(customRoles), role => role.key, role => guid(resourceGroup().id, role.key))"
+        in text
+    )
+    assert "assignableScopes: [resourceGroup().id]" in block
+    # Display names are tenant-unique: each carries this resource group's name and a hash of its id.
+    assert "roleName: '${role.value.roleName} (${resourceGroup().name} ${uniqueString(resourceGroup().id)})'" in block
+    assert "actions: []" in block, "data actions only: no control-plane rights"
+    assert "dependsOn: [customRoleDefinitions]" in text
