@@ -162,6 +162,7 @@ module passwordVault 'app/key-vault.bicep' = {
     location: location
     tags: tags
     purgeProtection: keyVaultPurgeProtection
+    logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
   }
 }
 
@@ -173,6 +174,7 @@ module tokenVault 'app/key-vault.bicep' = {
     location: location
     tags: tags
     purgeProtection: keyVaultPurgeProtection
+    logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
   }
 }
 

@@ -1,5 +1,5 @@
 // One vault (main.bicep makes two: the customers' first admin passwords, and the App+User refresh token): RBAC mode,
-// soft delete, and purge protection when asked for.
+// soft delete, purge protection when asked for, and its audit log in Log Analytics.
 // A deleted vault keeps its name while soft-deleted: `azd down` purges it unless purge protection forbids that, in
 // which case the name is taken for softDeleteRetentionInDays (see README, Deploying).
 param name string
@@ -7,6 +7,8 @@ param location string
 param tags object = {}
 @description('Irreversible once on; the API refuses an explicit false (Azure/azure-rest-api-specs#18106), so off is "unset".')
 param purgeProtection bool = false
+@description('The Log Analytics workspace that receives the vault\'s audit events.')
+param logAnalyticsWorkspaceId string
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   name: name
@@ -20,6 +22,20 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
     softDeleteRetentionInDays: 90
     enablePurgeProtection: purgeProtection ? true : null
     publicNetworkAccess: 'Enabled'
+  }
+}
+
+// Every data-plane call (who read, set or listed which secret, allowed or refused) and every change to the vault.
+// Category AuditEvent; resource-specific mode ('Dedicated') puts it in the AZKVAuditLogs table rather than the
+// legacy AzureDiagnostics ("Supported logs for Microsoft.KeyVault/vaults", learn.microsoft.com/azure/azure-monitor/
+// reference/supported-logs/microsoft-keyvault-vaults-logs). Ingestion is billed per GB (infra/README.md).
+resource audit 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'audit-to-log-analytics'
+  scope: vault
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    logAnalyticsDestinationType: 'Dedicated'
+    logs: [{ category: 'AuditEvent', enabled: true }]
   }
 }
 

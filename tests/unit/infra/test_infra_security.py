@@ -1,11 +1,12 @@
 """infra/ isolation, checked as text (no Bicep compiler here): admin passwords and the App+User token in vaults of
-their own, each with only the role the function needs there."""
+their own, each with only the role the function needs there, and each vault's audit log in Log Analytics."""
 
 from __future__ import annotations
 
 import re
 
 from tests.unit.infra.bicep_text import (
+    INFRA,
     RBAC,
     app_setting_values,
     bicep_grant_fields,
@@ -105,3 +106,19 @@ def test_custom_roles_are_deterministic_and_assignable_only_in_the_resource_grou
     assert "roleName: '${role.value.roleName} (${resourceGroup().name} ${uniqueString(resourceGroup().id)})'" in block
     assert "actions: []" in block, "data actions only: no control-plane rights"
     assert "dependsOn: [customRoleDefinitions]" in text
+
+
+def test_both_vaults_send_their_audit_events_to_log_analytics() -> None:
+    vault = (INFRA / "app" / "key-vault.bicep").read_text()
+    assert "resource audit 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {" in vault
+    block = vault[vault.index("resource audit 'Microsoft.Insights/diagnosticSettings@") :]
+    block = block[: block.index("\n}\n")]
+    assert "scope: vault" in block
+    assert "workspaceId: logAnalyticsWorkspaceId" in block
+    # Key Vault's audit category (every data-plane call); 'Dedicated' lands it in AZKVAuditLogs.
+    assert "logs: [{ category: 'AuditEvent', enabled: true }]" in block
+    assert "logAnalyticsDestinationType: 'Dedicated'" in block
+    assert "param logAnalyticsWorkspaceId string\n" in vault, "required: no vault without its audit log"
+    for name in vault_modules():
+        assert modules()[name].params["logAnalyticsWorkspaceId"] == "monitoring.outputs.logAnalyticsWorkspaceId"
+    assert "output logAnalyticsWorkspaceId string = workspace.id" in (INFRA / "app" / "monitoring.bicep").read_text()
