@@ -108,6 +108,9 @@ var tags = { 'azd-env-name': environmentName }
 var queueName = 'customer-requests'
 var ledgerTableName = 'onboardingledger'
 var deploymentContainerName = 'app-package-${take(resourceToken, 7)}'
+// The Functions host's own containers (leases and timer locks; function keys): created here, because the function's
+// blob roles are scoped to each container (rbac.bicep) and a container-scoped role cannot create its container.
+var hostContainerNames = ['azure-webjobs-hosts', 'azure-webjobs-secrets']
 // The App+User refresh token: one secret in a vault of its own, which ops.consent writes and the function rotates.
 var appUserTokenSecretName = 'partner-center-app-user'
 var appName = !empty(functionAppName) ? functionAppName : '${abbrs.webSitesFunctions}${resourceToken}'
@@ -137,7 +140,7 @@ module storage 'app/storage.bicep' = {
     tags: tags
     queueNames: [queueName, '${queueName}-poison', '${queueName}-exhausted']
     tableNames: [ledgerTableName]
-    containerNames: [deploymentContainerName]
+    containerNames: concat([deploymentContainerName], hostContainerNames)
   }
 }
 
@@ -243,6 +246,7 @@ module rbac 'app/rbac.bicep' = {
     storageAccountName: storage.outputs.name
     queueName: queueName
     ledgerTableName: ledgerTableName
+    deploymentContainerName: deploymentContainerName
     topicName: eventGrid.outputs.name
     passwordVaultName: passwordVault.outputs.name
     tokenVaultName: tokenVault.outputs.name

@@ -10,6 +10,7 @@ param userPrincipalType string = 'User'
 param storageAccountName string
 param queueName string
 param ledgerTableName string
+param deploymentContainerName string
 param topicName string
 param passwordVaultName string
 param tokenVaultName string
@@ -17,7 +18,7 @@ param applicationInsightsName string
 
 // Built-in role definition ids.
 var builtInRoles = {
-  storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+  storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
   storageQueueDataMessageSender: 'c6a89b2d-59bc-44d0-9896-0f6e12d7b80a'
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
@@ -75,11 +76,26 @@ var allQueueGrants = [
 ]
 var queueGrants = granted(allQueueGrants, userPrincipalId)
 
-// The account: the host's storage (blob leases, the deployment package; diagnostic events in tables of its own
-// naming, so Table at account scope, which covers the ledger too).
+// The account: the host writes diagnostic events to tables of its own naming, so Table at account scope, which covers
+// the ledger and the intake table too.
 var accountGrants = [
-  { principal: 'function', role: 'storageBlobDataOwner' }
   { principal: 'function', role: 'storageTableDataContributor' }
+]
+
+// Blobs: one grant per container, and Contributor rather than Owner. Flex Consumption reads the package from the
+// deployment container; the host keeps leases and timer locks in azure-webjobs-hosts and its keys in
+// azure-webjobs-secrets (azure-functions-host: ScriptConstants.AzureWebJobsHostsContainerName,
+// BlobStorageSecretsRepository). Microsoft documents Owner for host storage because "the runtime needs both read and
+// write access to blobs and the ability to create containers" (includes/functions-azurewebjobsstorage-permissions.md,
+// MicrosoftDocs/azure-docs): storage.bicep now creates all three containers, and the same page lists Blob Data
+// Contributor for Durable Functions, which runs this host on the same connection. Contributor reads, writes (leases
+// included) and deletes blobs; Owner adds every other blob data action (Data Lake ACLs and ownership) and container
+// creation account-wide. Flex Consumption itself gives a deployment identity Storage Blob Data Contributor
+// (articles/azure-functions/flex-consumption-how-to.md, "Configure deployment settings").
+var containerGrants = [
+  { principal: 'function', container: deploymentContainerName, role: 'storageBlobDataContributor' }
+  { principal: 'function', container: 'azure-webjobs-hosts', role: 'storageBlobDataContributor' }
+  { principal: 'function', container: 'azure-webjobs-secrets', role: 'storageBlobDataContributor' }
 ]
 
 var allTableGrants = [
@@ -110,6 +126,18 @@ resource queues 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-
   for grant in queueGrants: {
     parent: queueService
     name: grant.queue
+  }
+]
+
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' existing = {
+  parent: account
+  name: 'default'
+}
+
+resource containers 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' existing = [
+  for grant in containerGrants: {
+    parent: blobService
+    name: grant.container
   }
 ]
 
@@ -155,6 +183,18 @@ resource accountRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
   for grant in accountGrants: {
     name: guid(account.id, principals[grant.principal].id, roles[grant.role])
     scope: account
+    properties: {
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles[grant.role])
+      principalId: principals[grant.principal].id
+      principalType: principals[grant.principal].type
+    }
+  }
+]
+
+resource containerRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for (grant, i) in containerGrants: {
+    name: guid(containers[i].id, principals[grant.principal].id, roles[grant.role])
+    scope: containers[i]
     properties: {
       roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles[grant.role])
       principalId: principals[grant.principal].id

@@ -4,6 +4,7 @@ param location string
 param tags object = {}
 param queueNames array
 param tableNames array
+@description('Every container anyone is granted a role on: a container-scoped role cannot create its container.')
 param containerNames array
 
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {

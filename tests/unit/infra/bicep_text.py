@@ -15,6 +15,7 @@ MAIN = INFRA / "main.bicep"
 # Built-in role definition ids → names (Azure built-in roles reference).
 ROLE_NAMES = {
     "b7e6dc6d-f1e8-4753-8033-0f276bb0955b": "Storage Blob Data Owner",
+    "ba92f5b4-2d11-453d-a403-e96b0029c9fe": "Storage Blob Data Contributor",
     "974c5e8b-45b9-4653-ba55-5f855dd0fb88": "Storage Queue Data Contributor",
     "19e7f393-937e-4f77-808e-94535e297925": "Storage Queue Data Reader",
     "8a0f0c08-91a1-4084-bc3d-661d67233fed": "Storage Queue Data Message Processor",
@@ -42,6 +43,12 @@ def main_var(name: str) -> str:
     return value
 
 
+def main_list(name: str) -> list[str]:
+    """A main.bicep variable that is a one-line array of string literals."""
+    [body] = re.findall(rf"^var {name} = \[(.*)\]$", MAIN.read_text(), re.MULTILINE)
+    return re.findall(r"'([^']*)'", body)
+
+
 def _scope(kind: str, fields: dict[str, str]) -> str:
     names = {"queueName": main_var("queueName"), "ledgerTableName": main_var("ledgerTableName")}
     if kind == "queue":
@@ -49,6 +56,12 @@ def _scope(kind: str, fields: dict[str, str]) -> str:
         return f"`{names.get(expression, expression)}` queue"
     if kind == "table":
         return f"`{names[fields['table']]}` table"
+    if kind == "container":
+        container = fields["container"]
+        if container == "deploymentContainerName":
+            return "deployment package container"
+        literal = container.strip("'")
+        return f"`{literal}` container"
     if kind == "vault":
         return VAULTS.get(fields.get("vault", "").strip("'"), "Key Vault")  # one vault: no name
     return SCOPES[kind]

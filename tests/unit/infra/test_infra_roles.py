@@ -48,7 +48,17 @@ NEEDED = {
         "`customer-requests-exhausted` queue",
     ),
     "the host's diagnostic events and the ledger": ("function", "Storage Table Data Contributor", "storage account"),
-    "the host's leases and the deployment package": ("function", "Storage Blob Data Owner", "storage account"),
+    "Flex Consumption reads the deployment package": (
+        "function",
+        "Storage Blob Data Contributor",
+        "deployment package container",
+    ),
+    "the host's leases and timer locks": (
+        "function",
+        "Storage Blob Data Contributor",
+        "`azure-webjobs-hosts` container",
+    ),
+    "the host's function keys": ("function", "Storage Blob Data Contributor", "`azure-webjobs-secrets` container"),
     "publishing events with Entra": ("function", "EventGrid Data Sender", "Event Grid topic"),
     "writing admin-password secrets": ("function", "Key Vault Secret Setter (custom)", "admin-password vault"),
     "reading, rotating and retiring the App+User refresh token": (
@@ -89,6 +99,7 @@ def test_the_users_grants_are_made_only_when_azd_names_a_user() -> None:
         assert loop in {
             "queueGrants",
             "accountGrants",
+            "containerGrants",
             "tableGrants",
             "topicGrants",
             "vaultGrants",
@@ -98,7 +109,7 @@ def test_the_users_grants_are_made_only_when_azd_names_a_user() -> None:
     assert "queueGrants = granted(allQueueGrants, userPrincipalId)" in text
     assert "tableGrants = granted(allTableGrants, userPrincipalId)" in text
     assert "vaultGrants = granted(allVaultGrants, userPrincipalId)" in text
-    assert not re.search(r"var (account|topic|appInsights)Grants = \[[^\]]*'user'", text, re.DOTALL)
+    assert not re.search(r"var (account|container|topic|appInsights)Grants = \[[^\]]*'user'", text, re.DOTALL)
     # Nobody but the function gets a role on the admin-password vault from this template.
     assert not [
         f

@@ -1,5 +1,6 @@
 """infra/ isolation, checked as text (no Bicep compiler here): admin passwords and the App+User token in vaults of
-their own, each with only the role the function needs there, and each vault's audit log in Log Analytics."""
+their own, each with only the role the function needs there, and each vault's audit log in Log Analytics; blob
+roles on the containers the host uses, never account-wide."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from tests.unit.infra.bicep_text import (
     app_setting_values,
     bicep_grant_fields,
     custom_roles,
+    main_list,
     main_var,
     modules,
     outputs,
@@ -122,3 +124,28 @@ def test_both_vaults_send_their_audit_events_to_log_analytics() -> None:
     for name in vault_modules():
         assert modules()[name].params["logAnalyticsWorkspaceId"] == "monitoring.outputs.logAnalyticsWorkspaceId"
     assert "output logAnalyticsWorkspaceId string = workspace.id" in (INFRA / "app" / "monitoring.bicep").read_text()
+
+
+def test_no_blob_role_is_granted_account_wide() -> None:
+    account = [fields["role"] for kind, fields in bicep_grant_fields() if kind == "account"]
+    assert account, "the account-wide Table grant is still expected (the host's diagnostic tables)"
+    assert not [role for role in account if "Blob" in role], account
+
+
+def test_blob_roles_are_scoped_to_the_containers_bicep_creates() -> None:
+    grants = [fields for kind, fields in bicep_grant_fields() if kind == "container"]
+    granted = {fields["container"] for fields in grants}
+    assert granted == {"deploymentContainerName", "'azure-webjobs-hosts'", "'azure-webjobs-secrets'"}
+    # Contributor: read, write (leases), delete; not Owner, which adds every other blob data action.
+    assert {(fields["principal"], fields["role"]) for fields in grants} == {
+        ("'function'", "'storageBlobDataContributor'")
+    }
+    assert "storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'" in RBAC.read_text()
+    # A role scoped to a container cannot create it: every granted container is declared in storage.bicep.
+    storage = modules()["storage"].params
+    assert storage["containerNames"] == "concat([deploymentContainerName], hostContainerNames)"
+    assert main_list("hostContainerNames") == ["azure-webjobs-hosts", "azure-webjobs-secrets"]
+    assert modules()["rbac"].params["deploymentContainerName"] == "deploymentContainerName"
+    assert modules()["functionApp"].params["deploymentContainerName"] == "deploymentContainerName"
+    text = RBAC.read_text()
+    assert "scope: containers[i]" in text and "parent: blobService\n    name: grant.container" in text
