@@ -88,6 +88,12 @@ param enableGdapByDefault bool = true
 90 days (recover them with `az keyvault recover` before `azd up`, or set keyVaultName and appUserTokenVaultName).''')
 param keyVaultPurgeProtection bool = false
 
+@description('''Refuse public network access to storage, both vaults and the Event Grid topic: the function app joins a
+VNet and reaches them through private endpoints. The app itself stays public (the CRMs call it). Costs about six
+private endpoints and five private DNS zones, and operator commands then work only from inside the VNet
+(infra/README.md, "Restricting public network access"). Off keeps public access.''')
+param restrictPublicNetworkAccess bool = false
+
 // Optional names; empty means prefix + token.
 param resourceGroupName string = ''
 param identityName string = ''
@@ -100,6 +106,7 @@ param keyVaultName string = ''
 @description('The App+User refresh token\'s vault: the function reads and rotates the one secret there (rbac.bicep).')
 param appUserTokenVaultName string = ''
 param logAnalyticsName string = ''
+param virtualNetworkName string = ''
 param applicationInsightsName string = ''
 
 var abbrs = loadJsonContent('abbreviations.json')
@@ -141,6 +148,7 @@ module storage 'app/storage.bicep' = {
     queueNames: [queueName, '${queueName}-poison', '${queueName}-exhausted']
     tableNames: [ledgerTableName]
     containerNames: concat([deploymentContainerName], hostContainerNames)
+    restrictPublicNetworkAccess: restrictPublicNetworkAccess
   }
 }
 
@@ -151,6 +159,7 @@ module eventGrid 'app/event-grid.bicep' = {
     name: !empty(topicName) ? topicName : '${abbrs.eventGridTopics}${resourceToken}'
     location: location
     tags: tags
+    restrictPublicNetworkAccess: restrictPublicNetworkAccess
   }
 }
 
@@ -166,6 +175,7 @@ module passwordVault 'app/key-vault.bicep' = {
     tags: tags
     purgeProtection: keyVaultPurgeProtection
     logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
+    restrictPublicNetworkAccess: restrictPublicNetworkAccess
   }
 }
 
@@ -178,6 +188,23 @@ module tokenVault 'app/key-vault.bicep' = {
     tags: tags
     purgeProtection: keyVaultPurgeProtection
     logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
+    restrictPublicNetworkAccess: restrictPublicNetworkAccess
+  }
+}
+
+// Only with restrictPublicNetworkAccess: the VNet the app joins, and a private endpoint for each service it reaches.
+module network 'app/network.bicep' = if (restrictPublicNetworkAccess) {
+  name: 'network'
+  scope: rg
+  params: {
+    name: !empty(virtualNetworkName) ? virtualNetworkName : '${abbrs.networkVirtualNetworks}${resourceToken}'
+    endpointNamePrefix: '${abbrs.networkPrivateEndpoints}${resourceToken}'
+    location: location
+    tags: tags
+    storageAccountId: storage.outputs.id
+    passwordVaultId: passwordVault.outputs.id
+    tokenVaultId: tokenVault.outputs.id
+    topicId: eventGrid.outputs.id
   }
 }
 
@@ -233,6 +260,7 @@ module functionApp 'app/function-app.bicep' = {
     partnerCenterTenantId: partnerCenterTenantId
     partnerCenterClientId: partnerCenterClientId
     enableGdapByDefault: enableGdapByDefault
+    virtualNetworkSubnetId: restrictPublicNetworkAccess ? network.outputs.appSubnetId : ''
   }
 }
 

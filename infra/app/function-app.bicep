@@ -23,6 +23,8 @@ param partnerCenterCloud string
 param partnerCenterTenantId string
 param partnerCenterClientId string
 param enableGdapByDefault bool
+@description('The subnet the app joins (VNet integration) to reach storage, the vaults and the topic privately; empty for none. The app itself stays public: the CRMs call it.')
+param virtualNetworkSubnetId string = ''
 
 // Partner Center allows 500 Customer-resource calls per minute per partner tenant: each instance paces itself to
 // its share, so a backlog drains at the quota's pace however far the app scales out.
@@ -53,6 +55,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
+    virtualNetworkSubnetId: empty(virtualNetworkSubnetId) ? null : virtualNetworkSubnetId
     siteConfig: { minTlsVersion: '1.2' }
     functionAppConfig: {
       deployment: {

@@ -1,5 +1,5 @@
 // One vault (main.bicep makes two: the customers' first admin passwords, and the App+User refresh token): RBAC mode,
-// soft delete, purge protection when asked for, and its audit log in Log Analytics.
+// soft delete, purge protection when asked for, its audit log in Log Analytics, and no public endpoint when asked.
 // A deleted vault keeps its name while soft-deleted: `azd down` purges it unless purge protection forbids that, in
 // which case the name is taken for softDeleteRetentionInDays (see README, Deploying).
 param name string
@@ -9,6 +9,8 @@ param tags object = {}
 param purgeProtection bool = false
 @description('The Log Analytics workspace that receives the vault\'s audit events.')
 param logAnalyticsWorkspaceId string
+@description('Refuse the public endpoint (its private endpoint is in network.bicep); off keeps today\'s public access.')
+param restrictPublicNetworkAccess bool = false
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   name: name
@@ -21,7 +23,8 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
     enableSoftDelete: true
     softDeleteRetentionInDays: 90
     enablePurgeProtection: purgeProtection ? true : null
-    publicNetworkAccess: 'Enabled'
+    publicNetworkAccess: restrictPublicNetworkAccess ? 'Disabled' : 'Enabled'
+    networkAcls: { defaultAction: restrictPublicNetworkAccess ? 'Deny' : 'Allow', bypass: 'AzureServices' }
   }
 }
 

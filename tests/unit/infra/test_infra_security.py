@@ -1,13 +1,17 @@
 """infra/ isolation, checked as text (no Bicep compiler here): admin passwords and the App+User token in vaults of
 their own, each with only the role the function needs there, and each vault's audit log in Log Analytics; blob
-roles on the containers the host uses, never account-wide."""
+roles on the containers the host uses, never account-wide; and an option that takes storage, the vaults and the topic
+off the public network."""
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 from tests.unit.infra.bicep_text import (
     INFRA,
+    MAIN,
     RBAC,
     app_setting_values,
     bicep_grant_fields,
@@ -149,3 +153,84 @@ def test_blob_roles_are_scoped_to_the_containers_bicep_creates() -> None:
     assert modules()["functionApp"].params["deploymentContainerName"] == "deploymentContainerName"
     text = RBAC.read_text()
     assert "scope: containers[i]" in text and "parent: blobService\n    name: grant.container" in text
+
+
+RESTRICT = "restrictPublicNetworkAccess"
+# The modules whose public endpoint the option closes, and whether they also carry a firewall default.
+RESTRICTED = {"storage": True, "eventGrid": False, "passwordVault": True, "tokenVault": True}
+
+
+def evaluate(expression: str, restricted: bool) -> str:
+    """A Bicep value of the form `'x'` or `restrictPublicNetworkAccess ? 'x' : 'y'`, for one value of the option."""
+    if match := re.fullmatch(rf"{RESTRICT} \? '(\w+)' : '(\w+)'", expression.strip()):
+        return match[1] if restricted else match[2]
+    [literal] = re.fullmatch(r"'(\w+)'", expression.strip()).groups()  # type: ignore[union-attr]
+    return literal
+
+
+def network_values(path: Path, key: str, restricted: bool) -> list[str]:
+    """Every `key:` value (publicNetworkAccess, defaultAction) of a module, with the option set or not."""
+    return [evaluate(value, restricted) for value in re.findall(rf"\b{key}: ([^,}}\n]+)", path.read_text())]
+
+
+def test_public_network_access_can_be_restricted_and_is_open_by_default() -> None:
+    assert f"param {RESTRICT} bool = false\n" in MAIN.read_text()
+    parameters = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
+    assert parameters[RESTRICT]["value"] == "${RESTRICT_PUBLIC_NETWORK_ACCESS=false}"
+    for name, firewall in RESTRICTED.items():
+        module = modules()[name]
+        assert module.params.get(RESTRICT) == RESTRICT, f"main.bicep must pass {RESTRICT} to {name}"
+        path = INFRA / module.path
+        assert f"param {RESTRICT} bool = false\n" in path.read_text(), path.name
+        assert network_values(path, "publicNetworkAccess", restricted=True) == ["Disabled"], path.name
+        assert network_values(path, "publicNetworkAccess", restricted=False) == ["Enabled"], path.name
+        if firewall:
+            assert network_values(path, "defaultAction", restricted=True) == ["Deny"], path.name
+            assert network_values(path, "defaultAction", restricted=False) == ["Allow"], path.name
+    # The function app stays public (Dataverse and Salesforce call it) and joins the VNet to reach the rest.
+    app = modules()["functionApp"]
+    assert "publicNetworkAccess" not in (INFRA / app.path).read_text()
+    assert app.params["virtualNetworkSubnetId"] == f"{RESTRICT} ? network.outputs.appSubnetId : ''"
+    assert (
+        "virtualNetworkSubnetId: empty(virtualNetworkSubnetId) ? null : virtualNetworkSubnetId"
+        in (INFRA / app.path).read_text()
+    )
+
+
+def test_restricted_services_are_reached_through_private_endpoints() -> None:
+    network = modules().get("network")
+    assert network is not None and network.condition == RESTRICT, "a VNet only when the option is on"
+    assert (network.path, network.params["storageAccountId"], network.params["topicId"]) == (
+        "app/network.bicep",
+        "storage.outputs.id",
+        "eventGrid.outputs.id",
+    )
+    assert (network.params["passwordVaultId"], network.params["tokenVaultId"]) == (
+        "passwordVault.outputs.id",
+        "tokenVault.outputs.id",
+    )
+    text = (INFRA / network.path).read_text()
+    endpoints = re.findall(r"\{ name: '([\w-]+)', target: (\w+), group: '(\w+)' \}", text)
+    assert sorted((target, group) for _, target, group in endpoints) == sorted(
+        [
+            ("storageAccountId", "blob"),
+            ("storageAccountId", "queue"),
+            ("storageAccountId", "table"),
+            ("passwordVaultId", "vault"),
+            ("tokenVaultId", "vault"),
+            ("topicId", "topic"),
+        ]
+    )
+    zones = dict(re.findall(r"^  (\w+): '(privatelink.*)'$", text, re.MULTILINE))
+    assert set(zones) == {group for _, _, group in endpoints}, "a private DNS zone for every endpoint's group"
+    assert zones["vault"] == "privatelink${replace(environment().suffixes.keyvaultDns, '.vault.', '.vaultcore.')}"
+    assert zones["topic"] == "privatelink.eventgrid.azure.net"
+    assert "groupIds: [endpoint.group]" in text and "zones[endpoint.group]" in text
+    assert "virtualNetwork: { id: vnet.id }" in text and "registrationEnabled: false" in text
+    # Flex Consumption's VNet integration: a subnet delegated to Microsoft.App/environments, with a way out.
+    assert "serviceName: 'Microsoft.App/environments'" in text
+    assert (
+        "output appSubnetId string = resourceId('Microsoft.Network/virtualNetworks/subnets', vnet.name, 'app')" in text
+    )
+    abbreviations = json.loads((INFRA / "abbreviations.json").read_text())
+    assert set(re.findall(r"abbrs\.(\w+)", MAIN.read_text())) <= set(abbreviations)
