@@ -88,10 +88,10 @@ var accountGrants = [
 // BlobStorageSecretsRepository). Microsoft documents Owner for host storage because "the runtime needs both read and
 // write access to blobs and the ability to create containers" (includes/functions-azurewebjobsstorage-permissions.md,
 // MicrosoftDocs/azure-docs): storage.bicep now creates all three containers, and the same page lists Blob Data
-// Contributor for Durable Functions, which runs this host on the same connection. Contributor reads, writes (leases
-// included) and deletes blobs; Owner adds every other blob data action (Data Lake ACLs and ownership) and container
-// creation account-wide. Flex Consumption itself gives a deployment identity Storage Blob Data Contributor
-// (articles/azure-functions/flex-consumption-how-to.md, "Configure deployment settings").
+// Contributor for Durable Functions, which uses the same AzureWebJobsStorage connection as the host. Contributor
+// reads, writes (leases included) and deletes blobs; Owner adds every other blob data action (Data Lake ACLs and
+// ownership), and the account scope added every other container. Flex Consumption itself gives a deployment identity
+// Storage Blob Data Contributor (articles/azure-functions/flex-consumption-how-to.md, "Configure deployment settings").
 var containerGrants = [
   { principal: 'function', container: deploymentContainerName, role: 'storageBlobDataContributor' }
   { principal: 'function', container: 'azure-webjobs-hosts', role: 'storageBlobDataContributor' }
