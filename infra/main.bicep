@@ -2,7 +2,8 @@ targetScope = 'subscription'
 
 // The CSP customer onboarding function: a Flex Consumption app with a user-assigned identity, its storage
 // (requests queue, poison and parking queues, ledger table, deployment container), an Event Grid topic for the
-// outcome events, a Key Vault for admin passwords, Application Insights — all secretless, least privilege.
+// outcome events, a Key Vault for admin passwords and another for the App+User refresh token, Application Insights —
+// all secretless, least privilege.
 
 @minLength(1)
 @maxLength(64)
@@ -83,9 +84,15 @@ param failedOutcomesPerHourThreshold int = 10
 @description('Default for requests that do not say whether to grant default GDAP roles.')
 param enableGdapByDefault bool = true
 
-@description('''Purge protection on the admin-password vault. Irreversible: the vault and its name then outlive
-`azd down` for 90 days (recover it with `az keyvault recover` before `azd up`, or set keyVaultName).''')
+@description('''Purge protection on both vaults. Irreversible: the vaults and their names then outlive `azd down` for
+90 days (recover them with `az keyvault recover` before `azd up`, or set keyVaultName and appUserTokenVaultName).''')
 param keyVaultPurgeProtection bool = false
+
+@description('''Refuse public network access to storage, both vaults and the Event Grid topic: the function app joins a
+VNet and reaches them through private endpoints. The app itself stays public (the CRMs call it). Costs about six
+private endpoints and five private DNS zones, and operator commands then work only from inside the VNet
+(infra/README.md, "Restricting public network access"). Off keeps public access.''')
+param restrictPublicNetworkAccess bool = false
 
 // Optional names; empty means prefix + token.
 param resourceGroupName string = ''
@@ -94,8 +101,12 @@ param storageAccountName string = ''
 param functionAppName string = ''
 param planName string = ''
 param topicName string = ''
+@description('The admin-password vault: the function may only set secrets there (rbac.bicep).')
 param keyVaultName string = ''
+@description('The App+User refresh token\'s vault: the function reads and rotates the one secret there (rbac.bicep).')
+param appUserTokenVaultName string = ''
 param logAnalyticsName string = ''
+param virtualNetworkName string = ''
 param applicationInsightsName string = ''
 
 var abbrs = loadJsonContent('abbreviations.json')
@@ -104,6 +115,11 @@ var tags = { 'azd-env-name': environmentName }
 var queueName = 'customer-requests'
 var ledgerTableName = 'onboardingledger'
 var deploymentContainerName = 'app-package-${take(resourceToken, 7)}'
+// The Functions host's own containers (leases and timer locks; function keys): created here, because the function's
+// blob roles are scoped to each container (rbac.bicep) and a container-scoped role cannot create its container.
+var hostContainerNames = ['azure-webjobs-hosts', 'azure-webjobs-secrets']
+// The App+User refresh token: one secret in a vault of its own, which ops.consent writes and the function rotates.
+var appUserTokenSecretName = 'partner-center-app-user'
 var appName = !empty(functionAppName) ? functionAppName : '${abbrs.webSitesFunctions}${resourceToken}'
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
@@ -131,7 +147,8 @@ module storage 'app/storage.bicep' = {
     tags: tags
     queueNames: [queueName, '${queueName}-poison', '${queueName}-exhausted']
     tableNames: [ledgerTableName]
-    containerNames: [deploymentContainerName]
+    containerNames: concat([deploymentContainerName], hostContainerNames)
+    restrictPublicNetworkAccess: restrictPublicNetworkAccess
   }
 }
 
@@ -142,17 +159,52 @@ module eventGrid 'app/event-grid.bicep' = {
     name: !empty(topicName) ? topicName : '${abbrs.eventGridTopics}${resourceToken}'
     location: location
     tags: tags
+    restrictPublicNetworkAccess: restrictPublicNetworkAccess
   }
 }
 
-module keyVault 'app/key-vault.bicep' = {
-  name: 'key-vault'
+// Two vaults, so that the function's role on each is only what it does there: it writes admin passwords it can never
+// read back, and reads and rotates the refresh token. Microsoft advises a vault per application and against roles on
+// single secrets (rbac-guide.md, MicrosoftDocs/azure-docs), and the token's secret does not exist at provision time.
+module passwordVault 'app/key-vault.bicep' = {
+  name: 'password-vault'
   scope: rg
   params: {
     name: !empty(keyVaultName) ? keyVaultName : '${abbrs.keyVaultVaults}${resourceToken}'
     location: location
     tags: tags
     purgeProtection: keyVaultPurgeProtection
+    logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
+    restrictPublicNetworkAccess: restrictPublicNetworkAccess
+  }
+}
+
+module tokenVault 'app/key-vault.bicep' = {
+  name: 'token-vault'
+  scope: rg
+  params: {
+    name: !empty(appUserTokenVaultName) ? appUserTokenVaultName : '${abbrs.keyVaultVaults}tok-${resourceToken}'
+    location: location
+    tags: tags
+    purgeProtection: keyVaultPurgeProtection
+    logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
+    restrictPublicNetworkAccess: restrictPublicNetworkAccess
+  }
+}
+
+// Only with restrictPublicNetworkAccess: the VNet the app joins, and a private endpoint for each service it reaches.
+module network 'app/network.bicep' = if (restrictPublicNetworkAccess) {
+  name: 'network'
+  scope: rg
+  params: {
+    name: !empty(virtualNetworkName) ? virtualNetworkName : '${abbrs.networkVirtualNetworks}${resourceToken}'
+    endpointNamePrefix: '${abbrs.networkPrivateEndpoints}${resourceToken}'
+    location: location
+    tags: tags
+    storageAccountId: storage.outputs.id
+    passwordVaultId: passwordVault.outputs.id
+    tokenVaultId: tokenVault.outputs.id
+    topicId: eventGrid.outputs.id
   }
 }
 
@@ -201,11 +253,14 @@ module functionApp 'app/function-app.bicep' = {
     queueName: queueName
     ledgerTableName: ledgerTableName
     eventsTopicEndpoint: eventGrid.outputs.endpoint
-    vaultUri: keyVault.outputs.uri
+    adminCredentialsVaultUri: passwordVault.outputs.uri
+    appUserTokenVaultUri: tokenVault.outputs.uri
+    appUserTokenSecretName: appUserTokenSecretName
     partnerCenterCloud: partnerCenterCloud
     partnerCenterTenantId: partnerCenterTenantId
     partnerCenterClientId: partnerCenterClientId
     enableGdapByDefault: enableGdapByDefault
+    virtualNetworkSubnetId: restrictPublicNetworkAccess ? network.outputs.appSubnetId : ''
   }
 }
 
@@ -219,8 +274,10 @@ module rbac 'app/rbac.bicep' = {
     storageAccountName: storage.outputs.name
     queueName: queueName
     ledgerTableName: ledgerTableName
+    deploymentContainerName: deploymentContainerName
     topicName: eventGrid.outputs.name
-    keyVaultName: keyVault.outputs.name
+    passwordVaultName: passwordVault.outputs.name
+    tokenVaultName: tokenVault.outputs.name
     applicationInsightsName: monitoring.outputs.applicationInsightsName
   }
 }
@@ -233,6 +290,10 @@ output AZURE_CLIENT_ID string = identity.outputs.clientId
 output MANAGED_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 output CUSTOMER_REQUESTS_QUEUE_URL string = '${storage.outputs.queueEndpoint}${queueName}'
 output EVENTS_TOPIC_ENDPOINT string = eventGrid.outputs.endpoint
-output ADMIN_CREDENTIALS_VAULT_URL string = keyVault.outputs.uri
+output ADMIN_CREDENTIALS_VAULT_URL string = passwordVault.outputs.uri
+output ADMIN_CREDENTIALS_VAULT_NAME string = passwordVault.outputs.name
+output PARTNER_CENTER_USER_TOKEN_VAULT_URL string = tokenVault.outputs.uri
+output PARTNER_CENTER_USER_TOKEN_VAULT_NAME string = tokenVault.outputs.name
+output PARTNER_CENTER_USER_TOKEN_SECRET_URL string = '${tokenVault.outputs.uri}secrets/${appUserTokenSecretName}'
 output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.applicationInsightsName
 output OPERATIONS_WORKBOOK_ID string = workbook.outputs.id

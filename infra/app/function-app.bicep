@@ -13,13 +13,18 @@ param applicationInsightsConnectionString string
 param queueName string
 param ledgerTableName string
 param eventsTopicEndpoint string
-param vaultUri string
-@description('Key Vault secret (in the app\'s vault) holding the App+User refresh token that `python -m ops.consent` writes; empty turns App+User off (indirect resellers, MCA attestation).')
+@description('The admin-password vault (the identity can set secrets there, never read them).')
+param adminCredentialsVaultUri string
+@description('The App+User refresh token\'s vault (the identity reads and rotates the token there).')
+param appUserTokenVaultUri string
+@description('Secret in the token vault holding the App+User refresh token that `python -m ops.consent` writes; empty turns App+User off (indirect resellers, MCA attestation).')
 param appUserTokenSecretName string = 'partner-center-app-user'
 param partnerCenterCloud string
 param partnerCenterTenantId string
 param partnerCenterClientId string
 param enableGdapByDefault bool
+@description('The subnet the app joins (VNet integration) to reach storage, the vaults and the topic privately; empty for none. The app itself stays public: the CRMs call it.')
+param virtualNetworkSubnetId string = ''
 
 // Partner Center allows 500 Customer-resource calls per minute per partner tenant: each instance paces itself to
 // its share, so a backlog drains at the quota's pace however far the app scales out.
@@ -50,6 +55,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
+    virtualNetworkSubnetId: empty(virtualNetworkSubnetId) ? null : virtualNetworkSubnetId
     siteConfig: { minTlsVersion: '1.2' }
     functionAppConfig: {
       deployment: {
@@ -93,10 +99,10 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       // Outcome events (Entra auth, no topic key) and admin passwords.
       EVENTS_TOPIC_ENDPOINT: eventsTopicEndpoint
       EVENTS_SOURCE: '/csp-onboarding/${name}'
-      ADMIN_CREDENTIALS_VAULT_URL: vaultUri
-      // App+User (Secure Application Model): the refresh token's version-less secret URL; the identity's Key Vault
-      // Secrets Officer role on the vault (rbac.bicep) lets it read the token and write each rotated one back.
-      PARTNER_CENTER_USER_TOKEN_SECRET_URL: empty(appUserTokenSecretName) ? '' : '${vaultUri}secrets/${appUserTokenSecretName}'
+      ADMIN_CREDENTIALS_VAULT_URL: adminCredentialsVaultUri
+      // App+User (Secure Application Model): the refresh token's version-less secret URL, in its own vault; the
+      // identity's role there (rbac.bicep) reads the token, writes each rotated one back and disables superseded ones.
+      PARTNER_CENTER_USER_TOKEN_SECRET_URL: empty(appUserTokenSecretName) ? '' : '${appUserTokenVaultUri}secrets/${appUserTokenSecretName}'
       ENABLE_GDAP_BY_DEFAULT: string(enableGdapByDefault)
     }
   }

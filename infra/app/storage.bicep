@@ -1,10 +1,14 @@
-// The function's storage account: shared keys off, TLS 1.2, no public blob access.
+// The function's storage account: shared keys off, TLS 1.2, no public blob access; reachable only through its
+// private endpoints (network.bicep) when restrictPublicNetworkAccess is on.
 param name string
 param location string
 param tags object = {}
 param queueNames array
 param tableNames array
+@description('Every container anyone is granted a role on: a container-scoped role cannot create its container.')
 param containerNames array
+@description('Refuse the public endpoint (private endpoints only); off keeps today\'s public access.')
+param restrictPublicNetworkAccess bool = false
 
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   name: name
@@ -18,8 +22,8 @@ resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
     minimumTlsVersion: 'TLS1_2'
     supportsHttpsTrafficOnly: true
     defaultToOAuthAuthentication: true
-    publicNetworkAccess: 'Enabled'
-    networkAcls: { defaultAction: 'Allow', bypass: 'AzureServices' }
+    publicNetworkAccess: restrictPublicNetworkAccess ? 'Disabled' : 'Enabled'
+    networkAcls: { defaultAction: restrictPublicNetworkAccess ? 'Deny' : 'Allow', bypass: 'AzureServices' }
   }
 
   resource queueService 'queueServices' = {

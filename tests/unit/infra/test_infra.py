@@ -11,6 +11,7 @@ import pytest
 
 from handlers.observability import telemetry
 from handlers.settings import Settings
+from tests.unit.infra.bicep_text import app_setting_values, modules
 
 ROOT = Path(__file__).resolve().parents[3]
 INFRA = ROOT / "infra"
@@ -41,14 +42,6 @@ HOST_SETTINGS = {
 }
 # Settings read through os.environ (not Settings) by handlers/.
 ENVIRON_SETTINGS = {"APPLICATIONINSIGHTS_CONNECTION_STRING"}
-
-
-def app_setting_values() -> dict[str, str]:
-    """The deployed app settings: name → the Bicep expression of its value."""
-    text = (INFRA / "app" / "function-app.bicep").read_text()
-    block = text[text.index("name: 'appsettings'") :]
-    block = block[: block.index("\n    }\n")]
-    return dict(re.findall(r"^\s{6}([A-Za-z_][A-Za-z0-9_]*): (.*)$", block, re.MULTILINE))
 
 
 def app_settings() -> set[str]:
@@ -143,14 +136,14 @@ def _params(path: Path) -> tuple[set[str], set[str]]:
 
 def test_modules_receive_every_required_param_and_only_declared_ones() -> None:
     main = (INFRA / "main.bicep").read_text()
-    for match in re.finditer(r"module \w+ '([^']+)' = \{(.*?)\n\}\n", main, re.S):
-        path = INFRA / match.group(1)
-        assert path.exists(), match.group(1)
-        params_block = match.group(2)[match.group(2).index("params: {") :]
-        passed = set(re.findall(r"^\s{4}(\w+):", params_block, re.MULTILINE))
+    calls = modules()
+    assert len(calls) == main.count("\nmodule "), "every module call is read, conditional ones included"
+    for module in calls.values():
+        path = INFRA / module.path
+        assert path.exists(), module.path
         declared, required = _params(path)
-        assert required <= passed, f"{path.name} misses {required - passed}"
-        assert passed <= declared, f"{path.name} does not declare {passed - declared}"
+        assert required <= set(module.params), f"{path.name} misses {required - set(module.params)}"
+        assert set(module.params) <= declared, f"{path.name} does not declare {set(module.params) - declared}"
 
 
 def test_loaded_files_exist() -> None:
