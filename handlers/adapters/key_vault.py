@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from urllib.parse import quote
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -73,7 +74,7 @@ class KeyVaultSecrets:
     async def _send(
         self, method: str, name: str, body: dict[str, Any] | None, *, ok: tuple[int, ...], what: str
     ) -> httpx.Response:
-        url = f"{self._vault_url}/secrets/{name}?api-version={API_VERSION}"
+        url = f"{self._vault_url}/secrets/{quote(name, safe='')}?api-version={API_VERSION}"  # a name never a path
 
         async def attempt() -> httpx.Response:
             for challenged in (False, True):

@@ -80,7 +80,7 @@ class PartnerCenterClient:
 
     async def agreement_template_id(self, agreement_type: str, *, ms_request_id: str) -> str:
         """The current template id of an agreement type (App+User); raises OnboardingError."""
-        path = f"/v1/agreements?agreementType={quote(agreement_type)}"
+        path = f"/v1/agreements?agreementType={quote(agreement_type, safe='')}"
         response = await self._call("GET", path, ms_request_id, ok=(200,), app_user=True)
         items = read_answer(response, AgreementTemplatePage, what="GET /v1/agreements").items
         matching = [t for t in items if t.agreementType in (None, agreement_type)]
@@ -91,7 +91,7 @@ class PartnerCenterClient:
     async def create_agreement(self, customer_id: str, body: dict[str, Any], *, ms_request_id: str) -> bool:
         """POST /v1/customers/{id}/agreements (App+User): True when created, False when it already existed
         (600061, success too); raises OnboardingError."""
-        path = f"/v1/customers/{quote(customer_id)}/agreements"
+        path = f"/v1/customers/{quote(customer_id, safe='')}/agreements"
         try:
             await self._call("POST", path, ms_request_id, json_body=body, ok=(200, 201), app_user=True)
         except OnboardingError as error:
@@ -103,7 +103,7 @@ class PartnerCenterClient:
     async def domain_exists(self, domain: str, *, ms_request_id: str) -> bool:
         """HEAD /v1/domains/{domain}: 200 means taken, 404 free; a check that cannot be made here (405, 501)
         reads as free, with a warning: the create refuses a taken domain anyway. Raises OnboardingError."""
-        path = f"/v1/domains/{quote(domain)}"
+        path = f"/v1/domains/{quote(domain, safe='')}"
         missing = ENDPOINT_MISSING_STATUSES - {404}  # a 404 here is Partner Center's "no such domain"
         response = await self._call("HEAD", path, ms_request_id, ok=(200, 404, *missing))
         if response.status_code in missing:
@@ -123,14 +123,16 @@ class PartnerCenterClient:
 
     async def get_country_rules(self, country: str, *, ms_request_id: str) -> CountryRules:
         """GET /v1/countryvalidationrules/{iso2}; raises OnboardingError."""
-        path = f"/v1/countryvalidationrules/{quote(country)}"
+        path = f"/v1/countryvalidationrules/{quote(country, safe='')}"
         response = await self._call("GET", path, ms_request_id, ok=(200,))
         return read_answer(response, CountryRules, what="GET /v1/countryvalidationrules")
 
     async def find_customer_by_domain(self, domain: str, *, ms_request_id: str) -> CustomerPayload | None:
         """Search the partner's customers for one with this domain; raises OnboardingError."""
         params = json.dumps({"Field": "Domain", "Value": domain, "Operator": "starts_with"})
-        response = await self._call("GET", f"/v1/customers?size=50&filter={quote(params)}", ms_request_id, ok=(200,))
+        response = await self._call(
+            "GET", f"/v1/customers?size=50&filter={quote(params, safe='')}", ms_request_id, ok=(200,)
+        )
         for customer in read_answer(response, CustomerPage, what="GET /v1/customers").items or []:
             if (customer.companyProfile.domain or "").lower() == domain.lower():
                 return customer

@@ -62,6 +62,7 @@ _BROKEN = {
     "string_type": "is not a string",
     "bool_type": "is not true or false",
     "bool_parsing": "is not true or false",
+    "string_pattern_mismatch": "is not of the expected form (a GUID, say)",
 }
 
 

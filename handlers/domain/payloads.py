@@ -7,6 +7,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 
+GUID_PATTERN = r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$"
+
+
 class _Payload(BaseModel):
     # An error about Partner Center's answer names the field and the rule, never the value: the Customer resource
     # carries the new admin's password.
@@ -25,9 +28,10 @@ class UserCredentials(_Payload):
 
 
 class CustomerPayload(_Payload):
-    """The Customer resource returned by `POST /v1/customers` and `GET /v1/customers/{id}`."""
+    """The Customer resource returned by `POST /v1/customers` and `GET /v1/customers/{id}`. Its id is a GUID, checked
+    before it names anything (a Key Vault secret, a URL): an answer whose id is not one is malformed."""
 
-    id: str
+    id: str = Field(pattern=GUID_PATTERN)
     commerceId: str | None = None
     companyProfile: CompanyProfile = Field(default_factory=CompanyProfile)
     relationshipToPartner: str | None = None

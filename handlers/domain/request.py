@@ -25,6 +25,7 @@ __all__ = [
     "CustomerRequest",
     "InvalidRequest",
     "McaAcceptance",
+    "is_request_id",
     "parse_message",
 ]
 
@@ -165,6 +166,17 @@ class Customer(_Model):
     @classmethod
     def _language_lower_case(cls, value: str) -> str:
         return value.lower()
+
+
+# What a requestId may be (contract §1): also what the ledger's and the intake's keys can hold (a Table RowKey may not
+# hold / \\ # ? or control characters), so nothing else ever names a row.
+REQUEST_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
+_REQUEST_ID = re.compile(REQUEST_ID_PATTERN)
+
+
+def is_request_id(value: str | None) -> bool:
+    """Whether `value` is a well-formed requestId (and so a key the ledger can hold)."""
+    return value is not None and _REQUEST_ID.fullmatch(value) is not None
 
 
 class CustomerRequest(_Model):

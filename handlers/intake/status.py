@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import re
-
 from handlers.domain.events import CloudEvent
 from handlers.domain.failures import OnboardingError
 from handlers.domain.ledger_entry import LedgerEntry
+from handlers.domain.request import is_request_id
 from handlers.intake.dependencies import IntakeDependencies
 from handlers.intake.enqueue import unavailable
 from handlers.intake.http_bodies import Answer, error, errors_answer, json_answer
-
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 def _status_body(request_id: str, entry: LedgerEntry | None) -> dict[str, object]:
@@ -23,7 +20,7 @@ def _status_body(request_id: str, entry: LedgerEntry | None) -> dict[str, object
 async def request_status(request_id: str, deps: IntakeDependencies) -> Answer:
     """GET /api/customer-requests/{requestId}: the ledger's state and stored outcome event; a request the intake
     enqueued that no delivery has claimed yet is `received`; 404 when unknown."""
-    if not _REQUEST_ID.fullmatch(request_id):
+    if not is_request_id(request_id):
         return errors_answer(404, [error("unknown_request", "No request has this requestId.", "requestId")])
     try:
         entry = await deps.ledger.read(request_id)

@@ -10,7 +10,7 @@ from handlers.domain.events import CREATED, CloudEvent, CreatedData, created_eve
 from handlers.domain.failures import Failure, Reason, invalid_request_message
 from handlers.domain.ledger_entry import Decision, LedgerEntry
 from handlers.domain.ports import EventSink
-from handlers.domain.request import CustomerRequest, InvalidRequest
+from handlers.domain.request import CustomerRequest, InvalidRequest, is_request_id
 from handlers.observability.logs import bind, log_context
 from handlers.observability.telemetry import current_traceparent, outcomes, reused_request_ids
 from handlers.onboarding.ledger import Ledger
@@ -91,8 +91,9 @@ def created_decision(
 async def created_already(request_id: str | None, ledger: Ledger) -> LedgerEntry | None:
     """The row of a request whose customer was created, if the message names one: a message that cannot be read
     as a request (an invalid resend, say) never follows `created` with `failed` — the first outcome wins."""
-    if not request_id:
+    if not is_request_id(request_id):  # nothing else can name a row (a Table key cannot hold "/", say)
         return None
+    assert request_id is not None
     entry = await ledger.read(request_id)
     if entry is None or not entry.outcome_known or entry.outcome != "created":
         return None

@@ -16,18 +16,31 @@ PROFILE = {"tenantId": "t-1", "domain": "wingtiptoysab.onmicrosoft.com", "compan
 # Each shape of a 201 this client cannot read, with the field its error must name.
 SHAPES: dict[str, tuple[Any, str]] = {
     "no id": ({"companyProfile": PROFILE, "userCredentials": {"userName": "admin", "password": PLANTED}}, "id"),
-    "credentials as a string": ({"id": "c-1", "userCredentials": f"admin:{PLANTED}"}, "userCredentials"),
+    "credentials as a string": (
+        {"id": "5b1e1a4c-0000-4000-8000-0000000000c1", "userCredentials": f"admin:{PLANTED}"},
+        "userCredentials",
+    ),
     "numeric password": (
-        {"id": "c-1", "userCredentials": {"userName": "admin", "password": PLANTED_NUMBER}},
+        {
+            "id": "5b1e1a4c-0000-4000-8000-0000000000c1",
+            "userCredentials": {"userName": "admin", "password": PLANTED_NUMBER},
+        },
         "userCredentials.password",
     ),
     "profile as a string": (
-        {"id": "c-1", "companyProfile": PLANTED, "userCredentials": {"userName": "admin", "password": PLANTED}},
+        {
+            "id": "5b1e1a4c-0000-4000-8000-0000000000c1",
+            "companyProfile": PLANTED,
+            "userCredentials": {"userName": "admin", "password": PLANTED},
+        },
         "companyProfile",
     ),
     "password as an object": (
-        {"id": "c-1", "userCredentials": {"userName": "admin", "password": {"value": PLANTED}}},
+        {
+            "id": "5b1e1a4c-0000-4000-8000-0000000000c1",
+            "userCredentials": {"userName": "admin", "password": {"value": PLANTED}},
+        },
         "userCredentials.password",
     ),
-    "a list": ([{"id": "c-1", "userCredentials": {"password": PLANTED}}], "the body"),
+    "a list": ([{"id": "5b1e1a4c-0000-4000-8000-0000000000c1", "userCredentials": {"password": PLANTED}}], "the body"),
 }

@@ -13,7 +13,12 @@ from handlers.adapters.partner_center import PartnerCenterClient
 from handlers.domain.failures import ErrorKind, OnboardingError
 from tests.fakes import retry_policy
 
-CUSTOMER = {"id": "c-1", "commerceId": "m-1", "companyProfile": {"tenantId": "c-1", "domain": "x.onmicrosoft.com"}}
+CUSTOMER_ID = "5b1e1a4c-0000-4000-8000-0000000000c1"
+CUSTOMER = {
+    "id": CUSTOMER_ID,
+    "commerceId": "m-1",
+    "companyProfile": {"tenantId": CUSTOMER_ID, "domain": "x.onmicrosoft.com"},
+}
 BODY = {"companyProfile": {"domain": "x.onmicrosoft.com"}}
 
 
@@ -58,7 +63,7 @@ def scripted(
 async def test_create_sends_the_documented_headers() -> None:
     handler, seen = scripted(httpx.Response(201, json=CUSTOMER))
     customer = await client(handler).create_customer(BODY, ms_request_id="rid-1")
-    assert customer.id == "c-1"
+    assert customer.id == CUSTOMER_ID
     [request] = seen
     assert request.method == "POST" and str(request.url) == "https://pc.test/v1/customers"
     assert request.headers["Authorization"] == "Bearer token-abc"
@@ -89,7 +94,7 @@ async def test_a_200_is_accepted_like_201() -> None:
 async def test_transient_failures_are_retried_with_the_same_request_id(first: httpx.Response | Exception) -> None:
     handler, seen = scripted(first, httpx.Response(201, json=CUSTOMER))
     customer = await client(handler).create_customer(BODY, ms_request_id="rid-7")
-    assert customer.id == "c-1"
+    assert customer.id == CUSTOMER_ID
     assert [r.headers["MS-RequestId"] for r in seen] == ["rid-7", "rid-7"]
     assert seen[0].headers["MS-CorrelationId"] != seen[1].headers["MS-CorrelationId"]
 

@@ -52,7 +52,7 @@ class ModelPartnerCenter(FakePartnerCenter):
             raise TAKEN
         n = next(_ids)
         customer = CustomerPayload.model_validate(
-            {"id": f"cust-{n}", "companyProfile": {"tenantId": f"cust-{n}", "domain": domain,
+            {"id": f"00000000-0000-4000-8000-{n:012d}", "companyProfile": {"tenantId": f"t-{n}", "domain": domain,
              "companyName": body["billingProfile"]["companyName"]}, "relationshipToPartner": "reseller",
              "userCredentials": {"userName": "admin", "password": f"Model-pw-{n}!"}}
         )  # fmt: skip
