@@ -25,7 +25,8 @@ class FakeVault:
         self.tags: list[dict[str, str]] = [tags or {}] if value else []
 
     async def get_secret(self, name: str) -> StoredSecret | None:
-        return StoredSecret(SecretStr(self.versions[-1]), self.tags[-1]) if self.versions else None
+        n = len(self.versions)
+        return StoredSecret(SecretStr(self.versions[-1]), self.tags[-1], f"v{n}", n) if self.versions else None
 
     async def set_secret(self, name: str, value: SecretStr, *, tags: dict[str, str], **_: Any) -> str:
         self.versions.append(value.get_secret_value())
