@@ -2,9 +2,11 @@
 
 The Admin agent's refresh token lives in a Key Vault secret (`PARTNER_CENTER_USER_TOKEN_SECRET_URL`). It is
 redeemed through the worker's one MSAL app (`acquire_token_by_refresh_token`, partner-center.md "Secure Application
-Model"); every refresh token Entra answers with is written back as a new version of the secret. Instances redeeming
-at the same time stay correct because Entra does not revoke a refresh token when it issues the next one: whichever
-version is latest is valid. Access tokens are cached per worker, one redemption at a time.
+Model"); the refresh token Entra answers with is written back as a new version of the secret, but only while the
+version redeemed is still the latest: one written meanwhile (an operator's new sign-in, or another instance's
+rotation) is not buried under a rotation of the older one. Instances redeeming at the same time stay correct
+because Entra does not revoke a refresh token when it issues the next one: whichever version is latest is valid.
+Access tokens are cached per worker, one redemption at a time.
 
 A sign-in made with a device code is a public client's: Entra refuses the app's credential on its refresh token
 (AADSTS700025 "Client is public so neither 'client_assertion' nor 'client_secret' should be presented"), so
@@ -162,7 +164,7 @@ class UserTokens:
         if self._refusal is not None and time.monotonic() < self._refusal[1] and refresh_token == self._dead_token:
             raise self._refusal[0]  # the same dead sign-in (no new consent in the vault): do not storm Entra
         self._used = refresh_token
-        if not refresh_token:
+        if stored is None or not refresh_token:
             raise await self._dead("refresh_token_missing", None, "the vault holds no refresh token")
         first = result = await self._redeem_as(public, refresh_token)
         flipped = bool(_codes(first) & CLIENT_MISMATCH_CODES) and (public or self._redeem_public is not None)
@@ -177,7 +179,7 @@ class UserTokens:
             answer = TokenAnswer.model_validate(result)
         except ValidationError:  # its text would quote the token
             raise OnboardingError(ErrorKind.TRANSIENT, "Entra ID's App+User answer could not be read") from None
-        await self._keep(result.get("refresh_token"), refresh_token, public=public, retag=flipped)
+        await self._keep(result.get("refresh_token"), stored, public=public, retag=flipped)
         self._refusal = self._dead_token = None
         self._token = answer.access_token.get_secret_value()
         self._expires_at = time.monotonic() + answer.expires_in
@@ -196,15 +198,22 @@ class UserTokens:
         except ValueError as exc:  # MSAL: unknown tenant or authority
             raise OnboardingError(ErrorKind.AUTH, f"Entra ID authority is unusable: {exc}") from None
 
-    async def _keep(self, rotated: Any, used: str, *, public: bool, retag: bool) -> None:
+    async def _keep(self, rotated: Any, used: StoredSecret, *, public: bool, retag: bool) -> None:
         """Write the rotated refresh token back as a new secret version (or, when `retag`, the token used, should
-        Entra not rotate it, so that its new tag is kept). A failure is only logged: the token used stays valid
-        (Entra revokes none on rotation), and the next redemption rotates again."""
-        if not isinstance(rotated, str) or not rotated or rotated == used:
+        Entra not rotate it, so that its new tag is kept), if the version used is still the latest. A failure is
+        only logged: the token used stays valid (Entra revokes none on rotation), and the next redemption rotates
+        again. Key Vault has no conditional write, so the check leaves a window of one call, not of a redemption."""
+        used_token = used.value.get_secret_value()
+        if not isinstance(rotated, str) or not rotated or rotated == used_token:
             if not retag:
                 return
-            rotated = used
+            rotated = used_token
         try:
+            latest = await self._vault.get_secret(self._secret_name)
+            if latest is None or latest.version != used.version:
+                log.info("The App+User secret has a newer version than the one redeemed (%s): a new sign-in, or "
+                         "another instance's rotation; this rotation is not written over it", used.version)  # fmt: skip
+                return
             await store_refresh_token(self._vault, self._secret_name, rotated, public=public)
         except OnboardingError as error:
             log.warning("The rotated App+User refresh token could not be written back (%s): the current one is kept",

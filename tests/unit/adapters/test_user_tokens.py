@@ -1,9 +1,12 @@
 """The App+User token source (issue 16): redemption through a scripted MSAL answer, rotation written back to the
-vault, per-worker caching, dead sign-ins → CONSENT + one consent.required an hour; no token in any error."""
+vault (issue 21: only while the version redeemed is still the latest), per-worker caching, dead sign-ins → CONSENT +
+one consent.required an hour; no token in any error."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -20,15 +23,17 @@ FIRST = "rt.first-refresh-token-value"
 
 class Entra:
     """Answers redemptions like Entra: each with a new refresh token (unless `rotate` is off), or the scripted
-    error."""
+    error; `during` runs while Entra is being asked (what happens elsewhere in the meantime)."""
 
     def __init__(self) -> None:
         self.redeemed: list[str] = []
         self.error: dict[str, Any] | None = None
         self.rotate = True
+        self.during: Callable[[], object] = lambda: None
 
     def __call__(self, refresh_token: str) -> dict[str, Any]:
         self.redeemed.append(refresh_token)
+        self.during()
         if self.error is not None:
             return self.error
         n = len(self.redeemed)
@@ -51,16 +56,42 @@ async def test_redemption_rotates_the_token_into_the_vault_and_caches_the_access
     assert sink.events == []
 
 
-async def test_instances_redeeming_at_once_each_rotate_and_none_is_refused() -> None:
+async def test_instances_redeeming_at_once_both_succeed_and_only_the_first_rotation_is_written() -> None:
     # Entra keeps earlier refresh tokens valid after a rotation, so two instances redeeming the same version at the
-    # same moment both succeed; each writes its successor as a new version, and the next redemption reads the latest.
+    # same moment both succeed; the first to finish writes its successor, the second finds the version it redeemed
+    # no longer the latest and writes nothing over it. The next redemption reads the latest.
     vault, entra, sink, rows = FakeTokenVault(FIRST), Entra(), FakeEventSink(), FakeNotices()
     first, second = source(vault, entra, sink, rows), source(vault, entra, sink, rows)
     assert sorted(await asyncio.gather(first.get_token(), second.get_token())) == ["user-access-1", "user-access-2"]
-    assert entra.redeemed == [FIRST, FIRST] and sorted(vault.values[1:]) == ["rt.rotated-1", "rt.rotated-2"]
-    latest = vault.values[-1]
+    assert entra.redeemed == [FIRST, FIRST] and len(vault.values) == 2
+    assert vault.values[1] in ("rt.rotated-1", "rt.rotated-2")
     await source(vault, entra, sink, rows).get_token()  # a third instance, later: the latest version
-    assert entra.redeemed[-1] == latest and sink.events == []
+    assert entra.redeemed[-1] == vault.values[1] and sink.events == []
+
+
+async def test_a_consent_stored_while_a_redemption_runs_stays_the_latest_version(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Finding 7a: the redemption reads the old sign-in, ops.consent stores a new one while Entra answers; writing
+    # the old sign-in's rotation after that would make it the latest version and lose the new consent.
+    vault, entra, sink = FakeTokenVault(FIRST), Entra(), FakeEventSink()
+    tokens = source(vault, entra, sink)
+    entra.during = lambda: vault.add("rt.new-consent", writtenBy="ops.consent")
+    with caplog.at_level(logging.INFO, logger="csp_onboarding"):
+        assert await tokens.get_token() == "user-access-1"  # the old sign-in still answered: the token is good
+    assert vault.values == [FIRST, "rt.new-consent"], "the old sign-in's rotation is not written over the consent"
+    assert "newer version" in caplog.text and "rt." not in caplog.text
+    entra.during = lambda: None
+    await tokens.refresh()
+    assert entra.redeemed[-1] == "rt.new-consent" and vault.values[-1] == "rt.rotated-2"
+
+
+async def test_no_rotation_is_written_when_the_latest_version_cannot_be_checked() -> None:
+    vault, entra = FakeTokenVault(FIRST), Entra()
+    tokens = source(vault, entra, FakeEventSink())
+    entra.during = lambda: vault.failing.add("get")
+    assert await tokens.get_token() == "user-access-1"
+    assert vault.values == [FIRST], "unknown is not the same: the token used stays valid, the next redemption rotates"
 
 
 async def test_a_device_code_sign_in_is_redeemed_and_kept_as_a_public_clients() -> None:
