@@ -6,7 +6,9 @@ Model"); the refresh token Entra answers with is written back as a new version o
 version redeemed is still the latest: one written meanwhile (an operator's new sign-in, or another instance's
 rotation) is not buried under a rotation of the older one. Instances redeeming at the same time stay correct
 because Entra does not revoke a refresh token when it issues the next one: whichever version is latest is valid.
-Access tokens are cached per worker, one redemption at a time.
+Once a version has been redeemed, the versions it supersedes are disabled (handlers.adapters.refresh_token_vault,
+whose docstring gives the reasoning for several instances at once). Access tokens are cached per worker, one
+redemption at a time.
 
 A sign-in made with a device code is a public client's: Entra refuses the app's credential on its refresh token
 (AADSTS700025 "Client is public so neither 'client_assertion' nor 'client_secret' should be presented"), so
@@ -24,13 +26,19 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import Any, Protocol
-from urllib.parse import urlparse
+from typing import Any
 
 import requests
-from pydantic import SecretStr, ValidationError
+from pydantic import ValidationError
 
 from handlers.adapters.key_vault import StoredSecret
+from handlers.adapters.refresh_token_vault import (
+    PUBLIC_CLIENT_TAG,
+    RefreshTokenVault,
+    SupersededVersions,
+    sign_in_of,
+    store_refresh_token,
+)
 from handlers.domain.error_codes import (
     CLIENT_MISMATCH_CODES,
     CONSENT_REASON_OF_PARTNER_CENTER,
@@ -43,48 +51,8 @@ from handlers.observability.redaction import remember_token
 
 log = logging.getLogger("csp_onboarding")
 
-REFRESH_TOKEN_CONTENT_TYPE = "application/vnd.partner-center.refresh-token"  # noqa: S105 — a media type
-# Entra's refresh tokens live 90 days from their last use; the secret version expires with it.
-REFRESH_TOKEN_DAYS = 90
-# The secret's tag saying the refresh token was issued to a public client (a device-code sign-in).
-PUBLIC_CLIENT_TAG = ("client", "public")
 OnConsentRequired = Callable[[str], Awaitable[None]]  # the consent alarm: called with the reason
 MsalResult = dict[str, Any]  # an MSAL token answer (or refusal), as MSAL returns it
-
-
-class RefreshTokenVault(Protocol):
-    """Where the refresh token is kept: Key Vault (handlers.adapters.key_vault.KeyVaultSecrets)."""
-
-    async def get_secret(self, name: str) -> StoredSecret | None: ...
-
-    async def set_secret(
-        self, name: str, value: SecretStr, *, tags: dict[str, str], expires_in_days: int, content_type: str
-    ) -> str: ...
-
-
-def split_secret_url(url: str) -> tuple[str, str]:
-    """(vault URL, secret name) of a version-less secret URL; raises ValueError for anything else."""
-    parsed = urlparse(url)
-    parts = [p for p in parsed.path.split("/") if p]
-    if parsed.scheme != "https" or len(parts) != 2 or parts[0] != "secrets":
-        raise ValueError("PARTNER_CENTER_USER_TOKEN_SECRET_URL must be https://<vault>/secrets/<name>, no version")
-    return f"{parsed.scheme}://{parsed.netloc}", parts[1]
-
-
-def refresh_token_tags(*, public: bool, **more: str) -> dict[str, str]:
-    """The tags of a refresh token's secret version (`client=public` for a public client's)."""
-    return {"purpose": "partner-center-app-user", **more, **(dict([PUBLIC_CLIENT_TAG]) if public else {})}
-
-
-async def store_refresh_token(
-    vault: RefreshTokenVault, name: str, refresh_token: str, *, public: bool, **tags: str
-) -> str:
-    """Write a refresh token as a new version of secret `name`, tagged, expiring with the token; returns its id;
-    raises OnboardingError."""
-    return await vault.set_secret(
-        name, SecretStr(refresh_token), tags=refresh_token_tags(public=public, **tags),
-        expires_in_days=REFRESH_TOKEN_DAYS, content_type=REFRESH_TOKEN_CONTENT_TYPE,
-    )  # fmt: skip
 
 
 def consent_error(reason: str, detail: str) -> OnboardingError:
@@ -129,6 +97,7 @@ class UserTokens:
         self._token: str | None = None
         self._expires_at = 0.0
         self._lock = asyncio.Lock()
+        self._superseded = SupersededVersions(vault, secret_name)
 
     def _cached(self) -> str | None:
         fresh = self._token is not None and time.monotonic() < self._expires_at - self._refresh_margin
@@ -183,6 +152,7 @@ class UserTokens:
         self._refusal = self._dead_token = None
         self._token = answer.access_token.get_secret_value()
         self._expires_at = time.monotonic() + answer.expires_in
+        await self._superseded.retire(stored)  # never raises
         return self._token
 
     async def _redeem_as(self, public: bool, refresh_token: str) -> MsalResult:
@@ -214,7 +184,7 @@ class UserTokens:
                 log.info("The App+User secret has a newer version than the one redeemed (%s): a new sign-in, or "
                          "another instance's rotation; this rotation is not written over it", used.version)  # fmt: skip
                 return
-            await store_refresh_token(self._vault, self._secret_name, rotated, public=public)
+            await store_refresh_token(self._vault, self._secret_name, rotated, public=public, **sign_in_of(used).tags())
         except OnboardingError as error:
             log.warning("The rotated App+User refresh token could not be written back (%s): the current one is kept",
                         error)  # fmt: skip

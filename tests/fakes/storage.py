@@ -151,7 +151,7 @@ class FakeTokenVault:
     disabled latest version is refused (403 SecretDisabled), not stepped over; versions are listed `page_size` a
     page in version-id order, which is not the order of writing. `add` is a write from elsewhere (ops.consent);
     `before_write` runs just before a write lands; `failing` names the calls that refuse (`get`, `set`, `list`,
-    `disable`)."""
+    `disable`); `disabled_latest` records any disabling of the latest version."""
 
     def __init__(self, *values: str, tags: dict[str, str] | None = None, page_size: int = 25) -> None:
         self.kept: list[FakeVersion] = []
@@ -161,6 +161,7 @@ class FakeTokenVault:
         self.pages_listed = 0
         self.before_write: Callable[[], None] = lambda: None
         self.failing: set[str] = set()
+        self.disabled_latest: list[str] = []
         for value in values:
             self.add(value, **(tags or {}))
 
@@ -215,6 +216,8 @@ class FakeTokenVault:
 
     async def disable_version(self, name: str, version: str) -> None:
         self._refuse("disable")
+        if self.kept and version == self.latest.version:
+            self.disabled_latest.append(version)  # Key Vault would then refuse every read: never to be done
         for kept in self.kept:
             if kept.version == version:
                 kept.enabled = False

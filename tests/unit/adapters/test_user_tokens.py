@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from pydantic import SecretStr
 
-from handlers.adapters.user_tokens import UserTokens, split_secret_url
+from handlers.adapters.user_tokens import UserTokens
 from handlers.domain.error_codes import failure_from_error
 from handlers.domain.failures import ErrorKind, OnboardingError
 from handlers.onboarding.consent import ConsentAlarm
@@ -30,6 +31,7 @@ class Entra:
         self.error: dict[str, Any] | None = None
         self.rotate = True
         self.during: Callable[[], object] = lambda: None
+        self.rotated_from: dict[str, str] = {}  # a rotated refresh token → the one redeemed for it
 
     def __call__(self, refresh_token: str) -> dict[str, Any]:
         self.redeemed.append(refresh_token)
@@ -37,6 +39,7 @@ class Entra:
         if self.error is not None:
             return self.error
         n = len(self.redeemed)
+        self.rotated_from[f"rt.rotated-{n}"] = refresh_token
         answer = {"access_token": f"user-access-{n}", "expires_in": 3600, "refresh_token": f"rt.rotated-{n}"}
         return answer if self.rotate else {k: v for k, v in answer.items() if k != "refresh_token"}
 
@@ -94,6 +97,68 @@ async def test_no_rotation_is_written_when_the_latest_version_cannot_be_checked(
     assert vault.values == [FIRST], "unknown is not the same: the token used stays valid, the next redemption rotates"
 
 
+async def test_superseded_versions_are_disabled_once_a_newer_one_is_redeemed_never_the_latest() -> None:
+    # Finding 7b: each superseded version stayed a readable, valid refresh token for up to 90 days.
+    vault, entra, sink = FakeTokenVault("rt.older-sign-in", FIRST), Entra(), FakeEventSink()
+    tokens = source(vault, entra, sink)
+    await tokens.get_token()  # FIRST redeemed: the older sign-in is superseded; FIRST itself is still the one used
+    assert vault.enabled() == [FIRST, "rt.rotated-1"]
+    await tokens.refresh()  # its rotation redeemed: FIRST is superseded too
+    assert vault.enabled() == ["rt.rotated-1", "rt.rotated-2"] and vault.disabled_latest == []
+    entra.error = {"error": "invalid_grant", "error_codes": [50173]}
+    with pytest.raises(OnboardingError):
+        await tokens.refresh()
+    assert vault.enabled() == ["rt.rotated-1", "rt.rotated-2"], "a refused redemption supersedes nothing"
+
+
+async def test_a_consent_landing_between_the_check_and_the_write_is_never_disabled(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Key Vault has no conditional write: a consent can land in the one call between the check and the write, under
+    # the older sign-in's rotation. Redeeming that rotation later must not disable the consent.
+    vault, entra = FakeTokenVault(FIRST), Entra()
+    tokens = source(vault, entra, FakeEventSink())
+
+    def consent_just_before_the_write() -> None:  # once
+        vault.before_write = lambda: None
+        vault.add("rt.new-consent")
+
+    vault.before_write = consent_just_before_the_write
+    await tokens.get_token()
+    assert vault.values == [FIRST, "rt.new-consent", "rt.rotated-1"]
+    with caplog.at_level(logging.WARNING, logger="csp_onboarding"):
+        await tokens.refresh()
+    assert vault.enabled() == ["rt.new-consent", "rt.rotated-1", "rt.rotated-2"]
+    assert "newer" in caplog.text
+
+
+async def test_instances_and_consents_in_any_order_never_disable_the_latest_nor_lose_the_newest_sign_in() -> None:
+    rng, vault, entra, sink = random.Random(21), FakeTokenVault(FIRST, page_size=3), Entra(), FakeEventSink()
+    loop, consents = asyncio.get_running_loop(), [FIRST]
+
+    def sometimes_a_consent() -> None:  # ops.consent, while some instance waits for Entra
+        if rng.random() < 0.3:
+            consents.append(f"rt.consent-{len(consents)}")
+            loop.call_soon_threadsafe(vault.add, consents[-1])
+
+    def sign_in_of_latest() -> str:  # as Entra knows it: the token the latest version's descends from
+        token = vault.latest.value
+        while token in entra.rotated_from:
+            token = entra.rotated_from[token]
+        return token
+
+    entra.during = sometimes_a_consent
+    instances = [source(vault, entra, sink) for _ in range(3)]
+    for _ in range(25):
+        await asyncio.gather(*(i.refresh() for i in rng.sample(instances, rng.randint(1, 3))))
+        assert vault.latest.enabled and vault.disabled_latest == []
+        assert sign_in_of_latest() == consents[-1], "the newest sign-in is the latest version's"
+    entra.during = lambda: None
+    for _ in range(30):  # one instance from now on: the listing goes round, and only what it still uses stays
+        await instances[0].refresh()
+    assert vault.enabled() == vault.values[-2:] and sink.events == []
+
+
 async def test_a_device_code_sign_in_is_redeemed_and_kept_as_a_public_clients() -> None:
     # Entra refuses the app's credential on a public client's refresh token (AADSTS700025): the secret's tag decides.
     vault, confidential, public, sink = (
@@ -106,14 +171,12 @@ async def test_a_device_code_sign_in_is_redeemed_and_kept_as_a_public_clients() 
     tokens = UserTokens(vault, "pc-app-user", confidential, on_consent_required=alarm, redeem_public=public)
     assert await tokens.get_token() == "user-access-1"
     assert (confidential.redeemed, public.redeemed) == ([], [FIRST])
-    assert vault.latest.tags == {"purpose": "partner-center-app-user", "client": "public"}  # its successor, public too
+    assert vault.latest.tags["client"] == "public"  # its successor, a public client's too
     await tokens.refresh()
     assert public.redeemed == [FIRST, "rt.rotated-1"] and confidential.redeemed == []
     vault.add("rt.from-the-browser", purpose="partner-center-app-user")  # a new consent, auth-code flow: no tag
     await tokens.refresh()
-    assert confidential.redeemed == ["rt.from-the-browser"] and vault.latest.tags == {
-        "purpose": "partner-center-app-user"
-    }
+    assert confidential.redeemed == ["rt.from-the-browser"] and "client" not in vault.latest.tags
 
 
 MISMATCH = {"error": "invalid_client", "error_description": "AADSTS700025: Client is public", "error_codes": [700025]}
@@ -210,16 +273,6 @@ async def test_a_vault_write_failure_keeps_the_access_token() -> None:
     vault, entra = ReadOnlyVault(FIRST), Entra()
     assert await source(vault, entra, FakeEventSink()).get_token() == "user-access-1"
     assert vault.values == [FIRST], "the used token stays valid: Entra revokes none on rotation"
-
-
-def test_the_secret_url_must_be_version_less() -> None:
-    assert split_secret_url("https://kv.vault.azure.net/secrets/pc-app-user") == (
-        "https://kv.vault.azure.net",
-        "pc-app-user",
-    )
-    for bad in ("https://kv.vault.azure.net/secrets/pc/0123", "http://kv/secrets/x", "https://kv/keys/x"):
-        with pytest.raises(ValueError, match="no version"):
-            split_secret_url(bad)
 
 
 async def test_a_dead_sign_in_is_remembered_until_a_new_consent_reaches_the_vault() -> None:
