@@ -229,6 +229,8 @@ def build_app(state: State) -> web.Application:
     r.add_get("/msi/token", identity.managed_identity_token, name="identity.token")
     r.add_put("/secrets/{name}", key_vault.set_secret, name="vault.set")
     r.add_get("/secrets/{name}", key_vault.get_secret, name="vault.get")
+    r.add_get("/secrets/{name}/versions", key_vault.list_versions, name="vault.versions")
+    r.add_patch("/secrets/{name}/{version}", key_vault.update_secret, name="vault.update")
     r.add_get("/_emulator/vault", admin_vault, name="admin.vault")
     r.add_get("/_emulator/health", admin_health, name="admin.health")
     r.add_get("/_emulator/state", admin_state, name="admin.state")

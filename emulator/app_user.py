@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from emulator import entra
+from emulator.key_vault import store_version
 from emulator.partner_center import STATE_KEY, pc_error
 from emulator.state import PARTNER_CENTER_AUDIENCE, Token
 from emulator.users import CLOUD_AGREEMENT, INDIRECT_RELATIONSHIP, MCA, USER_IMPERSONATION, app_user_refusal
@@ -124,19 +124,10 @@ async def admin_consent(request: web.Request) -> web.Response:
         return web.json_response({"error": "secretName is required"}, status=400)
     code = state.app_user.sign_in(redirect_uri=None, nonce=None, scope=USER_IMPERSONATION)
     sign_in = state.app_user.sign_ins.pop(code)
-    version = uuid.uuid4().hex
-    secret_id = f"{request.scheme}://{request.host}/secrets/{name}/{version}"
-    now = int(time.time())
-    state.vault.setdefault(name, []).append(
-        {
-            "value": state.app_user.issue_refresh_token(sign_in.user, sign_in.mfa),
-            "id": secret_id,
-            "contentType": "application/vnd.ms-refresh-token",
-            "tags": {},
-            "attributes": {"enabled": True, "created": now, "updated": now},
-        }
-    )
-    return web.json_response({"id": secret_id}, status=201)
+    refresh_token = state.app_user.issue_refresh_token(sign_in.user, sign_in.mfa)
+    base_url = f"{request.scheme}://{request.host}"
+    secret = store_version(state, base_url, name, refresh_token, content_type="application/vnd.ms-refresh-token")
+    return web.json_response({"id": secret["id"]}, status=201)
 
 
 async def admin_resellers(request: web.Request) -> web.Response:

@@ -32,8 +32,9 @@ from handlers.adapters.notice_table import NoticeTable
 from handlers.adapters.pacing import Pacer
 from handlers.adapters.parking import QueueParking, QueueSender
 from handlers.adapters.partner_center import PartnerCenterClient
+from handlers.adapters.refresh_token_vault import split_secret_url, store_refresh_token
 from handlers.adapters.retry import RetryPolicy
-from handlers.adapters.user_tokens import UserTokens, split_secret_url, store_refresh_token
+from handlers.adapters.user_tokens import UserTokens
 from handlers.domain.config import PipelineConfig
 from handlers.domain.timing import TimingModel, load_timing
 from handlers.intake.crm.mapping import load_field_map

@@ -2,9 +2,13 @@
 
 The Admin agent's refresh token lives in a Key Vault secret (`PARTNER_CENTER_USER_TOKEN_SECRET_URL`). It is
 redeemed through the worker's one MSAL app (`acquire_token_by_refresh_token`, partner-center.md "Secure Application
-Model"); every refresh token Entra answers with is written back as a new version of the secret. Instances redeeming
-at the same time stay correct because Entra does not revoke a refresh token when it issues the next one: whichever
-version is latest is valid. Access tokens are cached per worker, one redemption at a time.
+Model"); the refresh token Entra answers with is written back as a new version of the secret, but only while the
+version redeemed is still the latest: one written meanwhile (an operator's new sign-in, or another instance's
+rotation) is not buried under a rotation of the older one. Instances redeeming at the same time stay correct
+because Entra does not revoke a refresh token when it issues the next one: whichever version is latest is valid.
+Once a version has been redeemed, the versions it supersedes are disabled (handlers.adapters.refresh_token_vault,
+whose docstring gives the reasoning for several instances at once). Access tokens are cached per worker, one
+redemption at a time.
 
 A sign-in made with a device code is a public client's: Entra refuses the app's credential on its refresh token
 (AADSTS700025 "Client is public so neither 'client_assertion' nor 'client_secret' should be presented"), so
@@ -22,13 +26,19 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import Any, Protocol
-from urllib.parse import urlparse
+from typing import Any
 
 import requests
-from pydantic import SecretStr, ValidationError
+from pydantic import ValidationError
 
 from handlers.adapters.key_vault import StoredSecret
+from handlers.adapters.refresh_token_vault import (
+    PUBLIC_CLIENT_TAG,
+    RefreshTokenVault,
+    SupersededVersions,
+    sign_in_of,
+    store_refresh_token,
+)
 from handlers.domain.error_codes import (
     CLIENT_MISMATCH_CODES,
     CONSENT_REASON_OF_PARTNER_CENTER,
@@ -41,48 +51,8 @@ from handlers.observability.redaction import remember_token
 
 log = logging.getLogger("csp_onboarding")
 
-REFRESH_TOKEN_CONTENT_TYPE = "application/vnd.partner-center.refresh-token"  # noqa: S105 — a media type
-# Entra's refresh tokens live 90 days from their last use; the secret version expires with it.
-REFRESH_TOKEN_DAYS = 90
-# The secret's tag saying the refresh token was issued to a public client (a device-code sign-in).
-PUBLIC_CLIENT_TAG = ("client", "public")
 OnConsentRequired = Callable[[str], Awaitable[None]]  # the consent alarm: called with the reason
 MsalResult = dict[str, Any]  # an MSAL token answer (or refusal), as MSAL returns it
-
-
-class RefreshTokenVault(Protocol):
-    """Where the refresh token is kept: Key Vault (handlers.adapters.key_vault.KeyVaultSecrets)."""
-
-    async def get_secret(self, name: str) -> StoredSecret | None: ...
-
-    async def set_secret(
-        self, name: str, value: SecretStr, *, tags: dict[str, str], expires_in_days: int, content_type: str
-    ) -> str: ...
-
-
-def split_secret_url(url: str) -> tuple[str, str]:
-    """(vault URL, secret name) of a version-less secret URL; raises ValueError for anything else."""
-    parsed = urlparse(url)
-    parts = [p for p in parsed.path.split("/") if p]
-    if parsed.scheme != "https" or len(parts) != 2 or parts[0] != "secrets":
-        raise ValueError("PARTNER_CENTER_USER_TOKEN_SECRET_URL must be https://<vault>/secrets/<name>, no version")
-    return f"{parsed.scheme}://{parsed.netloc}", parts[1]
-
-
-def refresh_token_tags(*, public: bool, **more: str) -> dict[str, str]:
-    """The tags of a refresh token's secret version (`client=public` for a public client's)."""
-    return {"purpose": "partner-center-app-user", **more, **(dict([PUBLIC_CLIENT_TAG]) if public else {})}
-
-
-async def store_refresh_token(
-    vault: RefreshTokenVault, name: str, refresh_token: str, *, public: bool, **tags: str
-) -> str:
-    """Write a refresh token as a new version of secret `name`, tagged, expiring with the token; returns its id;
-    raises OnboardingError."""
-    return await vault.set_secret(
-        name, SecretStr(refresh_token), tags=refresh_token_tags(public=public, **tags),
-        expires_in_days=REFRESH_TOKEN_DAYS, content_type=REFRESH_TOKEN_CONTENT_TYPE,
-    )  # fmt: skip
 
 
 def consent_error(reason: str, detail: str) -> OnboardingError:
@@ -127,6 +97,7 @@ class UserTokens:
         self._token: str | None = None
         self._expires_at = 0.0
         self._lock = asyncio.Lock()
+        self._superseded = SupersededVersions(vault, secret_name)
 
     def _cached(self) -> str | None:
         fresh = self._token is not None and time.monotonic() < self._expires_at - self._refresh_margin
@@ -162,7 +133,7 @@ class UserTokens:
         if self._refusal is not None and time.monotonic() < self._refusal[1] and refresh_token == self._dead_token:
             raise self._refusal[0]  # the same dead sign-in (no new consent in the vault): do not storm Entra
         self._used = refresh_token
-        if not refresh_token:
+        if stored is None or not refresh_token:
             raise await self._dead("refresh_token_missing", None, "the vault holds no refresh token")
         first = result = await self._redeem_as(public, refresh_token)
         flipped = bool(_codes(first) & CLIENT_MISMATCH_CODES) and (public or self._redeem_public is not None)
@@ -177,10 +148,11 @@ class UserTokens:
             answer = TokenAnswer.model_validate(result)
         except ValidationError:  # its text would quote the token
             raise OnboardingError(ErrorKind.TRANSIENT, "Entra ID's App+User answer could not be read") from None
-        await self._keep(result.get("refresh_token"), refresh_token, public=public, retag=flipped)
+        await self._keep(result.get("refresh_token"), stored, public=public, retag=flipped)
         self._refusal = self._dead_token = None
         self._token = answer.access_token.get_secret_value()
         self._expires_at = time.monotonic() + answer.expires_in
+        await self._superseded.retire(stored)  # never raises
         return self._token
 
     async def _redeem_as(self, public: bool, refresh_token: str) -> MsalResult:
@@ -196,16 +168,23 @@ class UserTokens:
         except ValueError as exc:  # MSAL: unknown tenant or authority
             raise OnboardingError(ErrorKind.AUTH, f"Entra ID authority is unusable: {exc}") from None
 
-    async def _keep(self, rotated: Any, used: str, *, public: bool, retag: bool) -> None:
+    async def _keep(self, rotated: Any, used: StoredSecret, *, public: bool, retag: bool) -> None:
         """Write the rotated refresh token back as a new secret version (or, when `retag`, the token used, should
-        Entra not rotate it, so that its new tag is kept). A failure is only logged: the token used stays valid
-        (Entra revokes none on rotation), and the next redemption rotates again."""
-        if not isinstance(rotated, str) or not rotated or rotated == used:
+        Entra not rotate it, so that its new tag is kept), if the version used is still the latest. A failure is
+        only logged: the token used stays valid (Entra revokes none on rotation), and the next redemption rotates
+        again. Key Vault has no conditional write, so the check leaves a window of one call, not of a redemption."""
+        used_token = used.value.get_secret_value()
+        if not isinstance(rotated, str) or not rotated or rotated == used_token:
             if not retag:
                 return
-            rotated = used
+            rotated = used_token
         try:
-            await store_refresh_token(self._vault, self._secret_name, rotated, public=public)
+            latest = await self._vault.get_secret(self._secret_name)
+            if latest is None or latest.version != used.version:
+                log.info("The App+User secret has a newer version than the one redeemed (%s): a new sign-in, or "
+                         "another instance's rotation; this rotation is not written over it", used.version)  # fmt: skip
+                return
+            await store_refresh_token(self._vault, self._secret_name, rotated, public=public, **sign_in_of(used).tags())
         except OnboardingError as error:
             log.warning("The rotated App+User refresh token could not be written back (%s): the current one is kept",
                         error)  # fmt: skip

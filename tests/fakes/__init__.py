@@ -25,7 +25,7 @@ from tests.fakes.partner_center import (
     customer_payload,
     fake_app_user,
 )
-from tests.fakes.storage import FakeIntakeRecords, FakeLedgerRows, FakeNotices
+from tests.fakes.storage import FakeIntakeRecords, FakeLedgerRows, FakeNotices, FakeTokenVault
 
 __all__ = [
     "ADMIN_PASSWORD",
@@ -41,6 +41,7 @@ __all__ = [
     "FakePartnerCenter",
     "FakeQueue",
     "FakeRefresher",
+    "FakeTokenVault",
     "customer_payload",
     "dependencies",
     "fake_app_user",

@@ -1,13 +1,15 @@
 """Storage fakes: the ledger's rows, notices and the intake's records in memory (each a port of domain/ports.py),
-and a clock tests move."""
+a clock tests move, and Key Vault (a secret store; one secret's versions)."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from pydantic import SecretStr
 
+from handlers.adapters.key_vault import SecretVersion, StoredSecret, VersionPage
 from handlers.domain.failures import ErrorKind, OnboardingError
 from handlers.domain.intake_record import IntakeRecord
 from handlers.domain.ledger_entry import LedgerEntry
@@ -130,3 +132,92 @@ class FakeVault:
             raise OnboardingError(ErrorKind.TRANSIENT, "Key Vault refused to store the secret (HTTP 503)")
         self.names.append(name)
         return f"https://vault.test/secrets/{name}"
+
+
+@dataclass
+class FakeVersion:
+    """One version of the fake vault's secret."""
+
+    value: str
+    tags: dict[str, str]
+    version: str
+    created: int
+    enabled: bool = True
+
+
+class FakeTokenVault:
+    """One Key Vault secret's versions in memory (the RefreshTokenVault port), as Key Vault keeps them: a write adds
+    a version; `created` is a clock in whole seconds that each write moves one on (unless `clock_stopped`); a
+    disabled latest version is refused (403 SecretDisabled), not stepped over; versions are listed `page_size` a
+    page in version-id order, which is not the order of writing. `add` is a write from elsewhere (ops.consent);
+    `before_write` runs just before a write lands; `failing` names the calls that refuse (`get`, `set`, `list`,
+    `disable`); `disabled_latest` records any disabling of the latest version."""
+
+    def __init__(self, *values: str, tags: dict[str, str] | None = None, page_size: int = 25) -> None:
+        self.kept: list[FakeVersion] = []
+        self.clock = 1_700_000_000
+        self.clock_stopped = False
+        self.page_size = page_size
+        self.pages_listed = 0
+        self.before_write: Callable[[], None] = lambda: None
+        self.failing: set[str] = set()
+        self.disabled_latest: list[str] = []
+        for value in values:
+            self.add(value, **(tags or {}))
+
+    @property
+    def values(self) -> list[str]:
+        return [v.value for v in self.kept]
+
+    @property
+    def latest(self) -> FakeVersion:
+        return self.kept[-1]
+
+    def enabled(self) -> list[str]:
+        """The values of the enabled versions, in the order of writing."""
+        return [v.value for v in self.kept if v.enabled]
+
+    def add(self, value: str, **tags: str) -> FakeVersion:
+        self.clock += 0 if self.clock_stopped else 1
+        n = len(self.kept)
+        kept = FakeVersion(value, dict(tags), hashlib.sha256(str(n).encode()).hexdigest()[:32], self.clock)
+        self.kept.append(kept)
+        return kept
+
+    def _refuse(self, call: str, status: int = 503) -> None:
+        if call in self.failing:
+            raise OnboardingError(ErrorKind.TRANSIENT, f"Key Vault refused to {call} (HTTP {status})")
+
+    async def get_secret(self, name: str) -> StoredSecret | None:
+        self._refuse("get")
+        if not self.kept:
+            return None
+        if not self.latest.enabled:
+            raise OnboardingError(ErrorKind.AUTH, "Key Vault refused to read (HTTP 403 Forbidden/SecretDisabled)")
+        latest = self.latest
+        return StoredSecret(SecretStr(latest.value), dict(latest.tags), latest.version, latest.created)
+
+    async def set_secret(
+        self, name: str, value: SecretStr, *, tags: dict[str, str], expires_in_days: int, content_type: str
+    ) -> str:
+        self._refuse("set")
+        self.before_write()
+        self.add(value.get_secret_value(), **tags)
+        return f"https://vault.test/secrets/{name}"
+
+    async def secret_versions(self, name: str, *, next_link: str | None = None) -> VersionPage:
+        self._refuse("list")
+        self.pages_listed += 1
+        start = int(next_link.removeprefix("page:")) if next_link else 0
+        ordered = sorted(self.kept, key=lambda v: v.version)
+        page = ordered[start : start + self.page_size]
+        more = f"page:{start + self.page_size}" if start + self.page_size < len(ordered) else None
+        return VersionPage(tuple(SecretVersion(v.version, v.enabled, v.created, dict(v.tags)) for v in page), more)
+
+    async def disable_version(self, name: str, version: str) -> None:
+        self._refuse("disable")
+        if self.kept and version == self.latest.version:
+            self.disabled_latest.append(version)  # Key Vault would then refuse every read: never to be done
+        for kept in self.kept:
+            if kept.version == version:
+                kept.enabled = False

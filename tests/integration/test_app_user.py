@@ -1,6 +1,7 @@
 """App+User through the real stack (issue 16): a reseller's customer and an MCA attestation; a revoked sign-in
 (direct customers go on, reseller and MCA fail with the documented reasons, one consent.required), then
-`python -m ops.consent` against the emulator and a replay that succeeds; rotation; missing MFA; repeated attestation."""
+`python -m ops.consent` against the emulator and a replay that succeeds; rotation; missing MFA; repeated attestation;
+the versions a new sign-in supersedes disabled once it is redeemed (issue 21, item 7)."""
 
 from __future__ import annotations
 
@@ -158,3 +159,22 @@ def test_ops_consent_with_a_device_code(harness: Harness, stack: Stack) -> None:
     [event] = harness.wait_for_events(1, timeout=60)
     assert event["type"] == "csp.onboarding.customer.created", event["data"]
     assert stack.admin("GET", "vault")[APP_USER_SECRET][-1]["tags"]["client"] == "public"
+
+
+def test_once_a_new_sign_in_is_redeemed_the_versions_it_supersedes_are_disabled(harness: Harness, stack: Stack) -> None:
+    stack.consent()
+    fresh_worker(stack)
+    harness.enqueue(request("reseller"))  # redeems the first sign-in and writes its rotation
+    harness.wait_for_events(1, timeout=60)
+    time.sleep(1.1)  # Key Vault's `created` is in whole seconds: the new sign-in comes after every older version
+    run_consent(stack)  # the operator's new sign-in, as a new version
+    fresh_worker(stack)
+    harness.enqueue(request("reseller"))
+    events = harness.wait_for_events(2, where=lambda e: e["type"] == "csp.onboarding.customer.created", timeout=60)
+    assert len(events) == 2, [e["type"] for e in stack.events()]
+    versions = stack.admin("GET", "vault")[APP_USER_SECRET]
+    [consent] = [n for n, v in enumerate(versions) if v["tags"].get("writtenBy") == "ops.consent"]
+    assert consent >= 2 and len(versions) > consent + 1, "the first sign-in and its rotation; then the new one's"
+    assert [v["attributes"]["enabled"] for v in versions[:consent]] == [False] * consent, "superseded: disabled"
+    assert versions[-1]["attributes"]["enabled"] and versions[consent]["attributes"]["enabled"]
+    assert versions[-1]["tags"]["signIn"] == versions[consent]["id"].rsplit("/", 1)[1], "a rotation of the new one"
