@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import os
 import threading
 import time
@@ -23,12 +24,13 @@ from pydantic import SecretStr, ValidationError
 
 from handlers.adapters.user_tokens import MsalResult
 from handlers.domain.clouds import CLOUDS, PARTNER_CENTER_SCOPE, USER_IMPERSONATION_SCOPE
-from handlers.domain.error_codes import oauth_kind
+from handlers.domain.error_codes import entra_refusal_text, oauth_kind
 from handlers.domain.failures import ErrorKind, OnboardingError
 from handlers.domain.payloads import TokenAnswer
 from handlers.observability.redaction import remember_token
 
 T = TypeVar("T")
+log = logging.getLogger("csp_onboarding")
 
 _KNOWN_AUTHORITY_HOSTS = frozenset(urlparse(cloud.authority_host).hostname for cloud in CLOUDS.values())
 
@@ -56,10 +58,13 @@ def msal_http_session() -> requests.Session:
 
 
 def _refused(what: str, result: MsalResult | None) -> OnboardingError:
-    error = str((result or {}).get("error", "unknown_error"))
-    description = str((result or {}).get("error_description", "")).split("\n")[0][:300]
+    """Entra's refusal as an error naming its OAuth error and AADSTS codes; its description only in the (redacted)
+    log, since it can echo the credential the request carried."""
+    answer = result or {}
+    error = str(answer.get("error", "unknown_error"))
+    log.warning("%s: %s", what, str(answer.get("error_description", "")).split("\n")[0])
     kind = oauth_kind(error, otherwise=ErrorKind.TRANSIENT)
-    return OnboardingError(kind, f"{what}: {error}: {description}", code=error)
+    return OnboardingError(kind, f"{what}: {entra_refusal_text(answer)}", code=error)
 
 
 def certificate_credential(path: str) -> dict[str, str]:

@@ -12,13 +12,14 @@ from pydantic import BaseModel, ValidationError
 from handlers.adapters.retry import retry_after_seconds
 from handlers.domain.error_codes import partner_center_kind
 from handlers.domain.failures import ErrorKind, OnboardingError
-from handlers.domain.text import echoable
+from handlers.observability.redaction import scrub
 
 
 def _text(value: Any, limit: int) -> str | None:
     """A text field of an error body as events and logs may carry it: a string (anything else in its place, say
-    an object, is not shown), cut to `limit`, control characters replaced."""
-    return echoable(value[:limit]) if isinstance(value, str) and value.strip() else None
+    an object, is not shown), redacted (known secrets, token- and secret-shaped values) before it is cut to `limit`,
+    so a cut cannot hide a long token from the redaction; control characters replaced."""
+    return scrub(value, limit) if isinstance(value, str) and value.strip() else None
 
 
 def classify_response(response: httpx.Response, *, what: str, max_retry_after: float) -> OnboardingError:

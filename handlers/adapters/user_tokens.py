@@ -42,7 +42,9 @@ from handlers.adapters.refresh_token_vault import (
 from handlers.domain.error_codes import (
     CLIENT_MISMATCH_CODES,
     CONSENT_REASON_OF_PARTNER_CENTER,
+    aadsts_codes,
     consent_reason,
+    entra_refusal_text,
     oauth_kind,
 )
 from handlers.domain.failures import ErrorKind, OnboardingError
@@ -65,15 +67,9 @@ def consent_error(reason: str, detail: str) -> OnboardingError:
     )
 
 
-def _codes(result: MsalResult) -> set[int]:
-    """The AADSTS codes of an Entra error answer."""
-    codes = result.get("error_codes") or []
-    return {code for code in codes if isinstance(code, int)} if isinstance(codes, list) else set()
-
-
 def dead_sign_in(result: MsalResult) -> str | None:
     """The consent.required reason when Entra's answer says the refresh token is dead, else None."""
-    return consent_reason(str(result.get("error", "")), _codes(result))
+    return consent_reason(str(result.get("error", "")), aadsts_codes(result))
 
 
 class UserTokens:
@@ -136,7 +132,7 @@ class UserTokens:
         if stored is None or not refresh_token:
             raise await self._dead("refresh_token_missing", None, "the vault holds no refresh token")
         first = result = await self._redeem_as(public, refresh_token)
-        flipped = bool(_codes(first) & CLIENT_MISMATCH_CODES) and (public or self._redeem_public is not None)
+        flipped = bool(aadsts_codes(first) & CLIENT_MISMATCH_CODES) and (public or self._redeem_public is not None)
         if flipped:  # a token stored without its tag, or written by hand: the other kind of client may redeem it
             public = not public
             result = await self._redeem_as(public, refresh_token)
@@ -190,13 +186,16 @@ class UserTokens:
                         error)  # fmt: skip
 
     async def _refusal_of(self, result: MsalResult) -> str:
+        """Raise Entra's refusal of a redemption: its error name and AADSTS codes, never its description (an
+        `invalid_grant` can echo the refresh token); the description goes only to the redacted log."""
         error = str(result.get("error", "unknown_error"))
-        description = str(result.get("error_description", "")).split("\n")[0].split(" Trace ID")[0][:200]
+        log.warning("Entra ID refused the App+User token request: %s", str(result.get("error_description", "")))
         reason = dead_sign_in(result)
         if reason is not None:
-            raise await self._dead(reason, None, f"{error}: {description}")
+            raise await self._dead(reason, None, entra_refusal_text(result))
         kind = oauth_kind(error, otherwise=ErrorKind.AUTH)
-        raise OnboardingError(kind, f"Entra ID refused the App+User token request: {error}: {description}", code=error)
+        text = entra_refusal_text(result)
+        raise OnboardingError(kind, f"Entra ID refused the App+User token request: {text}", code=error)
 
     async def _dead(self, reason: str, error: OnboardingError | None, detail: str = "") -> OnboardingError:
         dead = consent_error(reason, detail or (error.description if error else None) or reason)

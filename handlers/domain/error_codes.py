@@ -8,8 +8,10 @@ AADSTS codes from the `error_codes` list of a token answer; OAuth error names fr
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from handlers.domain.failures import ErrorKind, Failure, OnboardingError, Reason
 
@@ -161,6 +163,26 @@ def oauth_kind(error: str, *, otherwise: ErrorKind) -> ErrorKind:
     if error in OAUTH_TRANSIENT_ERRORS:
         return ErrorKind.TRANSIENT
     return otherwise
+
+
+def aadsts_codes(answer: Mapping[str, Any]) -> set[int]:
+    """The AADSTS codes of an Entra error answer (its `error_codes` list)."""
+    codes = answer.get("error_codes") or []
+    return (
+        {code for code in codes if isinstance(code, int) and not isinstance(code, bool)}
+        if isinstance(codes, list)
+        else set()
+    )
+
+
+def entra_refusal_text(answer: Mapping[str, Any]) -> str:
+    """What an event, a ledger row or a status answer may say of an Entra refusal: its OAuth error name and AADSTS
+    codes, never its error_description, which can echo what the token request sent (a client_secret, a refresh
+    token, an assertion)."""
+    error = answer.get("error")
+    name = error if isinstance(error, str) and error.replace("_", "").isalnum() else "unknown_error"
+    codes = ", ".join(f"AADSTS{code}" for code in sorted(aadsts_codes(answer)))
+    return f"{name} ({codes})" if codes else name
 
 
 def consent_reason(error: str, codes: set[int]) -> str | None:

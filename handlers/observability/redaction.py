@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Any
 
+from handlers.domain.text import echoable
+
 REDACTED = "[redacted]"
 _MIN_SECRET_LENGTH = 8
 _configured: set[str] = set()
@@ -91,6 +93,14 @@ def redact(text: str) -> str:
     for pattern in _PATTERNS:
         text = pattern.sub(lambda m: (m.group(1) if m.groups() else "") + REDACTED, text)
     return text
+
+
+def scrub(text: str, limit: int | None = None) -> str:
+    """Upstream text as an event, a ledger row or a status answer may carry it: every known secret and
+    secret-looking value redacted, control characters and lone surrogates replaced, then cut to `limit` (cut after
+    the redaction, so a cut cannot leave half a token the redaction no longer recognises)."""
+    cleaned = echoable(redact(text))
+    return cleaned if limit is None else cleaned[:limit]
 
 
 def _redacting_factory(original: Any) -> Any:

@@ -19,7 +19,7 @@ from handlers.domain.request import CustomerRequest
 from handlers.observability.telemetry import current_traceparent
 from handlers.onboarding.app_user import APP_USER_OFF, AppUser, attest_mca
 from handlers.onboarding.ledger import Ledger
-from handlers.onboarding.outcomes import Published, Publisher, publish, publish_stored
+from handlers.onboarding.outcomes import Published, Publisher, publish, publish_stored, scrubbed
 
 log = logging.getLogger("csp_onboarding")
 
@@ -100,6 +100,7 @@ async def _attest(
 
 
 def _failed_event(request: CustomerRequest, entry: LedgerEntry, failure: Failure, source: str) -> CloudEvent:
+    failure = scrubbed(failure)
     customer = CreatedData.model_validate_json(entry.customer_json or "{}")
     data = AgreementFailedData(
         requestId=request.requestId, crmAccountId=request.crmAccountId, customerId=customer.customerId,

@@ -12,6 +12,7 @@ from handlers.domain.ledger_entry import Decision, LedgerEntry
 from handlers.domain.ports import EventSink
 from handlers.domain.request import CustomerRequest, InvalidRequest, is_request_id
 from handlers.observability.logs import bind, log_context
+from handlers.observability.redaction import scrub
 from handlers.observability.telemetry import current_traceparent, outcomes, reused_request_ids
 from handlers.onboarding.ledger import Ledger
 
@@ -57,8 +58,23 @@ class Ids:
         return cls(parsed.request_id, parsed.crm_account_id, parsed.correlation_id, identity)
 
 
+def scrubbed(failure: Failure) -> Failure:
+    """A failure as an event, a ledger row and the status answer may carry it: its texts, which can quote Partner
+    Center or Entra, with every known secret and secret-looking value redacted and control characters replaced
+    (observability.redaction.scrub). Every failed event is built from a scrubbed failure."""
+    detail = failure.partner_center
+    if detail is not None:
+        detail = detail.model_copy(
+            update={name: scrub(value) for name in ("code", "description", "errorName")
+                    if isinstance(value := getattr(detail, name), str)}
+        )  # fmt: skip
+    errors = [e.model_copy(update={"message": scrub(e.message)}) for e in failure.errors]
+    return replace(failure, message=scrub(failure.message), errors=errors, partner_center=detail)
+
+
 def failed_decision(failure: Failure, ids: Ids, source: str, *, exhausted: bool = False) -> Decision:
     """The decision (and its event) for a failure."""
+    failure = scrubbed(failure)
     event = failed_event(
         failure,
         request_id=ids.request_id,
