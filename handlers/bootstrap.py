@@ -158,13 +158,14 @@ def build_user_tokens(
     )  # fmt: skip
 
 
-def build_parking(settings: StorageSettings) -> QueueParking | None:
-    """The `{queue}-exhausted` queue beside the requests queue, on the same connection as the trigger."""
+def build_parking(settings: Settings) -> QueueParking | None:
+    """The `{queue}-exhausted` queue beside the requests queue, on the same connection as the trigger; its copies
+    expire after PARKED_MESSAGE_TTL_DAYS."""
     client = queue_client(settings, f"{settings.CUSTOMER_REQUESTS_QUEUE}-exhausted")
     if client is None:
         log.warning("No CrmQueue connection setting: exhausted requests are reported but not parked for replay")
         return None
-    return QueueParking(client)
+    return QueueParking(client, time_to_live_days=settings.PARKED_MESSAGE_TTL_DAYS)
 
 
 def build_ledger(settings: StorageSettings) -> Ledger:

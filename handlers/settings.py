@@ -103,6 +103,10 @@ class Settings(StorageSettings):
     ADMIN_CREDENTIALS_EXPIRY_DAYS: int = Field(default=30, gt=0)
     # Decided ledger rows (which hold the outcome event, personal data included) are deleted after this many days.
     ONBOARDING_LEDGER_RETENTION_DAYS: int = Field(default=90, gt=0)
+    # Parked copies of exhausted requests (the whole request, personal data included) expire this many days after
+    # parking: the queue drops them. A person was alerted when each was parked (retries_exhausted, or
+    # poison_unreported); 30 days is the time to fix an outage and replay; after that the CRM resends.
+    PARKED_MESSAGE_TTL_DAYS: int = Field(default=30, gt=0)
 
     @field_validator("PARTNER_CENTER_USER_TOKEN_SECRET_URL", mode="before")
     @classmethod

@@ -1,7 +1,8 @@
 """Move exhausted customer requests back to the requests queue after an outage.
 
 The poison function reports each request that failed every delivery (retries_exhausted) and parks its message
-in `{queue}-exhausted`; this command sends those — and any still waiting in `{queue}-poison` — back.
+in `{queue}-exhausted`; this command sends those — and any still waiting in `{queue}-poison` — back. A parked copy
+expires PARKED_MESSAGE_TTL_DAYS (30) after it was parked; after that, the CRM sends the request again.
 
     python -m ops.replay_poison --dry-run            # what is waiting; moves nothing, hides nothing
     python -m ops.replay_poison                      # move them back

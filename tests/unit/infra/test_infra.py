@@ -27,6 +27,7 @@ NOT_DEPLOYED = {
     "ADDRESS_VALIDATION_ENABLED": "on by default; an operator may turn it off",
     "ADMIN_CREDENTIALS_EXPIRY_DAYS": "30 days by default",
     "ONBOARDING_LEDGER_RETENTION_DAYS": "90 days by default",
+    "PARKED_MESSAGE_TTL_DAYS": "30 days by default",
     "AzureWebJobsStorage": "connection-string form; deployed identity-based (__accountName)",
     "CrmQueue": "connection-string form; deployed identity-based (__queueServiceUri)",
     "AzureWebJobsStorage__tableServiceUri": "derived from __accountName",
