@@ -99,6 +99,7 @@ def build_dependencies(settings: Settings, *, http: httpx.AsyncClient | None = N
         validate_address=settings.ADDRESS_VALIDATION_ENABLED,
         admin_password_expiry_days=settings.ADMIN_CREDENTIALS_EXPIRY_DAYS,
         retention_days=settings.ONBOARDING_LEDGER_RETENTION_DAYS,
+        undecided_retention_days=settings.ONBOARDING_UNDECIDED_RETENTION_DAYS,
         cloud=settings.PARTNER_CENTER_CLOUD,
     )
     return Dependencies(

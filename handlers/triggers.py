@@ -18,7 +18,7 @@ from handlers.domain.failures import OnboardingError
 from handlers.onboarding.dependencies import Dependencies
 from handlers.onboarding.pipeline import handle_message
 from handlers.onboarding.poison import handle_poison
-from handlers.onboarding.retention import purge_expired
+from handlers.onboarding.retention import apply_retention
 
 
 async def refresh_app_user(_: bytes, deps: Dependencies) -> None:
@@ -28,8 +28,8 @@ async def refresh_app_user(_: bytes, deps: Dependencies) -> None:
 
 
 async def purge_ledger_of(_: bytes, deps: Dependencies) -> None:
-    """Apply the ledger's retention; raises OnboardingError."""
-    await purge_expired(deps.ledger, retention_days=deps.config.retention_days)
+    """Apply the ledger's retention, to decided and undecided rows; raises OnboardingError."""
+    await apply_retention(deps.ledger, deps.config)
 
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
@@ -83,7 +83,8 @@ async def onboard_customer(msg: func.QueueMessage) -> None:
 @bp.function_name("purge_ledger")
 @bp.timer_trigger(arg_name="timer", schedule="0 17 3 * * *", run_on_startup=False)
 async def purge_ledger(timer: func.TimerRequest) -> None:
-    """Daily at 03:17 UTC: delete ledger rows decided more than ONBOARDING_LEDGER_RETENTION_DAYS ago."""
+    """Daily at 03:17 UTC: the ledger's retention (onboarding/retention.py): decided rows after
+    ONBOARDING_LEDGER_RETENTION_DAYS, undecided ones a week after an alert."""
     await run_invocation("purge_ledger", purge_ledger_of, b"")
 
 

@@ -49,6 +49,10 @@ class LedgerRows(Protocol):
     async def decided_before(self, cutoff: float, *, limit: int) -> list[LedgerEntry]:
         """Up to `limit` decided rows last written before `cutoff` (retention)."""
 
+    async def undecided_before(self, cutoff: float, *, after: str, limit: int) -> list[LedgerEntry]:
+        """Up to `limit` undecided rows last written before `cutoff`, in requestId order from the first after
+        `after` (retention: rows it keeps are passed over by the next page)."""
+
     async def purge(self, request_id: str, etag: str) -> bool:
         """Delete the row if unchanged; False when it changed."""
 

@@ -54,6 +54,10 @@ class FakeLedgerRows:
     async def decided_before(self, cutoff: float, *, limit: int) -> list[LedgerEntry]:
         return [e for e in self.rows.values() if e.decided is not None and e.updated_at < cutoff][:limit]
 
+    async def undecided_before(self, cutoff: float, *, after: str, limit: int) -> list[LedgerEntry]:
+        found = [e for k, e in sorted(self.rows.items()) if k > after and e.decided is None and e.updated_at < cutoff]
+        return found[:limit]
+
     async def purge(self, request_id: str, etag: str) -> bool:
         current = self.rows.get(request_id)
         if current is None or current.etag != etag:

@@ -36,7 +36,7 @@ async def test_concurrent_first_parks_on_a_missing_queue_all_land(stack: Stack) 
 
 @pytest.mark.parametrize(
     ("setting", "days"),
-    [({}, 30), ({"PARKED_MESSAGE_TTL_DAYS": 45}, 45)],
+    [({}, 30), ({"PARKED_MESSAGE_TTL_DAYS": 45, "ONBOARDING_UNDECIDED_RETENTION_DAYS": 60}, 45)],
 )
 async def test_a_parked_request_expires_after_the_parking_time_to_live(
     stack: Stack, setting: dict[str, int], days: int
