@@ -100,6 +100,7 @@ def build_dependencies(settings: Settings, *, http: httpx.AsyncClient | None = N
         admin_password_expiry_days=settings.ADMIN_CREDENTIALS_EXPIRY_DAYS,
         retention_days=settings.ONBOARDING_LEDGER_RETENTION_DAYS,
         undecided_retention_days=settings.ONBOARDING_UNDECIDED_RETENTION_DAYS,
+        intake_retention_days=settings.ONBOARDING_INTAKE_RETENTION_DAYS,
         cloud=settings.PARTNER_CENTER_CLOUD,
     )
     return Dependencies(
@@ -110,6 +111,7 @@ def build_dependencies(settings: Settings, *, http: httpx.AsyncClient | None = N
         rules_cache=CountryRulesCache(),
         vault=vault,
         parking=build_parking(settings),
+        intake_records=IntakeTable(table_client(settings, settings.ONBOARDING_INTAKE_TABLE)),  # for retention
         app_user=None if user_tokens is None else AppUser(partner_center, user_tokens),
     )
 

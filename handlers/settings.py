@@ -101,13 +101,17 @@ class Settings(StorageSettings):
     PARTNER_CENTER_TIMEOUT_SECONDS: float = Field(default=30.0, gt=0)
     ADDRESS_VALIDATION_ENABLED: bool = True
     ADMIN_CREDENTIALS_EXPIRY_DAYS: int = Field(default=30, gt=0)
-    # Retention: what is kept, and for how long (the daily purge_ledger timer applies the ledger's).
+    # Retention: what is kept, and for how long (the daily purge_ledger timer applies the first three).
     # Decided ledger rows (which hold the outcome event, personal data included) are deleted after this many days.
     ONBOARDING_LEDGER_RETENTION_DAYS: int = Field(default=90, gt=0)
     # Undecided ledger rows untouched this many days raise an alert naming each (`undecided_request_expiring`), and
     # a row still untouched a week after its alert is deleted: a person looks first (a create may have gone out).
     # 30: no message can resume such a row any more (a queue message lives 7 days; a parked copy, see below).
     ONBOARDING_UNDECIDED_RETENTION_DAYS: int = Field(default=30, gt=0)
+    # Intake rows (by requestId, Salesforce notification, CRM record) last written this many days ago are deleted
+    # once the ledger no longer holds their request, whose row still decides what a resend or an edit of the CRM
+    # record does until then ("one record, one customer"). 90: as long as the ledger's own decided rows.
+    ONBOARDING_INTAKE_RETENTION_DAYS: int = Field(default=90, gt=0)
     # Parked copies of exhausted requests (the whole request, personal data included) expire this many days after
     # parking: the queue drops them. A person was alerted when each was parked (retries_exhausted, or
     # poison_unreported); 30 days is the time to fix an outage and replay; after that the CRM resends.

@@ -84,6 +84,16 @@ class IntakeRecords(Protocol):
         """Write the row whatever it held."""
 
 
+class RetainedRecords(Protocol):
+    """The intake's rows as retention sees them; storage failures raise OnboardingError(TRANSIENT)."""
+
+    async def written_before(self, cutoff: float, *, after: str, limit: int) -> list[IntakeRecord]:
+        """Up to `limit` rows last written before `cutoff`, in key order from the first after `after`."""
+
+    async def delete(self, record: IntakeRecord) -> bool:
+        """Delete the row if its ETag is still `record.etag`: True when it is gone, False when it changed."""
+
+
 class TokenProvider(Protocol):
     """Hands out a bearer token for one audience, cached until shortly before it expires."""
 

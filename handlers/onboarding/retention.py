@@ -1,4 +1,4 @@
-"""Retention: what the ledger keeps, and for how long (the daily purge_ledger timer).
+"""Retention: what the ledger and the HTTP intake keep, and for how long (the daily purge_ledger timer).
 
 - **Decided ledger rows** hold the outcome event — for a failure, the request's echo: names, e-mail, address — so
   each is kept ONBOARDING_LEDGER_RETENTION_DAYS (default 90) after its last write, then deleted. A request delivered
@@ -11,6 +11,11 @@
   (NOTICE_DAYS) and nothing has written the row since. Deleting in the alerting run would leave the person nothing to
   look at, and a row that reached `creating` is the only trace of a customer that may exist with no outcome
   reported; recording the alert also means that a first run over years of old rows alerts before it deletes.
+- **Intake rows** (by requestId, Salesforce notification and CRM record) last written ONBOARDING_INTAKE_RETENTION_DAYS
+  (90) ago are deleted once the ledger holds no row of their request. Until then a row decides what a resend does,
+  and a CRM record's row keeps "one record, one customer"; after it, a missing intake row and one whose request the
+  ledger has forgotten lead to the same answer, so deleting it changes nothing but what is kept. A row a caller may
+  still be sending (`sending`, within the takeover window) is never deleted.
 
 Every delete is conditional on the row's ETag, so a row written meanwhile is kept; the rows come in bounded pages.
 Parked messages expire by themselves (PARKED_MESSAGE_TTL_DAYS: adapters/parking.py).
@@ -25,8 +30,9 @@ from typing import TypeVar
 
 from handlers.domain.config import PipelineConfig
 from handlers.domain.failures import OnboardingError
+from handlers.domain.intake_record import IntakeRecord
 from handlers.domain.ledger_entry import LedgerEntry
-from handlers.domain.ports import LedgerRows, RowChanged, WriteUnknown
+from handlers.domain.ports import LedgerRows, RetainedRecords, RowChanged, WriteUnknown
 from handlers.onboarding.ledger import Ledger
 
 log = logging.getLogger("csp_onboarding")
@@ -37,13 +43,17 @@ BATCH = 500
 UNDECIDED_ALERT = "undecided_request_expiring"  # the `alert` dimension an Azure Monitor alert filters on
 
 
-async def apply_retention(ledger: Ledger, config: PipelineConfig) -> None:
-    """Apply every rule above; each rule runs even when an earlier one failed, and the first failure is raised
-    after. Raises OnboardingError."""
+async def apply_retention(ledger: Ledger, intake: RetainedRecords | None, config: PipelineConfig) -> None:
+    """Apply every rule above, the ledger's first (an intake row waits for its ledger row); each rule runs even when
+    an earlier one failed, and the first failure is raised after. Raises OnboardingError."""
     rules: list[Callable[[], Awaitable[object]]] = [
         lambda: purge_expired(ledger, retention_days=config.retention_days),
         lambda: purge_undecided(ledger, retention_days=config.undecided_retention_days),
     ]
+    if intake is not None:
+        takeover = config.timing.intake_takeover_after
+        rules.append(lambda: purge_intake(intake, ledger, retention_days=config.intake_retention_days,
+                                          takeover_after=takeover))  # fmt: skip
     failures: list[OnboardingError] = []
     for rule in rules:
         try:
@@ -112,6 +122,26 @@ async def _alert(rows: LedgerRows, entry: LedgerEntry, now: float) -> int:
         entry.state, trace, NOTICE_DAYS, extra={"alert": UNDECIDED_ALERT, "requestId": entry.request_id},
     )  # fmt: skip
     return 1
+
+
+async def purge_intake(
+    records: RetainedRecords, ledger: Ledger, *, retention_days: int, takeover_after: float, batch: int = BATCH
+) -> int:
+    """Delete the intake rows last written more than `retention_days` ago whose request the ledger no longer holds,
+    but none a caller may still be sending; returns how many. Raises OnboardingError."""
+    now, deleted = ledger.now(), 0
+    cutoff = now - retention_days * DAY
+
+    def page(after: str) -> Awaitable[list[IntakeRecord]]:
+        return records.written_before(cutoff, after=after, limit=batch)
+
+    async for record in _pages(page, batch, key=lambda r: r.key):
+        if record.being_sent(now, takeover_after) or await ledger.read(record.request_id) is not None:
+            continue  # a live sender; or the ledger still holds its request, which the row speaks for
+        deleted += await records.delete(record)
+    log.info("Intake retention: %d rows older than %d days, of requests the ledger no longer holds, deleted",
+             deleted, retention_days)  # fmt: skip
+    return deleted
 
 
 async def _pages(

@@ -1,5 +1,5 @@
-"""Storage fakes: the ledger's rows, notices and the intake's records in memory (each a port of domain/ports.py),
-and a clock tests move."""
+"""Storage fakes: the ledger's rows, notices and the intake's records in memory (each a port of domain/ports.py, the
+intake's records two: IntakeRecords and RetainedRecords), and a clock tests move."""
 
 from __future__ import annotations
 
@@ -110,6 +110,16 @@ class FakeIntakeRecords:
 
     async def upsert(self, record: IntakeRecord) -> None:
         self._stamp(record)
+
+    async def written_before(self, cutoff: float, *, after: str, limit: int) -> list[IntakeRecord]:
+        return [r for k, r in sorted(self.rows.items()) if k > after and r.updated_at < cutoff][:limit]
+
+    async def delete(self, record: IntakeRecord) -> bool:
+        current = self.rows.get(record.key)
+        if current is not None and current.etag != record.etag:
+            return False
+        self.rows.pop(record.key, None)
+        return True
 
 
 class Clock:

@@ -1,5 +1,6 @@
-"""Retention's Table queries on Azurite (issue 21, finding 8): undecided ledger rows by `updated_at` and state, in
-pages from a key on; deletes conditional on the ETag; a table not created yet holds nothing to delete."""
+"""Retention's Table queries on Azurite (issue 21, finding 8): undecided ledger rows by `updated_at` and state, intake
+rows by `updated_at`, in pages from a key on; deletes conditional on the ETag; a table not created yet holds
+nothing to delete."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ import pytest
 from azure.data.tables.aio import TableClient
 
 from devhost.stack import Stack
+from handlers.adapters.intake_table import IntakeTable
 from handlers.adapters.ledger_table import LedgerTable
+from handlers.domain.intake_record import IntakeRecord
 from handlers.domain.ledger_entry import Decision
 from handlers.onboarding.ledger import Ledger
-from handlers.onboarding.retention import purge_undecided
+from handlers.onboarding.retention import purge_intake, purge_undecided
 
 pytestmark = pytest.mark.integration
 
@@ -72,5 +75,32 @@ async def test_an_undecided_row_is_alerted_on_then_deleted_and_a_row_written_mea
     assert await rows.read("r-1") is None and await rows.read("r-2") is not None
 
 
+async def test_intake_rows_are_found_by_age_in_pages_and_deleted_only_unchanged(stack: Stack) -> None:
+    table = IntakeTable(client(stack))
+    now = time.time()
+    for key, written in (("k-1", now - 100 * DAY), ("k-2", now - 100 * DAY), ("k-3", now), ("k-4", now - 91 * DAY)):
+        await table.insert(IntakeRecord(key, f"r-{key}", "hash", written))
+    cutoff = now - 90 * DAY
+    first = await table.written_before(cutoff, after="", limit=2)
+    rest = await table.written_before(cutoff, after=first[-1].key, limit=2)
+    assert [r.key for r in first + rest] == ["k-1", "k-2", "k-4"]
+    assert (first[0].request_id, first[0].content_hash, first[0].updated_at) == ("r-k-1", "hash", now - 100 * DAY)
+    await table.replace(IntakeRecord("k-2", "r-k-2", "other", now, etag=first[1].etag))  # written meanwhile
+    assert [await table.delete(r) for r in (*first, *rest)] == [True, False, True]
+    assert [r.key for r in await table.written_before(now + 1, after="", limit=10)] == ["k-2", "k-3"]
+
+
+async def test_intake_retention_keeps_the_rows_whose_request_the_ledger_holds(stack: Stack) -> None:
+    now = [time.time()]
+    rows = ledger(stack, lambda: now[0])
+    table = IntakeTable(client(stack))
+    await left(rows, "r-held")
+    for key, request_id in (("record|dataverse|o|a", "r-held"), ("r-held", "r-held"), ("r-gone", "r-gone")):
+        await table.insert(IntakeRecord(key, request_id, None, now[0] - 100 * DAY))
+    assert await purge_intake(table, rows, retention_days=90, takeover_after=30.0) == 1
+    assert [r.key for r in await table.written_before(now[0], after="", limit=10)] == ["r-held", "record|dataverse|o|a"]
+
+
 async def test_tables_not_created_yet_hold_nothing_to_delete(stack: Stack) -> None:
     assert await LedgerTable(client(stack)).undecided_before(time.time(), after="", limit=10) == []
+    assert await IntakeTable(client(stack)).written_before(time.time(), after="", limit=10) == []

@@ -74,7 +74,8 @@ def test_retention_defaults_and_undecided_rows_outlive_parked_copies() -> None:
     assert (
         s.ONBOARDING_LEDGER_RETENTION_DAYS,
         s.ONBOARDING_UNDECIDED_RETENTION_DAYS,
+        s.ONBOARDING_INTAKE_RETENTION_DAYS,
         s.PARKED_MESSAGE_TTL_DAYS,
-    ) == (90, 30, 30)
+    ) == (90, 30, 90, 30)
     with pytest.raises(ValidationError, match="at least PARKED_MESSAGE_TTL_DAYS"):
         Settings.model_validate({**BASE, "PARTNER_CENTER_CLIENT_SECRET": "x", "PARKED_MESSAGE_TTL_DAYS": 31})

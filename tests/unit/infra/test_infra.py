@@ -28,6 +28,7 @@ NOT_DEPLOYED = {
     "ADMIN_CREDENTIALS_EXPIRY_DAYS": "30 days by default",
     "ONBOARDING_LEDGER_RETENTION_DAYS": "90 days by default",
     "ONBOARDING_UNDECIDED_RETENTION_DAYS": "30 days by default",
+    "ONBOARDING_INTAKE_RETENTION_DAYS": "90 days by default",
     "PARKED_MESSAGE_TTL_DAYS": "30 days by default",
     "AzureWebJobsStorage": "connection-string form; deployed identity-based (__accountName)",
     "CrmQueue": "connection-string form; deployed identity-based (__queueServiceUri)",

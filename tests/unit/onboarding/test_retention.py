@@ -1,5 +1,6 @@
-"""Retention (issue 21, finding 8): undecided ledger rows were kept forever. The daily timer now alerts on them and
-deletes them a week later; a row written meanwhile is kept."""
+"""Retention (issue 21, finding 8): undecided ledger rows and intake rows were kept forever. The daily timer now
+alerts on undecided rows and deletes them a week later, and deletes intake rows whose request the ledger forgot;
+a row written meanwhile is kept, and so is a row a caller may still be sending."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ from dataclasses import replace
 
 import pytest
 
+from handlers.domain.failures import ErrorKind, OnboardingError
+from handlers.domain.intake_record import IntakeRecord
 from handlers.domain.ledger_entry import LedgerEntry
 from handlers.onboarding.dependencies import Dependencies
 from handlers.onboarding.ledger import Ledger
-from handlers.onboarding.retention import purge_undecided
+from handlers.onboarding.retention import purge_intake, purge_undecided
 from handlers.triggers import purge_ledger_of
-from tests.fakes import FakeLedgerRows, dependencies
+from tests.fakes import FakeIntakeRecords, FakeLedgerRows, dependencies
 from tests.fakes.ledger import CREATED, LEASE
 from tests.fakes.storage import Clock
 
@@ -39,8 +42,13 @@ def ledger(rows: FakeLedgerRows, clock: Clock) -> Ledger:
 
 
 @pytest.fixture
-def deps(ledger: Ledger) -> Dependencies:
-    return dependencies(ledger=ledger)
+def records() -> FakeIntakeRecords:
+    return FakeIntakeRecords()
+
+
+@pytest.fixture
+def deps(ledger: Ledger, records: FakeIntakeRecords) -> Dependencies:
+    return replace(dependencies(ledger=ledger), intake_records=records)
 
 
 async def undecided(ledger: Ledger, request_id: str, *, domain: str | None = None) -> LedgerEntry:
@@ -140,3 +148,92 @@ async def test_decided_rows_are_left_to_their_own_retention(ledger: Ledger, rows
     await ledger.decide(await ledger.claim("r-1", "m-1", lease_seconds=LEASE), CREATED)
     clock.now += 60 * DAY
     assert await purge_undecided(ledger, retention_days=30) == (0, 0) and "r-1" in rows.rows
+
+
+def intake_row(key: str, request_id: str, written: float, *, sending: bool = False) -> IntakeRecord:
+    return IntakeRecord(key, request_id, "hash", written, sending=sending)
+
+
+async def test_intake_rows_go_once_old_and_once_the_ledger_forgot_their_request(
+    deps: Dependencies, records: FakeIntakeRecords, clock: Clock
+) -> None:
+    # A CRM record onboarded as r-created (its guard row, its requestId row), a request never picked up (r-lost),
+    # and one enqueued yesterday (r-new).
+    created = await deps.ledger.decide(await deps.ledger.claim("r-created", "m-1", lease_seconds=LEASE), CREATED)
+    start = clock.now
+    for key, request_id in (
+        ("record|dataverse|org|acc-1", "r-created"),
+        ("r-created", "r-created"),
+        ("r-lost", "r-lost"),
+    ):
+        await records.insert(intake_row(key, request_id, start))
+    clock.now += 89 * DAY
+    await records.insert(intake_row("r-new", "r-new", clock.now))
+    await purge_ledger_of(b"", deps)
+    assert len(records.rows) == 4  # 89 days: nothing is old enough
+    clock.now += DAY + 1
+    await deps.ledger.release(replace(created, owner="x"))  # the ledger row is written again: kept 90 days more
+    await purge_ledger_of(b"", deps)
+    # The record's rows stay while its request's ledger row does: they still say "one record, one customer".
+    assert sorted(records.rows) == ["r-created", "r-new", "record|dataverse|org|acc-1"]
+    clock.now += 90 * DAY + 1
+    await purge_ledger_of(b"", deps)  # the ledger row goes, and the intake rows with it, in the same run
+    assert await deps.ledger.read("r-created") is None and sorted(records.rows) == []
+
+
+async def test_a_row_a_caller_may_still_be_sending_is_kept_and_a_dead_senders_is_not(
+    ledger: Ledger, records: FakeIntakeRecords, clock: Clock
+) -> None:
+    # The takeover window is seconds and retention days, so a live sender's row is never that old; the rule still
+    # holds with a window longer than the retention.
+    now = clock.now
+    await records.insert(intake_row("r-sending", "r-sending", now - 2 * DAY, sending=True))
+    await records.insert(intake_row("r-dead", "r-dead", now - 4 * DAY, sending=True))
+    await records.insert(intake_row("r-sent", "r-sent", now - 2 * DAY))
+    assert await purge_intake(records, ledger, retention_days=1, takeover_after=3 * DAY) == 2
+    assert sorted(records.rows) == ["r-sending"]
+
+
+class RewrittenMeanwhile(FakeIntakeRecords):
+    """Every row the retention query finds is written again right after (a CRM resends it)."""
+
+    async def written_before(self, cutoff: float, *, after: str, limit: int) -> list[IntakeRecord]:
+        found = await super().written_before(cutoff, after=after, limit=limit)
+        for record in found:
+            self._stamp(replace(record, updated_at=record.updated_at + 1))
+        return found
+
+
+async def test_an_intake_row_written_between_the_query_and_the_delete_is_kept(ledger: Ledger, clock: Clock) -> None:
+    records = RewrittenMeanwhile()
+    await records.insert(intake_row("r-1", "r-1", clock.now - 100 * DAY))
+    assert await purge_intake(records, ledger, retention_days=90, takeover_after=30.0) == 0
+    assert "r-1" in records.rows
+
+
+async def test_intake_rows_are_paged_past_the_rows_kept(
+    ledger: Ledger, records: FakeIntakeRecords, clock: Clock
+) -> None:
+    old = clock.now - 100 * DAY
+    for i in range(7):
+        request_id = f"r-{i}"
+        if i % 2 == 0:  # the ledger still holds these
+            await ledger.claim(request_id, f"m-{i}", lease_seconds=LEASE)
+        await records.insert(intake_row(request_id, request_id, old))
+    assert await purge_intake(records, ledger, retention_days=90, takeover_after=30.0, batch=2) == 3
+    assert sorted(records.rows) == ["r-0", "r-2", "r-4", "r-6"]
+
+
+class Unreachable(FakeLedgerRows):
+    async def decided_before(self, cutoff: float, *, limit: int) -> list[LedgerEntry]:
+        raise OnboardingError(ErrorKind.TRANSIENT, "storage query failed (HTTP 503)")
+
+
+async def test_each_rule_runs_when_another_fails_and_the_failure_is_raised_after(
+    clock: Clock, records: FakeIntakeRecords
+) -> None:
+    deps = replace(dependencies(ledger=Ledger(Unreachable(), clock=clock)), intake_records=records)
+    await records.insert(intake_row("r-lost", "r-lost", clock.now - 100 * DAY))
+    with pytest.raises(OnboardingError, match="HTTP 503"):
+        await purge_ledger_of(b"", deps)
+    assert records.rows == {}
