@@ -113,14 +113,4 @@ class IntakeTable(OwnedTable):
         return found
 
     async def delete(self, record: IntakeRecord) -> bool:
-        try:
-            await self._table.delete_entity(
-                PARTITION, record.key, etag=record.etag, match_condition=MatchConditions.IfNotModified
-            )
-        except (ResourceModifiedError, ResourceNotFoundError):
-            return False
-        except AzureError as exc:
-            if isinstance(exc, HttpResponseError) and exc.status_code == 412:
-                return False
-            raise storage_failure("intake delete", exc) from None
-        return True
+        return await self._delete_unchanged(PARTITION, record.key, record.etag, "intake delete")

@@ -92,17 +92,7 @@ class LedgerTable(OwnedTable):
         return found
 
     async def purge(self, request_id: str, etag: str) -> bool:
-        try:
-            await self._table.delete_entity(
-                PARTITION, request_id, etag=etag, match_condition=MatchConditions.IfNotModified
-            )
-        except (ResourceModifiedError, ResourceNotFoundError):
-            return False
-        except AzureError as exc:
-            if isinstance(exc, HttpResponseError) and exc.status_code == 412:
-                return False
-            raise storage_failure("delete", exc) from None
-        return True
+        return await self._delete_unchanged(PARTITION, request_id, etag, "delete")
 
     async def decided_before(self, cutoff: float, *, limit: int) -> list[LedgerEntry]:
         query = "PartitionKey eq @p and updated_at lt @cutoff and outcome ne ''"

@@ -24,21 +24,7 @@ DAY = 86400.0
 ALERT = "undecided_request_expiring"
 
 
-@pytest.fixture
-def clock() -> Clock:
-    clock = Clock()
-    clock.now = 1_800_000_000.0
-    return clock
-
-
-@pytest.fixture
-def rows() -> FakeLedgerRows:
-    return FakeLedgerRows()
-
-
-@pytest.fixture
-def ledger(rows: FakeLedgerRows, clock: Clock) -> Ledger:
-    return Ledger(rows, clock=clock)
+# The ledger, its rows and its clock are the fixtures of conftest.py.
 
 
 @pytest.fixture
