@@ -100,6 +100,8 @@ def build_dependencies(settings: Settings, *, http: httpx.AsyncClient | None = N
         validate_address=settings.ADDRESS_VALIDATION_ENABLED,
         admin_password_expiry_days=settings.ADMIN_CREDENTIALS_EXPIRY_DAYS,
         retention_days=settings.ONBOARDING_LEDGER_RETENTION_DAYS,
+        undecided_retention_days=settings.ONBOARDING_UNDECIDED_RETENTION_DAYS,
+        intake_retention_days=settings.ONBOARDING_INTAKE_RETENTION_DAYS,
         cloud=settings.PARTNER_CENTER_CLOUD,
     )
     return Dependencies(
@@ -110,6 +112,7 @@ def build_dependencies(settings: Settings, *, http: httpx.AsyncClient | None = N
         rules_cache=CountryRulesCache(),
         vault=vault,
         parking=build_parking(settings),
+        intake_records=IntakeTable(table_client(settings, settings.ONBOARDING_INTAKE_TABLE)),  # for retention
         app_user=None if user_tokens is None else AppUser(partner_center, user_tokens),
     )
 
@@ -159,13 +162,14 @@ def build_user_tokens(
     )  # fmt: skip
 
 
-def build_parking(settings: StorageSettings) -> QueueParking | None:
-    """The `{queue}-exhausted` queue beside the requests queue, on the same connection as the trigger."""
+def build_parking(settings: Settings) -> QueueParking | None:
+    """The `{queue}-exhausted` queue beside the requests queue, on the same connection as the trigger; its copies
+    expire after PARKED_MESSAGE_TTL_DAYS."""
     client = queue_client(settings, f"{settings.CUSTOMER_REQUESTS_QUEUE}-exhausted")
     if client is None:
         log.warning("No CrmQueue connection setting: exhausted requests are reported but not parked for replay")
         return None
-    return QueueParking(client)
+    return QueueParking(client, time_to_live_days=settings.PARKED_MESSAGE_TTL_DAYS)
 
 
 def build_ledger(settings: StorageSettings) -> Ledger:

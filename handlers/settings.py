@@ -101,8 +101,21 @@ class Settings(StorageSettings):
     PARTNER_CENTER_TIMEOUT_SECONDS: float = Field(default=30.0, gt=0)
     ADDRESS_VALIDATION_ENABLED: bool = True
     ADMIN_CREDENTIALS_EXPIRY_DAYS: int = Field(default=30, gt=0)
+    # Retention: what is kept, and for how long (the daily purge_ledger timer applies the first three).
     # Decided ledger rows (which hold the outcome event, personal data included) are deleted after this many days.
     ONBOARDING_LEDGER_RETENTION_DAYS: int = Field(default=90, gt=0)
+    # Undecided ledger rows untouched this many days raise an alert naming each (`undecided_request_expiring`), and
+    # a row still untouched a week after its alert is deleted: a person looks first (a create may have gone out).
+    # 30: no message can resume such a row any more (a queue message lives 7 days; a parked copy, see below).
+    ONBOARDING_UNDECIDED_RETENTION_DAYS: int = Field(default=30, gt=0)
+    # Intake rows (by requestId, Salesforce notification, CRM record) last written this many days ago are deleted
+    # once the ledger no longer holds their request, whose row still decides what a resend or an edit of the CRM
+    # record does until then ("one record, one customer"). 90: as long as the ledger's own decided rows.
+    ONBOARDING_INTAKE_RETENTION_DAYS: int = Field(default=90, gt=0)
+    # Parked copies of exhausted requests (the whole request, personal data included) expire this many days after
+    # parking: the queue drops them. A person was alerted when each was parked (retries_exhausted, or
+    # poison_unreported); 30 days is the time to fix an outage and replay; after that the CRM resends.
+    PARKED_MESSAGE_TTL_DAYS: int = Field(default=30, gt=0)
 
     @field_validator("PARTNER_CENTER_USER_TOKEN_SECRET_URL", mode="before")
     @classmethod
@@ -113,6 +126,16 @@ class Settings(StorageSettings):
     def managed_identity_client_id(self) -> str | None:
         """The managed identity for Event Grid and Key Vault: AZURE_CLIENT_ID, else the federated one."""
         return self.AZURE_CLIENT_ID or self.PARTNER_CENTER_FEDERATED_CLIENT_ID
+
+    @model_validator(mode="after")
+    def _undecided_rows_outlive_parked_copies(self) -> Settings:
+        # A parked copy replayed must find its row: an undecided row holds the evidence that a create went out.
+        if self.ONBOARDING_UNDECIDED_RETENTION_DAYS < self.PARKED_MESSAGE_TTL_DAYS:
+            raise ValueError(
+                "ONBOARDING_UNDECIDED_RETENTION_DAYS must be at least PARKED_MESSAGE_TTL_DAYS: a replayed request "
+                "must find its ledger row"
+            )
+        return self
 
     @model_validator(mode="after")
     def _exactly_one_credential(self) -> Settings:

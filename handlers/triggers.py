@@ -1,5 +1,5 @@
 """The function bindings: the requests queue and its poison queue, each handing bytes to the pipeline; a daily timer
-that applies the ledger's retention, and a daily timer that keeps the App+User sign-in alive.
+that applies retention (the ledger's and the intake's rows), and a daily timer that keeps the App+User sign-in alive.
 
 The Python worker sets each invocation's OpenTelemetry context from the host's trace when it exports telemetry
 (PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY), so the pipeline's spans join it with no `context` argument: the
@@ -18,7 +18,7 @@ from handlers.domain.failures import OnboardingError
 from handlers.onboarding.dependencies import Dependencies
 from handlers.onboarding.pipeline import handle_message
 from handlers.onboarding.poison import handle_poison
-from handlers.onboarding.retention import purge_expired
+from handlers.onboarding.retention import apply_retention
 
 
 async def refresh_app_user(_: bytes, deps: Dependencies) -> None:
@@ -28,8 +28,8 @@ async def refresh_app_user(_: bytes, deps: Dependencies) -> None:
 
 
 async def purge_ledger_of(_: bytes, deps: Dependencies) -> None:
-    """Apply the ledger's retention; raises OnboardingError."""
-    await purge_expired(deps.ledger, retention_days=deps.config.retention_days)
+    """Apply retention: the ledger's rows, decided and undecided, and the intake's; raises OnboardingError."""
+    await apply_retention(deps.ledger, deps.intake_records, deps.config)
 
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
@@ -83,7 +83,8 @@ async def onboard_customer(msg: func.QueueMessage) -> None:
 @bp.function_name("purge_ledger")
 @bp.timer_trigger(arg_name="timer", schedule="0 17 3 * * *", run_on_startup=False)
 async def purge_ledger(timer: func.TimerRequest) -> None:
-    """Daily at 03:17 UTC: delete ledger rows decided more than ONBOARDING_LEDGER_RETENTION_DAYS ago."""
+    """Daily at 03:17 UTC: retention (onboarding/retention.py): decided ledger rows after
+    ONBOARDING_LEDGER_RETENTION_DAYS, undecided ones a week after an alert, intake rows their ledger row outlived."""
     await run_invocation("purge_ledger", purge_ledger_of, b"")
 
 

@@ -29,6 +29,7 @@ from handlers.api import (
     entra_app,
     store_app_user_sign_in,
 )
+from ops.terminal import shown
 
 
 def _redirect_server(port: int) -> tuple[HTTPServer, dict[str, str]]:
@@ -71,8 +72,9 @@ def sign_in_with_device_code(settings: Settings) -> dict[str, Any]:
     app = build_public_msal_app(entra_app(settings))
     flow = app.initiate_device_flow(scopes=[USER_IMPERSONATION_SCOPE])
     if "user_code" not in flow:
-        raise SystemExit(f"Entra refused the device flow: {flow.get('error')}: {flow.get('error_description', '')}")
-    print(flow["message"], flush=True)  # the verification URL and the short user code: meant to be shown
+        raise SystemExit(f"Entra refused the device flow: {shown(flow.get('error'))}: "
+                         f"{shown(flow.get('error_description', ''))}")  # fmt: skip
+    print(shown(flow["message"]), flush=True)  # the verification URL and the short user code: meant to be shown
     return dict(app.acquire_token_by_device_flow(flow) or {})
 
 
@@ -89,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     result = sign_in_with_device_code(settings) if args.device_code else sign_in_with_browser(settings, args.port)
     if "refresh_token" not in result:
-        print(f"Sign-in failed: {result.get('error')}: {str(result.get('error_description', ''))[:300]}",
+        print(f"Sign-in failed: {shown(result.get('error'))}: {shown(str(result.get('error_description', ''))[:300])}",
               file=sys.stderr)  # fmt: skip
         return 1
     claims = result.get("id_token_claims") or {}
@@ -97,8 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         print("Warning: the sign-in carried no MFA claim; Partner Center refuses App+User calls without MFA "
               "(401 / 900421). Sign in again with MFA.", file=sys.stderr)  # fmt: skip
     secret_id = asyncio.run(store_app_user_sign_in(settings, str(result["refresh_token"]), public=args.device_code))
-    print(f"Stored the App+User refresh token as a new version of {secret_id} (signed in as "
-          f"{claims.get('preferred_username', 'the Admin agent')}).")  # fmt: skip
+    print(f"Stored the App+User refresh token as a new version of {shown(secret_id)} (signed in as "
+          f"{shown(claims.get('preferred_username', 'the Admin agent'))}).")  # fmt: skip
     return 0
 
 

@@ -1,7 +1,8 @@
 """Move exhausted customer requests back to the requests queue after an outage.
 
 The poison function reports each request that failed every delivery (retries_exhausted) and parks its message
-in `{queue}-exhausted`; this command sends those — and any still waiting in `{queue}-poison` — back.
+in `{queue}-exhausted`; this command sends those — and any still waiting in `{queue}-poison` — back. A parked copy
+expires PARKED_MESSAGE_TTL_DAYS (30) after it was parked; after that, the CRM sends the request again.
 
     python -m ops.replay_poison --dry-run            # what is waiting; moves nothing, hides nothing
     python -m ops.replay_poison                      # move them back
@@ -24,6 +25,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.queue import QueueClient
 
 from ops.storage import Storage, add_storage_arguments, run, storage_from
+from ops.terminal import shown
 
 SOURCES = ("-exhausted", "-poison")
 
@@ -52,7 +54,8 @@ def replay(source: QueueClient, target: QueueClient, *, limit: int) -> int:
 
 def waiting(source: QueueClient, *, show: int = 32) -> tuple[int, list[str]] | None:
     """How many messages a queue holds (the service's approximate count, those in flight included) and the
-    requestIds of the first visible ones; peeks, so nothing is hidden. None when the queue does not exist."""
+    requestIds of the first visible ones, as safe to print (`shown`: a parked message is anybody's text); peeks, so
+    nothing is hidden. None when the queue does not exist."""
     try:
         count = source.get_queue_properties().approximate_message_count or 0
         peeked = source.peek_messages(max_messages=min(show, 32)) if count and show else []
@@ -64,9 +67,10 @@ def waiting(source: QueueClient, *, show: int = 32) -> tuple[int, list[str]] | N
 def _request_id(content: object) -> str:
     try:
         data = json.loads(str(content))
-        return str(data.get("requestId") or "?") if isinstance(data, dict) else "?"
     except ValueError:
         return "?"
+    found = data.get("requestId") if isinstance(data, dict) else None
+    return "?" if found is None or found == "" else shown(found)
 
 
 def main() -> int:
@@ -83,19 +87,20 @@ def main() -> int:
 def _replay(storage: Storage, args: argparse.Namespace) -> int:
     target = storage.queue(args.queue)
     if not args.dry_run and waiting(target, show=0) is None:
-        print(f"{args.queue}: no such queue in {storage.where}: nothing to replay into", file=sys.stderr)
+        print(f"{shown(args.queue)}: no such queue in {storage.where}: nothing to replay into", file=sys.stderr)
         return 1
     for suffix in SOURCES:
         name = f"{args.queue}{suffix}"
         source = storage.queue(name)
         if not args.dry_run:
-            print(f"moved {replay(source, target, limit=args.max)} message(s) from {name} to {args.queue}")
+            moved = replay(source, target, limit=args.max)
+            print(f"moved {moved} message(s) from {shown(name)} to {shown(args.queue)}")
         elif (found := waiting(source)) is None:
-            print(f"{name}: no such queue, nothing waiting")
+            print(f"{shown(name)}: no such queue, nothing waiting")
         else:
             count, ids = found
             listed = f": {', '.join(ids)}{' …' if count > len(ids) else ''}" if ids else ""
-            print(f"{name}: {count} message(s) waiting{listed}")
+            print(f"{shown(name)}: {count} message(s) waiting{listed}")
     return 0
 
 

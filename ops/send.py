@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from ops.storage import Storage, add_storage_arguments, run, storage_from
+from ops.terminal import shown
 
 MAX_BYTES = 64 * 1024  # contract §1: larger messages are invalid requests (and the queue refuses them)
 
@@ -42,14 +43,18 @@ def main() -> int:
     except (OSError, ValueError) as exc:
         parser.error(str(exc))
 
-    def send(storage: Storage) -> int:
-        queue = storage.queue(args.queue)
-        for path, (text, request_id) in zip(args.files, requests, strict=True):
-            queue.send_message(text)
-            print(f"enqueued {request_id} ({path.name}) on {args.queue}")
-        return 0
+    files = [(path, *request) for path, request in zip(args.files, requests, strict=True)]
+    return run("send", storage_from(args, parser), lambda storage: send(storage, args.queue, files))
 
-    return run("send", storage_from(args, parser), send)
+
+def send(storage: Storage, queue_name: str, files: list[tuple[Path, str, str]]) -> int:
+    """Enqueue each (file, its text, its requestId) and say so; the requestId is printed `shown`: a file is anybody's
+    text."""
+    queue = storage.queue(queue_name)
+    for path, text, request_id in files:
+        queue.send_message(text)
+        print(f"enqueued {shown(request_id)} ({shown(path.name)}) on {shown(queue_name)}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from typing import Any
 from azure.core.exceptions import AzureError, ResourceNotFoundError
 
 from ops.storage import LEDGER_DEFAULT, Storage, add_storage_arguments, explained, storage_from
+from ops.terminal import shown
 
 PARTITION = "onboarding"
 COLUMNS = ["state", "outcome", "event_json", "exhausted_from", "updated_at"]
@@ -52,9 +53,10 @@ def _timestamp(value: Any) -> float | None:
 
 
 def _reason(event_json: Any) -> str:
+    """The stored event's reason, as safe to print (`shown`): a row's text is whatever was written to the table."""
     try:
         data = json.loads(str(event_json)).get("data") or {}
-        return str(data.get("reason") or "unknown")
+        return shown(data.get("reason") or "unknown")
     except (ValueError, AttributeError):
         return "unknown"
 

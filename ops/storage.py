@@ -21,6 +21,8 @@ from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpRes
 from azure.data.tables import TableClient
 from azure.storage.queue import QueueClient
 
+from ops.terminal import shown
+
 QUEUE_DEFAULT = "customer-requests"
 LEDGER_DEFAULT = "onboardingledger"
 _SERVICE_HOST = re.compile(r"^(https://[^./]+)\.(?:blob|queue|table|dfs)\.([^/]+)/?$")
@@ -114,8 +116,8 @@ def explained(exc: AzureError) -> str:
         )
     if isinstance(exc, ServiceRequestError):
         return f"the storage account cannot be reached: {type(exc).__name__}"
-    code = getattr(exc, "error_code", None)
-    return f"storage answered {status or type(exc).__name__}{f' ({code})' if code else ''}"
+    code = getattr(exc, "error_code", None)  # the service's text: shown, as whatever answered may have written it
+    return f"storage answered {status or type(exc).__name__}{f' ({shown(code)})' if code else ''}"
 
 
 def run(command: str, storage: Storage, work: Callable[[Storage], int]) -> int:

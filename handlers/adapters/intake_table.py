@@ -38,25 +38,29 @@ def _entity(record: IntakeRecord) -> dict[str, Any]:
     return entity
 
 
+def _record(entity: Any) -> IntakeRecord:
+    return IntakeRecord(
+        key=str(entity["RowKey"]),
+        request_id=str(entity["request_id"]),
+        content_hash=entity.get("content_hash"),
+        updated_at=float(entity.get("updated_at") or 0.0),
+        etag=entity.metadata.get("etag"),
+        sending=bool(entity.get("sending")),
+    )
+
+
 class IntakeTable(OwnedTable):
-    """The rows in one partition of an Azure Table (created on first use)."""
+    """The rows in one partition of an Azure Table (created on first use); the IntakeRecords and RetainedRecords
+    ports."""
 
     async def get(self, key: str) -> IntakeRecord | None:
         await self._ensure_table()
         try:
-            entity = await self._table.get_entity(PARTITION, key)
+            return _record(await self._table.get_entity(PARTITION, key))
         except ResourceNotFoundError:
             return None
         except AzureError as exc:
             raise storage_failure("intake read", exc) from None
-        return IntakeRecord(
-            key=key,
-            request_id=str(entity["request_id"]),
-            content_hash=entity.get("content_hash"),
-            updated_at=float(entity.get("updated_at") or 0.0),
-            etag=entity.metadata.get("etag"),
-            sending=bool(entity.get("sending")),
-        )
 
     async def insert(self, record: IntakeRecord) -> IntakeRecord:
         await self._ensure_table()
@@ -91,3 +95,22 @@ class IntakeTable(OwnedTable):
             await self._table.upsert_entity(_entity(record), mode=UpdateMode.REPLACE)
         except AzureError as exc:
             raise storage_failure("intake upsert", exc) from None
+
+    async def written_before(self, cutoff: float, *, after: str, limit: int) -> list[IntakeRecord]:
+        query = "PartitionKey eq @p and RowKey gt @after and updated_at lt @cutoff"
+        found: list[IntakeRecord] = []
+        try:
+            async for entity in self._table.query_entities(
+                query, parameters={"p": PARTITION, "after": after, "cutoff": cutoff}, results_per_page=min(limit, 1000)
+            ):
+                found.append(_record(entity))
+                if len(found) >= limit:
+                    break
+        except ResourceNotFoundError:
+            return found  # no table yet: the HTTP intake never took a request
+        except AzureError as exc:
+            raise storage_failure("intake query", exc) from None
+        return found
+
+    async def delete(self, record: IntakeRecord) -> bool:
+        return await self._delete_unchanged(PARTITION, record.key, record.etag, "intake delete")

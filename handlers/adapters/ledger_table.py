@@ -92,30 +92,35 @@ class LedgerTable(OwnedTable):
         return found
 
     async def purge(self, request_id: str, etag: str) -> bool:
-        try:
-            await self._table.delete_entity(
-                PARTITION, request_id, etag=etag, match_condition=MatchConditions.IfNotModified
-            )
-        except (ResourceModifiedError, ResourceNotFoundError):
-            return False
-        except AzureError as exc:
-            if isinstance(exc, HttpResponseError) and exc.status_code == 412:
-                return False
-            raise storage_failure("delete", exc) from None
-        return True
+        return await self._delete_unchanged(PARTITION, request_id, etag, "delete")
 
     async def decided_before(self, cutoff: float, *, limit: int) -> list[LedgerEntry]:
         query = "PartitionKey eq @p and updated_at lt @cutoff and outcome ne ''"
+        return await self._retained(query, {"cutoff": cutoff}, limit, decided=True)
+
+    async def undecided_before(self, cutoff: float, *, after: str, limit: int) -> list[LedgerEntry]:
+        # A filter cannot ask for a missing column (an undecided row has no `outcome`), but every write that sets or
+        # clears the outcome sets the state with it: received and creating are the undecided ones.
+        query = "PartitionKey eq @p and RowKey gt @after and updated_at lt @cutoff and (state eq @r or state eq @c )"
+        parameters = {"after": after, "cutoff": cutoff, "r": "received", "c": "creating"}
+        return await self._retained(query, parameters, limit, decided=False)
+
+    async def _retained(
+        self, query: str, parameters: dict[str, Any], limit: int, *, decided: bool
+    ) -> list[LedgerEntry]:
+        """Up to `limit` rows the query finds (in key order) that are decided, or not; none while there is no table."""
         found: list[LedgerEntry] = []
         try:
             async for entity in self._table.query_entities(
-                query, parameters={"p": PARTITION, "cutoff": cutoff}, results_per_page=min(limit, 1000)
+                query, parameters={"p": PARTITION, **parameters}, results_per_page=min(limit, 1000)
             ):
                 entry = _entry(entity)
-                if entry.decided is not None:
+                if (entry.decided is not None) == decided:
                     found.append(entry)
                 if len(found) >= limit:
                     break
+        except ResourceNotFoundError:
+            return found  # no table yet: nothing was ever received
         except AzureError as exc:
             raise storage_failure("query", exc) from None
         return found

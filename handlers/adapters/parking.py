@@ -1,7 +1,9 @@
 """Parking: a copy of each exhausted request in `{queue}-exhausted`, from where an operator replays it.
 
-Parked copies never expire (time-to-live -1): the queue's default of 7 days would drop a request nobody replayed
-in time, silently.
+A parked copy holds the whole request, personal data included, so it expires: PARKED_MESSAGE_TTL_DAYS after it was
+parked (30 by default) the queue drops it. That drop is not silent: parking follows the poison function's
+`retries_exhausted` event, which pages a person (the poison-queue-not-empty alert), or its `poison_unreported`
+alert; past the time-to-live, a resend by the CRM is the way to retry (the event says `retryable`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from azure.storage.queue.aio import QueueClient
 
 from handlers.domain.failures import ErrorKind, OnboardingError
 
-NEVER_EXPIRES = -1  # Put Message's messagettl: -1 = the message never expires
+DAY = 86400
 log = logging.getLogger("csp_onboarding")
 
 
@@ -47,9 +49,16 @@ class QueueSender:
 
 
 class QueueParking(QueueSender):
-    """Parks exhausted requests: copies that never expire, each logged for the operator (the workbook counts them)."""
+    """Parks exhausted requests: copies that expire after `time_to_live_days`, each logged for the operator (the
+    workbook counts them)."""
+
+    def __init__(self, queue: QueueClient, *, time_to_live_days: int) -> None:
+        super().__init__(queue)
+        self._time_to_live = time_to_live_days * DAY
 
     async def park(self, body: bytes) -> None:
         """Park one message; raises OnboardingError(TRANSIENT)."""
-        await self.send(body, time_to_live=NEVER_EXPIRES)
-        log.warning("Parked the request in %s for a replay", self._queue.queue_name)
+        await self.send(body, time_to_live=self._time_to_live)
+        log.warning(
+            "Parked the request in %s for a replay within %d days", self._queue.queue_name, self._time_to_live // DAY
+        )

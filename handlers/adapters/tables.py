@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from azure.core.exceptions import AzureError, ResourceExistsError
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    AzureError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
 from azure.data.tables.aio import TableClient
 
 from handlers.adapters.storage_errors import storage_failure
@@ -29,3 +36,16 @@ class OwnedTable:
         except AzureError as exc:
             raise storage_failure("table create", exc) from None
         self._created = True
+
+    async def _delete_unchanged(self, partition: str, key: str, etag: str | None, what: str) -> bool:
+        """Delete the row if its ETag is still `etag`: True when it is gone, False when it changed; raises
+        OnboardingError(TRANSIENT) naming `what`."""
+        try:
+            await self._table.delete_entity(partition, key, etag=etag, match_condition=MatchConditions.IfNotModified)
+        except (ResourceModifiedError, ResourceNotFoundError):
+            return False
+        except AzureError as exc:
+            if isinstance(exc, HttpResponseError) and exc.status_code == 412:
+                return False
+            raise storage_failure(what, exc) from None
+        return True

@@ -17,5 +17,7 @@ class PipelineConfig:
     timing: TimingModel
     validate_address: bool = True
     admin_password_expiry_days: int = 30
-    retention_days: int = 90
+    retention_days: int = 90  # decided ledger rows
+    undecided_retention_days: int = 30  # undecided ledger rows, until the alert
+    intake_retention_days: int = 90  # intake rows
     cloud: str = "public"

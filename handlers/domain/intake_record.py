@@ -17,3 +17,8 @@ class IntakeRecord:
     updated_at: float = field(default_factory=time.time)
     etag: str | None = None
     sending: bool = False  # taken by a caller that is enqueueing this content right now (not yet sent)
+
+    def being_sent(self, now: float, takeover_after: float) -> bool:
+        """Taken by a caller that may still be sending it: marked `sending` less than `takeover_after` ago (after
+        that, its sender is taken for dead and the row may be taken over)."""
+        return self.sending and now - self.updated_at < takeover_after

@@ -47,6 +47,7 @@ class LedgerEntry:
     agreement_event_json: str | None = None  # its outcome event (agreement.confirmed / agreement.failed)
     agreement_retryable: bool | None = None  # for agreement failed: may a later delivery attest after all?
     created_published: bool = False  # the created event went out before the attestation was first tried
+    expiry_alerted_at: float | None = None  # retention alerted that this undecided row is to be deleted (see below)
     write_id: str | None = None
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
@@ -63,6 +64,12 @@ class LedgerEntry:
     def outcome_known(self) -> bool:
         """Decided for good: a redelivery only publishes the stored event again."""
         return self.decided in ("created", "failed")
+
+    @property
+    def expiry_alerted(self) -> bool:
+        """Retention alerted on this undecided row and nothing wrote it since (every write but the alert's moves
+        `updated_at`, which voids an older alert)."""
+        return self.expiry_alerted_at is not None and self.expiry_alerted_at >= self.updated_at
 
     def held(self, now: float) -> bool:
         """Whether a delivery holds the request right now."""

@@ -49,6 +49,10 @@ class LedgerRows(Protocol):
     async def decided_before(self, cutoff: float, *, limit: int) -> list[LedgerEntry]:
         """Up to `limit` decided rows last written before `cutoff` (retention)."""
 
+    async def undecided_before(self, cutoff: float, *, after: str, limit: int) -> list[LedgerEntry]:
+        """Up to `limit` undecided rows last written before `cutoff`, in requestId order from the first after
+        `after` (retention: rows it keeps are passed over by the next page)."""
+
     async def purge(self, request_id: str, etag: str) -> bool:
         """Delete the row if unchanged; False when it changed."""
 
@@ -78,6 +82,16 @@ class IntakeRecords(Protocol):
 
     async def upsert(self, record: IntakeRecord) -> None:
         """Write the row whatever it held."""
+
+
+class RetainedRecords(Protocol):
+    """The intake's rows as retention sees them; storage failures raise OnboardingError(TRANSIENT)."""
+
+    async def written_before(self, cutoff: float, *, after: str, limit: int) -> list[IntakeRecord]:
+        """Up to `limit` rows last written before `cutoff`, in key order from the first after `after`."""
+
+    async def delete(self, record: IntakeRecord) -> bool:
+        """Delete the row if its ETag is still `record.etag`: True when it is gone, False when it changed."""
 
 
 class TokenProvider(Protocol):

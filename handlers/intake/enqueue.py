@@ -88,7 +88,7 @@ async def enqueue_once(request: CustomerRequest, deps: IntakeDependencies) -> bo
     for _ in range(max(1, round(timing.intake_wait / timing.intake_poll))):
         record = await deps.records.get(request_id)
         if record is not None and record.sending:  # another caller took the row to send
-            if record.content_hash == content and deps.clock() - record.updated_at < timing.intake_takeover_after:
+            if record.content_hash == content and record.being_sent(deps.clock(), timing.intake_takeover_after):
                 await deps.sleep(timing.intake_poll)  # this very content, right now: wait for it
                 continue
             # other content, or a caller that died before sending: take the row over

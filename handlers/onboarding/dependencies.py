@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from handlers.domain.config import PipelineConfig
-from handlers.domain.ports import EventSink, MessageParking, PartnerCenter, SecretStore
+from handlers.domain.ports import EventSink, MessageParking, PartnerCenter, RetainedRecords, SecretStore
 from handlers.onboarding.app_user import AppUser
 from handlers.onboarding.ledger import Ledger
 from handlers.onboarding.outcomes import Publisher
@@ -26,6 +26,7 @@ class Dependencies:
     vault: SecretStore | None = None
     parking: MessageParking | None = None
     app_user: AppUser | None = None  # App+User work (resellers, MCA); None while App+User is off
+    intake_records: RetainedRecords | None = None  # the HTTP intake's rows, which retention deletes in time
 
     @property
     def publisher(self) -> Publisher:

@@ -86,6 +86,13 @@ var alerts = [
     query: 'traces | where tostring(customDimensions.alert) == "possible_orphan_tenant"'
   }
   {
+    name: 'undecided-request-expiring'
+    description: 'A request has had no outcome for ONBOARDING_UNDECIDED_RETENTION_DAYS; its ledger row is deleted a week after this alert unless it moves. If the line says a create went out, look for that domain in Partner Center; send the request again to finish it.'
+    severity: 2
+    threshold: 0
+    query: 'traces | where tostring(customDimensions.alert) == "undecided_request_expiring"'
+  }
+  {
     name: 'failed-outcomes-above-threshold'
     description: 'More failed outcomes than usual in the last hour.'
     severity: 2

@@ -1,5 +1,6 @@
 """The backfill's reports: every error at once (CSV), each row's outcome (CSV), and one HTML page with the counts
-and charts (inline SVG: no script, no CDN, opens offline). Every value from the file is escaped."""
+and charts (inline SVG: no script, no CDN, opens offline). Every value from the file is escaped: in the page as HTML,
+in the CSV files against formulas (`cell`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
+from typing import Any
 
 from ops.backfill.rows import Row
 
@@ -25,6 +27,21 @@ class RowOutcome:
     message: str | None = None
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what makes a spreadsheet read a cell as a formula (OWASP)
+
+
+def cell(value: object) -> object:
+    """A CSV cell a spreadsheet shows as text: a text that starts like a formula (`=HYPERLINK(…)`, `@SUM(…)`, `-2+3`)
+    is prefixed with a single quote, as OWASP's CSV-injection advice says; numbers stay numbers."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def _write(writer: Any, values: list[object]) -> None:
+    writer.writerow([cell(value) for value in values])
+
+
 def error_counts(rows: Iterable[Row]) -> Counter[tuple[str, str]]:
     """Errors by (field, rule), over every row."""
     return Counter((e.field or "(message)", e.code) for row in rows for e in row.errors)
@@ -37,8 +54,8 @@ def write_errors_csv(rows: list[Row], path: Path) -> None:
         writer.writerow(["row", "requestId", "crmAccountId", "field", "code", "message"])
         for row in rows:
             for e in row.errors:
-                writer.writerow([row.number, row.request_id or "", row.crm_account_id or "", e.field or "", e.code,
-                                 e.message])  # fmt: skip
+                _write(writer, [row.number, row.request_id or "", row.crm_account_id or "", e.field or "", e.code,
+                                e.message])  # fmt: skip
 
 
 def write_outcomes_csv(rows: list[Row], outcomes: Mapping[int, RowOutcome], path: Path) -> None:
@@ -49,8 +66,8 @@ def write_outcomes_csv(rows: list[Row], outcomes: Mapping[int, RowOutcome], path
                          "message"])  # fmt: skip
         for row in rows:
             o = outcomes.get(row.number, RowOutcome("invalid" if row.errors else "not sent"))
-            writer.writerow([row.number, row.request_id or "", row.crm_account_id or "", o.state, o.customer_id or "",
-                             o.tenant_id or "", o.domain or "", o.reason or "", o.message or ""])  # fmt: skip
+            _write(writer, [row.number, row.request_id or "", row.crm_account_id or "", o.state, o.customer_id or "",
+                            o.tenant_id or "", o.domain or "", o.reason or "", o.message or ""])  # fmt: skip
 
 
 def bar_chart(

@@ -1,5 +1,6 @@
-"""Storage fakes: the ledger's rows, notices and the intake's records in memory (each a port of domain/ports.py),
-a clock tests move, and Key Vault (a secret store; one secret's versions)."""
+"""Storage fakes: the ledger's rows, notices and the intake's records in memory (each a port of domain/ports.py, the
+intake's records two: IntakeRecords and RetainedRecords), a clock tests move, and Key Vault (a secret store; one
+secret's versions)."""
 
 from __future__ import annotations
 
@@ -56,6 +57,10 @@ class FakeLedgerRows:
     async def decided_before(self, cutoff: float, *, limit: int) -> list[LedgerEntry]:
         return [e for e in self.rows.values() if e.decided is not None and e.updated_at < cutoff][:limit]
 
+    async def undecided_before(self, cutoff: float, *, after: str, limit: int) -> list[LedgerEntry]:
+        found = [e for k, e in sorted(self.rows.items()) if k > after and e.decided is None and e.updated_at < cutoff]
+        return found[:limit]
+
     async def purge(self, request_id: str, etag: str) -> bool:
         current = self.rows.get(request_id)
         if current is None or current.etag != etag:
@@ -108,6 +113,16 @@ class FakeIntakeRecords:
 
     async def upsert(self, record: IntakeRecord) -> None:
         self._stamp(record)
+
+    async def written_before(self, cutoff: float, *, after: str, limit: int) -> list[IntakeRecord]:
+        return [r for k, r in sorted(self.rows.items()) if k > after and r.updated_at < cutoff][:limit]
+
+    async def delete(self, record: IntakeRecord) -> bool:
+        current = self.rows.get(record.key)
+        if current is not None and current.etag != record.etag:
+            return False
+        self.rows.pop(record.key, None)
+        return True
 
 
 class Clock:

@@ -54,6 +54,20 @@ def test_the_dry_run_hides_nothing_and_a_missing_queue_does_not_crash(stack: Sta
     ]
 
 
+def test_the_dry_run_prints_a_parked_request_ids_escape_sequences_escaped(stack: Stack) -> None:
+    # Issue 21, finding 6: a parked requestId that clears the screen and forges a line of the command's output.
+    base = f"ops{secrets.token_hex(4)}"
+    forged = f"\x1b[2J\x1b[Hcrm-1\r\n{base}-poison: 0 message(s) waiting"
+    stack.queue(f"{base}-exhausted").send_message(json.dumps({"requestId": forged}))
+    dry = command(stack, "replay_poison", "--queue", base, "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "\x1b" not in dry.stdout and all(line.isprintable() for line in dry.stdout.split("\n"))
+    assert dry.stdout.splitlines() == [
+        f"{base}-exhausted: 1 message(s) waiting: {forged!r}",
+        f"{base}-poison: no such queue, nothing waiting",
+    ]
+
+
 def test_a_replay_into_a_missing_queue_says_so(stack: Stack) -> None:
     result = command(stack, "replay_poison", "--queue", f"ops{secrets.token_hex(4)}")
     assert result.returncode == 1 and "no such queue" in result.stderr and "Traceback" not in result.stderr

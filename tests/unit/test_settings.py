@@ -67,3 +67,15 @@ def test_overrides_win(monkeypatch: pytest.MonkeyPatch) -> None:
     assert s.cloud.api_url == "https://localhost:9443"
     assert s.cloud.authority_host == "https://localhost:9443"
     assert s.cloud.domain_suffix == ".partner.onmschina.cn"
+
+
+def test_retention_defaults_and_undecided_rows_outlive_parked_copies() -> None:
+    s = Settings(**BASE, PARTNER_CENTER_CLIENT_SECRET="x")
+    assert (
+        s.ONBOARDING_LEDGER_RETENTION_DAYS,
+        s.ONBOARDING_UNDECIDED_RETENTION_DAYS,
+        s.ONBOARDING_INTAKE_RETENTION_DAYS,
+        s.PARKED_MESSAGE_TTL_DAYS,
+    ) == (90, 30, 90, 30)
+    with pytest.raises(ValidationError, match="at least PARKED_MESSAGE_TTL_DAYS"):
+        Settings.model_validate({**BASE, "PARTNER_CENTER_CLIENT_SECRET": "x", "PARKED_MESSAGE_TTL_DAYS": 31})

