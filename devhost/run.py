@@ -99,19 +99,26 @@ class AccessLog:
 
 
 def curl_lines(stack: Stack) -> str:
-    """How to call each HTTP route of the running stack with curl (the key is read from a file, never shown)."""
-    key = f"-H @{stack.key_header_file.relative_to(ROOT)}"
+    """How to call each HTTP route of the running stack with curl, each with its own route's function key (read from
+    a file, never shown)."""
+
+    def key(family: str) -> str:
+        return f"-H @{stack.key_header_file(family).relative_to(ROOT)}"
+
     json_body, xml_body = (
         "-H 'Content-Type: application/json' --data-binary",
         "-H 'Content-Type: text/xml' --data-binary",
     )
     calls = [
-        ("a §1 request", f"-X POST {key} {json_body} @samples/requests/se-wingtip-toys.json", "customer-requests"),
-        ("its state", key, "customer-requests/crm-se-0001"),
-        ("would it pass?", f"-X POST {key} {json_body} @samples/failing/nl-domain-taken.json",
+        ("a §1 request", f"-X POST {key('intake')} {json_body} @samples/requests/se-wingtip-toys.json",
+         "customer-requests"),
+        ("its state", key("status"), "customer-requests/crm-se-0001"),
+        ("would it pass?", f"-X POST {key('validate')} {json_body} @samples/failing/nl-domain-taken.json",
          "customer-requests/validate"),
-        ("Dynamics 365", f"-X POST {key} {json_body} @samples/crm/dataverse-account-create.json", "crm/dataverse"),
-        ("Salesforce", f"-X POST {key} {xml_body} @samples/crm/salesforce-accounts.xml", "crm/salesforce"),
+        ("Dynamics 365", f"-X POST {key('dataverse')} {json_body} @samples/crm/dataverse-account-create.json",
+         "crm/dataverse"),
+        ("Salesforce", f"-X POST {key('salesforce')} {xml_body} @samples/crm/salesforce-accounts.xml",
+         "crm/salesforce"),
     ]  # fmt: skip
     lines = [f"HTTP functions on {stack.http_url} (with --serve they stay up; from {ROOT}):"]
     lines += [f"  # {what}\n  curl -s {options} {stack.http_url}/{route}" for what, options, route in calls]

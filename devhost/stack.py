@@ -27,6 +27,8 @@ import trustme
 from azure.core.exceptions import ResourceExistsError
 from azure.storage.queue import QueueClient
 
+from devhost.keys import key_header_file, new_keys, remove_keys, write_keys
+
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL = ROOT / ".local"
 AZURITE = ROOT / "tools" / "azurite" / "node_modules" / ".bin" / "azurite"
@@ -73,6 +75,7 @@ class Stack:
     emulator_url: str = ""
     ca_file: Path = LOCAL / "ca-bundle.pem"
     function_key: str = ""  # a host key: calls any HTTP function (x-functions-key header or ?code=)
+    route_keys: dict[str, str] = field(default_factory=dict)  # route family → a function key opening its route only
 
     @property
     def http_url(self) -> str:
@@ -109,6 +112,9 @@ class Stack:
             "PARTNER_CENTER_CLIENT_ID": CLIENT_ID,
             "EVENTS_TOPIC_ENDPOINT": f"{self.emulator_url}/api/events",
             "EVENTS_SOURCE": "/csp-onboarding/local",
+            # The CRM samples' organizations (samples/crm/): the CRM routes accept no other.
+            "DATAVERSE_ORGANIZATION_IDS": "c2e4a6b8-1d3f-4a5b-9c7d-0e2f4a6b8c0d",
+            "SALESFORCE_ORGANIZATION_IDS": "00D5g0000CspOnbAAA",
             "SSL_CERT_FILE": str(self.ca_file),
             # The App Service managed-identity protocol, served by the emulator.
             "IDENTITY_ENDPOINT": f"{self.emulator_url}/msi/token",
@@ -206,22 +212,15 @@ class Stack:
         _wait_port(self.ports["http"], self.processes["host"], "the local host", timeout=60)
 
     def _function_keys(self) -> Path:
-        """The host's keys, fresh for this stack, in a file under .local/ (mode 600, never committed): a master
-        key and the host key `default` that `function_key` holds."""
+        """The host's keys, fresh for this stack, in files under .local/ (devhost.keys)."""
         if "http" not in self.ports:
             self.ports["http"] = free_port()
-            self.function_key = secrets.token_urlsafe(32)
-        path = LOCAL / f"function-keys-{self.ports['http']}.json"
-        keys = {"masterKey": secrets.token_urlsafe(32), "functionKeys": {"default": self.function_key}}
-        for file, text in ((path, json.dumps(keys)), (self.key_header_file, f"x-functions-key: {self.function_key}")):
-            file.touch(mode=0o600)
-            file.write_text(text)
-        return path
+            self.function_key, self.route_keys = new_keys()
+        return write_keys(self.ports["http"], self.function_key, self.route_keys)
 
-    @property
-    def key_header_file(self) -> Path:
-        """The host key as a header line, for `curl -H @file` (a command line then shows no key)."""
-        return LOCAL / f"function-key-{self.ports['http']}.header"
+    def key_header_file(self, family: str | None = None) -> Path:
+        """A key as a header line, for `curl -H @file`: the host key, or one route family's function key."""
+        return key_header_file(self.ports["http"], family)
 
     def kill_host(self) -> None:
         """SIGKILL the local host, as an instance dying mid-call."""
@@ -268,8 +267,7 @@ class Stack:
     def stop(self) -> None:
         """Stop every process, the host first (Azurite keeps its data in memory only)."""
         if "http" in self.ports:
-            (LOCAL / f"function-keys-{self.ports['http']}.json").unlink(missing_ok=True)
-            self.key_header_file.unlink(missing_ok=True)
+            remove_keys(self.ports["http"], self.route_keys)
         for name in ("host", "emulator", "azurite"):
             process = self.processes.pop(name, None)
             if process is not None and process.poll() is None:

@@ -38,6 +38,7 @@ from handlers.adapters.user_tokens import UserTokens
 from handlers.domain.config import PipelineConfig
 from handlers.domain.timing import TimingModel, load_timing
 from handlers.intake.crm.mapping import load_field_map
+from handlers.intake.crm.senders import CrmSenders
 from handlers.intake.dependencies import IntakeDependencies
 from handlers.observability.http_telemetry import telemetry_hooks
 from handlers.observability.logs import install_context_filter
@@ -193,6 +194,7 @@ def build_intake(
         queue=QueueSender(queue),  # sends a message text, creating the queue where missing
         records=IntakeTable(table_client(settings, settings.ONBOARDING_INTAKE_TABLE)),
         field_map=load_field_map(settings.CRM_FIELD_MAP),
+        senders=CrmSenders.of(*settings.crm_organizations),
     )
 
 

@@ -1,11 +1,13 @@
 """The HTTP functions (contract §6): intake, status, validation, and the Dataverse and Salesforce routes.
 
-Function-key authorization (`x-functions-key` header or `code` query parameter); each body hands the request's
-bytes to a plain function and turns its Answer into the HTTP response.
+Function-key authorization (`x-functions-key` header or `code` query parameter), one function-level key per route
+family (docs/security.md); each body hands the request's bytes to a plain function and turns its Answer into the
+HTTP response. No exception reaches the host: `answered` turns one into a logged 503 or 500.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import azure.functions as func
@@ -31,6 +33,17 @@ def respond(answer: Answer) -> func.HttpResponse:
         **answer.headers, "Content-Type": answer.content_type})  # fmt: skip
 
 
+async def answered(function: str, work: Callable[[], Awaitable[Answer]], *, soap: bool = False) -> func.HttpResponse:
+    """One HTTP invocation: its Answer as the response; an exception never reaches the host (which would log its text
+    and raw traceback): intake.safety_net answers it."""
+    try:
+        return respond(await work())
+    except Exception as exc:
+        from handlers.intake.safety_net import failure_answer
+
+        return respond(failure_answer(function, exc, soap=soap))
+
+
 def api_base(req: func.HttpRequest, route: str) -> str:
     """The request's URL up to the route prefix (`https://app/api`), for the status URLs it answers with."""
     path = req.url.split("?", 1)[0].rstrip("/")
@@ -44,7 +57,8 @@ async def accept_customer_request(req: func.HttpRequest) -> func.HttpResponse:
     from handlers.intake.enqueue import accept_request
 
     base = api_base(req, "customer-requests")
-    return respond(await accept_request(req.get_body(), req.headers.get("content-type"), base, intake()))
+    return await answered("accept_customer_request", lambda: accept_request(
+        req.get_body(), req.headers.get("content-type"), base, intake()))  # fmt: skip
 
 
 @bp.function_name("validate_customer_request")
@@ -54,7 +68,8 @@ async def validate_customer_request(req: func.HttpRequest) -> func.HttpResponse:
     from handlers.bootstrap import get_dependencies
     from handlers.intake.validation import validate_request
 
-    return respond(await validate_request(req.get_body(), req.headers.get("content-type"), get_dependencies()))
+    return await answered("validate_customer_request", lambda: validate_request(
+        req.get_body(), req.headers.get("content-type"), get_dependencies()))  # fmt: skip
 
 
 @bp.function_name("get_customer_request")
@@ -63,7 +78,8 @@ async def get_customer_request(req: func.HttpRequest) -> func.HttpResponse:
     """The ledger's state of a request and its stored outcome event."""
     from handlers.intake.status import request_status
 
-    return respond(await request_status(req.route_params.get("requestId", ""), intake()))
+    request_id = req.route_params.get("requestId", "")
+    return await answered("get_customer_request", lambda: request_status(request_id, intake()))
 
 
 @bp.function_name("accept_dataverse_webhook")
@@ -73,7 +89,8 @@ async def accept_dataverse_webhook(req: func.HttpRequest) -> func.HttpResponse:
     from handlers.intake.crm.routes import accept_dataverse
 
     headers = {k.lower(): v for k, v in req.headers.items()}
-    return respond(await accept_dataverse(req.get_body(), headers, api_base(req, "crm/dataverse"), intake()))
+    base = api_base(req, "crm/dataverse")
+    return await answered("accept_dataverse_webhook", lambda: accept_dataverse(req.get_body(), headers, base, intake()))
 
 
 @bp.function_name("accept_salesforce_message")
@@ -82,4 +99,5 @@ async def accept_salesforce_message(req: func.HttpRequest) -> func.HttpResponse:
     """A Salesforce outbound message → one request per notification, then the SOAP Ack."""
     from handlers.intake.crm.routes import accept_salesforce
 
-    return respond(await accept_salesforce(req.get_body(), req.headers.get("content-type"), intake()))
+    return await answered("accept_salesforce_message", lambda: accept_salesforce(
+        req.get_body(), req.headers.get("content-type"), intake()), soap=True)  # fmt: skip

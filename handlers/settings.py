@@ -32,6 +32,9 @@ class StorageSettings(BaseSettings):
     ONBOARDING_INTAKE_TABLE: str = Field(default="onboardingintake", pattern=r"^[A-Za-z][A-Za-z0-9]{2,62}$")
     # The CRM field map (contract §6): a path or the JSON itself, over intake/crm/default-field-map.json.
     CRM_FIELD_MAP: str | None = None
+    # The organizations whose records each CRM route accepts (contract §6), comma-separated; unset: none.
+    DATAVERSE_ORGANIZATION_IDS: str = ""
+    SALESFORCE_ORGANIZATION_IDS: str = ""
     # The Functions host's storage connection (the ledger lives there), else the queue's.
     AzureWebJobsStorage: SecretStr | None = None
     CrmQueue: SecretStr | None = None
@@ -64,6 +67,11 @@ class StorageSettings(BaseSettings):
             ):
                 return text
         return None
+
+    @property
+    def crm_organizations(self) -> tuple[list[str], list[str]]:
+        """The Dataverse and Salesforce organization ids the CRM routes accept."""
+        return (self.DATAVERSE_ORGANIZATION_IDS.split(","), self.SALESFORCE_ORGANIZATION_IDS.split(","))
 
     @property
     def managed_identity_client_id(self) -> str | None:

@@ -8,13 +8,12 @@ functions take the message alone.
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 import azure.functions as func
 
 from handlers.domain.failures import OnboardingError
+from handlers.observability.logs import where_raised
 from handlers.onboarding.dependencies import Dependencies
 from handlers.onboarding.pipeline import handle_message
 from handlers.onboarding.poison import handle_poison
@@ -50,14 +49,6 @@ def get_dependencies() -> Dependencies:
     return built()
 
 
-def _where(exc: BaseException) -> str:
-    frames = traceback.extract_tb(exc.__traceback__)
-    if not frames:
-        return type(exc).__name__
-    last = frames[-1]
-    return f"{type(exc).__name__} raised in {last.name} ({Path(last.filename).name}:{last.lineno})"
-
-
 async def run_invocation(
     function: str, handler: Handler, body: bytes, dependencies: Callable[[], Dependencies] = get_dependencies
 ) -> None:
@@ -70,7 +61,7 @@ async def run_invocation(
     except OnboardingError as error:
         raise error from None  # its message is ours; what it was raised from stays out of the host's logs
     except Exception as exc:
-        raise InvocationFailed(f"{function} failed: {_where(exc)}") from None
+        raise InvocationFailed(f"{function} failed: {where_raised(exc)}") from None
 
 
 @bp.function_name("onboard_customer")

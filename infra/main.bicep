@@ -83,6 +83,10 @@ param failedOutcomesPerHourThreshold int = 10
 
 @description('Default for requests that do not say whether to grant default GDAP roles.')
 param enableGdapByDefault bool = true
+@description('Dataverse OrganizationIds whose records the Dataverse route accepts (comma-separated); empty: none.')
+param dataverseOrganizationIds string = ''
+@description('Salesforce OrganizationIds whose outbound messages the Salesforce route accepts (comma-separated); empty: none.')
+param salesforceOrganizationIds string = ''
 
 @description('''Purge protection on both vaults. Irreversible: the vaults and their names then outlive `azd down` for
 90 days (recover them with `az keyvault recover` before `azd up`, or set keyVaultName and appUserTokenVaultName).''')
@@ -260,6 +264,8 @@ module functionApp 'app/function-app.bicep' = {
     partnerCenterTenantId: partnerCenterTenantId
     partnerCenterClientId: partnerCenterClientId
     enableGdapByDefault: enableGdapByDefault
+    dataverseOrganizationIds: dataverseOrganizationIds
+    salesforceOrganizationIds: salesforceOrganizationIds
     virtualNetworkSubnetId: restrictPublicNetworkAccess ? network.outputs.appSubnetId : ''
   }
 }
@@ -286,6 +292,14 @@ output AZURE_LOCATION string = location
 output AZURE_TENANT_ID string = tenant().tenantId
 output AZURE_RESOURCE_GROUP string = rg.name
 output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
+// Each HTTP route family and its URL; each is opened by a function key of its own (infra/hooks/function-keys.sh).
+output HTTP_ROUTES object = {
+  intake: { function: 'accept_customer_request', key: 'intake', url: 'https://${functionApp.outputs.defaultHostName}/api/customer-requests' }
+  status: { function: 'get_customer_request', key: 'status', url: 'https://${functionApp.outputs.defaultHostName}/api/customer-requests/{requestId}' }
+  validate: { function: 'validate_customer_request', key: 'validate', url: 'https://${functionApp.outputs.defaultHostName}/api/customer-requests/validate' }
+  dataverse: { function: 'accept_dataverse_webhook', key: 'dataverse', url: 'https://${functionApp.outputs.defaultHostName}/api/crm/dataverse' }
+  salesforce: { function: 'accept_salesforce_message', key: 'salesforce', url: 'https://${functionApp.outputs.defaultHostName}/api/crm/salesforce' }
+}
 output AZURE_CLIENT_ID string = identity.outputs.clientId
 output MANAGED_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 output CUSTOMER_REQUESTS_QUEUE_URL string = '${storage.outputs.queueEndpoint}${queueName}'

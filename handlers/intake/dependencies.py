@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from handlers.domain.config import PipelineConfig
 from handlers.domain.ports import IntakeRecords, MessageSender
 from handlers.intake.crm.mapping import FieldMap
+from handlers.intake.crm.senders import CrmSenders
 from handlers.onboarding.ledger import Ledger
 
 
@@ -24,5 +25,6 @@ class IntakeDependencies:
     queue: MessageSender  # sends a message text to CUSTOMER_REQUESTS_QUEUE
     records: IntakeRecords
     field_map: FieldMap
+    senders: CrmSenders = field(default_factory=CrmSenders)  # the CRM organizations each route accepts
     clock: Callable[[], float] = field(default=time.time)
     sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep)

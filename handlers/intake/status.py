@@ -10,10 +10,17 @@ from handlers.intake.dependencies import IntakeDependencies
 from handlers.intake.enqueue import unavailable
 from handlers.intake.http_bodies import Answer, error, errors_answer, json_answer
 
+# What the created event carries that the CRM did not send and the status route does not show: whoever holds the
+# status route's key reads every request's answer, but the admin's sign-in name and the secret id of its password
+# go to event subscribers only.
+NOT_SHOWN = ("adminUserPrincipalName", "adminCredentialsSecretId")
+
 
 def _status_body(request_id: str, entry: LedgerEntry | None) -> dict[str, object]:
     stored = entry.event_json if entry is not None else None
     event = CloudEvent.model_validate_json(stored).to_json() if stored else None  # as subscribers received it
+    if event is not None:
+        event["data"] = {k: v for k, v in event["data"].items() if k not in NOT_SHOWN}
     return {"requestId": request_id, "state": entry.state if entry is not None else "received", "event": event}
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger("csp_onboarding")
@@ -38,6 +40,16 @@ class ContextFilter(logging.Filter):
             if not hasattr(record, key):
                 setattr(record, key, value)
         return True
+
+
+def where_raised(exc: BaseException) -> str:
+    """An exception named by its type and where it was raised, never by its text (a library's message can quote its
+    input): `ValueError raised in parse (mapping.py:120)`."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return type(exc).__name__
+    last = frames[-1]
+    return f"{type(exc).__name__} raised in {last.name} ({Path(last.filename).name}:{last.lineno})"
 
 
 def install_context_filter(logger: logging.Logger = log) -> None:

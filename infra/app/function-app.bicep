@@ -23,6 +23,10 @@ param partnerCenterCloud string
 param partnerCenterTenantId string
 param partnerCenterClientId string
 param enableGdapByDefault bool
+@description('The Dataverse organizations (OrganizationId GUIDs, comma-separated) whose account records POST /api/crm/dataverse accepts; empty closes the route.')
+param dataverseOrganizationIds string = ''
+@description('The Salesforce organizations (15- or 18-character OrganizationIds, comma-separated) whose outbound messages POST /api/crm/salesforce accepts; empty closes the route.')
+param salesforceOrganizationIds string = ''
 @description('The subnet the app joins (VNet integration) to reach storage, the vaults and the topic privately; empty for none. The app itself stays public: the CRMs call it.')
 param virtualNetworkSubnetId string = ''
 
@@ -104,6 +108,9 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       // identity's role there (rbac.bicep) reads the token, writes each rotated one back and disables superseded ones.
       PARTNER_CENTER_USER_TOKEN_SECRET_URL: empty(appUserTokenSecretName) ? '' : '${appUserTokenVaultUri}secrets/${appUserTokenSecretName}'
       ENABLE_GDAP_BY_DEFAULT: string(enableGdapByDefault)
+      // The CRM organizations each CRM route accepts (contract §6): the function key alone is in every CRM admin's view.
+      DATAVERSE_ORGANIZATION_IDS: dataverseOrganizationIds
+      SALESFORCE_ORGANIZATION_IDS: salesforceOrganizationIds
     }
   }
 }

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from handlers.intake.crm.mapping import load_field_map
+from handlers.intake.crm.senders import CrmSenders
 from handlers.intake.dependencies import IntakeDependencies
 from handlers.intake.enqueue import accept_request
 from handlers.intake.http_bodies import Answer
@@ -20,10 +21,17 @@ JSON = "application/json"
 BASE = "https://app.example/api"
 
 
+# The organizations of the CRM samples (samples/crm/), the ones the tests' intake accepts.
+SAMPLE_SENDERS = CrmSenders.of(["c2e4a6b8-1d3f-4a5b-9c7d-0e2f4a6b8c0d"], ["00D5g0000CspOnbAAA"])
+
+
 def intake(pipeline: Dependencies | None = None) -> IntakeDependencies:
-    """The intake over fakes, sharing the ledger of `pipeline` (through which a test may run its messages)."""
+    """The intake over fakes, sharing the ledger of `pipeline` (through which a test may run its messages); it
+    accepts the sample organizations' records."""
     pipeline = pipeline or dependencies()
-    return IntakeDependencies(pipeline.ledger, pipeline.config, FakeQueue(), FakeIntakeRecords(), load_field_map())
+    return IntakeDependencies(
+        pipeline.ledger, pipeline.config, FakeQueue(), FakeIntakeRecords(), load_field_map(), senders=SAMPLE_SENDERS
+    )
 
 
 def sent(deps: IntakeDependencies) -> list[dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 from typing import Any
@@ -36,9 +37,13 @@ def fresh_request(tag: str) -> dict[str, Any]:
 
 
 def with_unique_ids(text: str, tag: str) -> str:
-    """A CRM sample whose org, record and domain ids are this test's own (the stack is shared)."""
-    for old in ("c2e4a6b8-1d3f-4a5b", "00D5g0000CspOnb", "wingtipdynamicsab", "zeilmakerijutrecht",
-                "vastkustsegelab", "egeyelkenas"):  # fmt: skip
+    """A CRM sample whose record, notification and domain ids are this test's own (the stack is shared), each still
+    of its kind (a GUID, a Salesforce id); its organizations stay the samples', which the stack accepts."""
+    hex_tag = hashlib.sha256(tag.encode()).hexdigest()[:4]
+    for old, new in (("6a4b2f1e-8c3d-4e5f", f"6a4b2f1e-8c3d-{hex_tag}"), ("0015g0000Acc", f"0015{tag}0Acc"),
+                     ("04l5g0000Ntf", f"04l5{tag}0Ntf")):  # fmt: skip
+        text = text.replace(old, new)
+    for old in ("wingtipdynamicsab", "zeilmakerijutrecht", "vastkustsegelab", "egeyelkenas"):
         text = text.replace(old, f"{old[:-4]}{tag}")
     return text
 
@@ -129,3 +134,49 @@ def test_paths_and_methods_no_function_takes_are_404(stack: Stack) -> None:
     assert call(stack, "POST", "nothing-here", b"{}", **JSON).status_code == 404
     outside = httpx.get(f"{stack.http_url.removesuffix('/api')}/customer-requests", timeout=30)
     assert outside.status_code == 404  # routes live under /api only
+
+
+def test_each_route_familys_key_opens_its_own_route_only(stack: Stack) -> None:
+    # Function-level keys, as the host authorizes them: the Salesforce URL's key (which every Salesforce admin can
+    # read) opens the Salesforce route and nothing else.
+    def status(key: str) -> int:
+        return httpx.get(
+            f"{stack.http_url}/customer-requests/unknown", headers={"x-functions-key": key}, timeout=30
+        ).status_code
+
+    assert status(stack.route_keys["status"]) == 404  # in: an unknown request
+    for family in ("salesforce", "dataverse", "intake", "validate"):
+        assert status(stack.route_keys[family]) == 401, family
+    salesforce = call(stack, "POST", "crm/salesforce", b"<x/>", **{"x-functions-key": stack.route_keys["salesforce"],
+                                                                 "Content-Type": "text/xml"})  # fmt: skip
+    assert salesforce.status_code == 500 and b"soapenv:Fault" in salesforce.content  # in: refused as no message
+    assert call(stack, "POST", "crm/dataverse", b"{}", **{"x-functions-key": stack.route_keys["salesforce"],
+                                                          **JSON}).status_code == 401  # fmt: skip
+
+
+def test_a_dataverse_context_with_a_broken_character_is_a_400_not_a_crash(harness: Harness) -> None:
+    text = with_unique_ids((CRM / "dataverse-account-create.json").read_text(encoding="utf-8"), "dv09")
+    broken = {
+        "an attribute": text.replace('"value": "Wingtip', '"value": "\\ud800Wingtip', 1),
+        "OrganizationId": text.replace('"OrganizationId": "c2e4a6b8', '"OrganizationId": "\\udfffc2e4a6b8', 1),
+    }
+    for where, body in broken.items():
+        answer = call(harness.stack, "POST", "crm/dataverse", body.encode(), **JSON)
+        assert answer.status_code == 400, (where, answer.text)
+    correlation = text.replace('"CorrelationId": "5e2b', '"CorrelationId": "\\ud8005e2b', 1)
+    assert call(harness.stack, "POST", "crm/dataverse", correlation.encode(), **JSON).status_code == 202
+
+
+def test_a_record_of_an_organization_the_route_does_not_accept_is_refused_and_enqueues_nothing(
+    harness: Harness,
+) -> None:
+    text = with_unique_ids((CRM / "dataverse-account-create.json").read_text(encoding="utf-8"), "dv08")
+    other = text.replace("c2e4a6b8-1d3f-4a5b-9c7d-0e2f4a6b8c0d", "0badc0de-1d3f-4a5b-9c7d-0e2f4a6b8c0d")
+    answer = call(harness.stack, "POST", "crm/dataverse", other.encode(), **JSON)
+    assert (answer.status_code, answer.json()["errors"][0]["code"]) == (403, "organization_not_allowed")
+    salesforce = with_unique_ids((CRM / "salesforce-accounts.xml").read_text(encoding="utf-8"), "sf08")
+    other_org = salesforce.replace("00D5g0000CspOnb", "00D5g0000Other").encode()
+    fault = call(harness.stack, "POST", "crm/salesforce", other_org, **{"Content-Type": "text/xml"})
+    assert fault.status_code == 500 and b"SALESFORCE_ORGANIZATION_IDS" in fault.content
+    harness.settle(1.0)
+    assert [e for e in harness.stack.events() if "dv08" in json.dumps(e) or "sf08" in json.dumps(e)] == []

@@ -15,7 +15,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from handlers.domain.field_errors import FieldError
+from handlers.domain.text import echoable
 from handlers.intake.crm.mapping import CrmRecord
+from handlers.intake.crm.senders import dataverse_organization
 from handlers.intake.http_bodies import error
 
 MAX_BODY_BYTES = 256 * 1024  # Dataverse trims a context above 256 KB and says so in a header
@@ -73,11 +75,15 @@ def parse_context(context: dict[str, Any], *, size_exceeded: bool = False) -> Cr
     organization = _text(context.get("OrganizationId"))
     if organization is None:
         errors.append(error("required", "OrganizationId is required.", "OrganizationId"))
+    elif dataverse_organization(organization) is None:  # a GUID, else it names nothing (nor is safe to hash)
+        errors.append(error("not_a_guid", "OrganizationId must be a GUID.", "OrganizationId"))
     inputs = dict(_pairs(context.get("InputParameters")))
     target = inputs.get("Target")
     record_id = _text(context.get("PrimaryEntityId")) or (_text(target.get("Id")) if isinstance(target, dict) else None)
     if record_id is None:
         errors.append(error("required", "PrimaryEntityId is required.", "PrimaryEntityId"))
+    elif dataverse_organization(record_id) is None:
+        errors.append(error("not_a_guid", "PrimaryEntityId must be a GUID.", "PrimaryEntityId"))
     if not isinstance(target, dict):
         why = (
             "the context was over 256 KB and Dataverse left it out (x-ms-dynamics-msg-size-exceeded): "
@@ -95,5 +101,6 @@ def parse_context(context: dict[str, Any], *, size_exceeded: bool = False) -> Cr
     for _, image in _pairs(context.get("PostEntityImages")):
         attributes.update(_attributes(image))
     attributes.setdefault("accountid", record_id)
-    correlation = _text(context.get("CorrelationId"))
-    return CrmRecord("dataverse", organization, record_id, attributes, correlation[:128] if correlation else None)
+    correlation = _text(context.get("CorrelationId"))  # only echoed: made safe to carry, never refused
+    correlation_id = echoable(correlation)[:128] if correlation else None
+    return CrmRecord("dataverse", organization, record_id, attributes, correlation_id)

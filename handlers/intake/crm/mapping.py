@@ -233,12 +233,13 @@ def content_version(data: Mapping[str, Any]) -> str:
     """A version of the mapped content: the same content always has the same version (16 hex digits)."""
     content = {k: v for k, v in data.items() if k not in ("requestId", "correlationId")}
     canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:16]  # any text has a version
 
 
 def id_part(value: str) -> str:
     """A CRM id as it may stand in a requestId or a storage key: itself when plain, else a hash of it."""
-    return value if _ID_CHARS.fullmatch(value) else hashlib.sha256(value.encode("utf-8")).hexdigest()[:24]
+    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass"))  # any text, a lone surrogate included, has one
+    return value if _ID_CHARS.fullmatch(value) else digest.hexdigest()[:24]
 
 
 def derive_request_id(prefix: str, organization: str, record_id: str, version: str) -> str:
@@ -267,7 +268,8 @@ def map_record(record: CrmRecord, field_map: FieldMap) -> CustomerRequest | list
     data["requestId"] = derive_request_id(
         _PREFIXES[record.crm], record.organization, record.record_id, content_version(data)
     )
-    parsed = parse_message(json.dumps(data, ensure_ascii=False).encode("utf-8"))
+    # surrogatepass: a lone surrogate in an attribute reaches the request model, which names it (lone_surrogate)
+    parsed = parse_message(json.dumps(data, ensure_ascii=False).encode("utf-8", "surrogatepass"))
     if isinstance(parsed, InvalidRequest):
         named = {e.field for e in errors}  # a value refused while mapping is not reported "required" too
         return errors + [e for e in (_crm_error(e, sources) for e in parsed.errors) if e.field not in named]

@@ -52,10 +52,20 @@ async def accept_dataverse(body: bytes, headers: Mapping[str, str], base_url: st
     record = parse_context(context, size_exceeded="x-ms-dynamics-msg-size-exceeded" in headers)
     if isinstance(record, list):
         return errors_answer(400, record)
+    if not deps.senders.accepts("dataverse", record.organization):
+        log.warning("Dataverse record refused: its organization is not in DATAVERSE_ORGANIZATION_IDS")
+        return errors_answer(403, [not_allowed("DATAVERSE_ORGANIZATION_IDS")])
     request = map_record(record, deps.field_map)
     if isinstance(request, list):
         return errors_answer(400, request)
     return await accept_record(record_key(record), request, base_url, deps)
+
+
+def not_allowed(setting: str) -> FieldError:
+    """The refusal of a record from an organization the route does not accept (the sender may hold the function
+    key, but not this organization's trust)."""
+    message = f"OrganizationId is not an organization this function accepts records from ({setting})."
+    return FieldError(field="OrganizationId", code="organization_not_allowed", message=message)
 
 
 def _fault(message: str, *, sender: bool) -> Answer:
@@ -95,6 +105,10 @@ async def accept_salesforce(body: bytes, content_type: str | None, deps: IntakeD
     notifications = parse_outbound(body)
     if notifications and isinstance(notifications[0], FieldError):
         return _fault(_describe([n for n in notifications if isinstance(n, FieldError)]), sender=True)
+    if any(isinstance(n, Notification) and not deps.senders.accepts("salesforce", n.record.organization)
+           for n in notifications):  # fmt: skip
+        log.warning("Salesforce message refused: its organization is not in SALESFORCE_ORGANIZATION_IDS")
+        return _fault(not_allowed("SALESFORCE_ORGANIZATION_IDS").message, sender=True)
     unique: dict[str, Notification] = {}
     for item in notifications:  # a notification id twice in one message: the first one counts
         if isinstance(item, Notification):

@@ -16,42 +16,12 @@ from pydantic import SecretStr
 from devhost.console import report_failed_invocation
 from handlers.adapters.entra import MsalTokenProvider
 from handlers.adapters.event_grid import EventGridPublisher
-from handlers.adapters.pacing import Pacer
-from handlers.adapters.partner_center import PartnerCenterClient
 from handlers.domain.failures import ErrorKind, OnboardingError
 from handlers.onboarding.dependencies import Dependencies
 from handlers.onboarding.pipeline import handle_message
 from handlers.triggers import InvocationFailed, run_invocation
 from tests.fakes import FakeEventSink, FakeLedgerRows, dependencies, message, retry_policy, sample
-from tests.fakes.malformed_answers import PLANTED, PLANTED_NUMBER, SHAPES
-
-
-def partner_center(created: httpx.Response) -> PartnerCenterClient:
-    """Pre-flight passes; the create answers `created`."""
-
-    def answer(request: httpx.Request) -> httpx.Response:
-        if request.method == "HEAD":
-            return httpx.Response(404)
-        if request.url.path == "/v1/validations/address":
-            return httpx.Response(200, json={"status": "VerifiedShippable"})
-        if request.url.path.startswith("/v1/countryvalidationrules/"):
-            return httpx.Response(200, json={"iso2Code": "SE"})
-        return created
-
-    async def no_wait(seconds: float) -> None:
-        return None
-
-    class Tokens:
-        async def get_token(self) -> str:
-            return "token-for-tests"
-
-    return PartnerCenterClient(
-        httpx.AsyncClient(transport=httpx.MockTransport(answer)),
-        Tokens(),
-        base_url="https://pc.test",
-        pacer=Pacer(60_000, sleep=no_wait),
-        retry_policy=retry_policy(max_attempts=2, sleep=no_wait),
-    )
+from tests.fakes.malformed_answers import PLANTED, PLANTED_NUMBER, SHAPES, partner_center
 
 
 def everything_written(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -88,7 +89,7 @@ async def test_a_failed_but_retryable_request_sent_again_unchanged_is_enqueued_a
 async def test_a_request_the_ledger_never_saw_is_sent_again_only_after_an_hour() -> None:
     now = [1000.0]
     base = intake()
-    deps = IntakeDependencies(base.ledger, base.config, base.queue, base.records, base.field_map, lambda: now[0])
+    deps = replace(base, clock=lambda: now[0])
     await post(deps, sample())
     now[0] += 600
     await post(deps, sample())
@@ -118,7 +119,14 @@ async def test_status_shows_each_state() -> None:
     await handle_message(message(done), pipeline)
     status = body_of(await request_status(done["requestId"], deps))
     assert status["state"] == "created"
-    assert status["event"] == pipeline.events.events[-1]  # type: ignore[attr-defined]
+    published = pipeline.events.events[-1]  # type: ignore[attr-defined]
+    # The event subscribers got, without what the CRM never sent: the admin's sign-in and its password's secret id.
+    assert published["data"]["adminUserPrincipalName"] and "adminUserPrincipalName" not in status["event"]["data"]
+    assert "adminCredentialsSecretId" not in status["event"]["data"]
+    assert {**status["event"], "data": published["data"]} == published
+    assert status["event"]["data"] == {
+        k: v for k, v in published["data"].items() if k not in ("adminUserPrincipalName", "adminCredentialsSecretId")
+    }
     refused = sample("nl-fietsfabriek")
     refused["customer"]["domainPrefix"] = "taken"
     await handle_message(message(refused), pipeline)
@@ -221,7 +229,7 @@ class BrokenQueue(FakeQueue):
 async def test_no_ack_until_every_notification_is_enqueued_and_the_retry_adds_only_the_rest() -> None:
     deps = intake()
     queue = BrokenQueue(good=1)
-    deps = IntakeDependencies(deps.ledger, deps.config, queue, deps.records, deps.field_map)
+    deps = replace(deps, queue=queue)
     body = (CRM / "salesforce-accounts.xml").read_bytes()
     answer = await accept_salesforce(body, "text/xml", deps)
     assert answer.status == 500  # a SOAP Fault over HTTP (WS-I BP R1126)
