@@ -1,5 +1,7 @@
 """Fuzzing by hand, longer than the property tests: 100,000 seeded cases through parse_message and every Partner
-Center answer parser, with the oracles of tests/fuzz_checks.py. Prints the counts (issue 14 asks for 0 and 0).
+Center answer parser, with the oracles of tests/fuzz_checks.py, and one case in fifty an adversarial body up to its
+route's limit (bench/adversarial.py). Every case is timed (process CPU time); the slowest is reported with its shape.
+Prints the counts (issue 14 asks for 0 and 0; issue 21 for the slowest case under 50 ms).
 
     .venv/bin/python -m bench.fuzz                 # 100,000 cases, half messages, half Partner Center answers
     .venv/bin/python -m bench.fuzz --cases 20000 --seed 7
@@ -16,6 +18,7 @@ import time
 from collections import Counter
 from typing import Any
 
+from bench.adversarial import adversarial_body, read
 from tests.fakes import sample
 from tests.fuzz_checks import METHODS, PLANTED, PLANTED_NUMBER, answer_problems, message_problems
 
@@ -114,16 +117,34 @@ def an_answer(rng: random.Random) -> tuple[str, int, list[tuple[bytes, bytes]], 
     return rng.choice(METHODS), status, headers, body
 
 
+def _read_problems(route: str, body: bytes) -> list[str]:
+    """An adversarial body must be answered (a value, errors, a refusal), never raise."""
+    try:
+        read(route, body)
+    except Exception as exc:
+        return [f"the {route} reader raised {type(exc).__name__}"]
+    return []
+
+
 async def run(cases: int, seed: int) -> dict[str, Any]:
     rng = random.Random(seed)
     problems: Counter[str] = Counter()
     examples: dict[str, str] = {}
     started = time.perf_counter()
+    slowest: tuple[float, str] = (0.0, "")
     for case in range(cases):
-        if case % 2 == 0:
+        began = time.process_time()
+        if case % 50 == 49:
+            route, shape, body = adversarial_body(rng)
+            found = _read_problems(route, body)
+            what = f"{route}: {shape} ({len(body)} bytes)"
+        elif case % 2 == 0:
             found = message_problems(a_message(rng))
+            what = "a fuzzed message"
         else:
             found = await answer_problems(*an_answer(rng))
+            what = "a fuzzed Partner Center answer"
+        slowest = max(slowest, (time.process_time() - began, f"case {case}, {what}"))
         for problem in found:
             problems[problem] += 1
             examples.setdefault(problem, f"case {case}")
@@ -136,6 +157,8 @@ async def run(cases: int, seed: int) -> dict[str, Any]:
         "unclassifiedExceptions": unclassified,
         "leaks": leaks,
         "otherProblems": sum(problems.values()) - unclassified - leaks,
+        "slowestCaseMs": round(slowest[0] * 1000, 1),
+        "slowestCase": slowest[1],
         "problems": dict(problems),
         "firstSeen": examples,
     }

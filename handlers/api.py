@@ -20,7 +20,7 @@ from handlers.domain.partner_center_body import domain_for
 from handlers.domain.request import CustomerRequest, InvalidRequest, parse_message
 from handlers.domain.timing import parse_timespan
 from handlers.intake.crm.mapping import CrmName, CrmRecord, FieldMap, load_field_map, map_record
-from handlers.intake.crm.routes import record_key
+from handlers.intake.crm.routes import read_body, record_key
 from handlers.intake.dependencies import IntakeDependencies
 from handlers.intake.enqueue import Busy, claim_record, enqueue_once
 from handlers.intake.validation import validate_request
@@ -67,6 +67,7 @@ __all__ = [
     "parse_message",
     "parse_timespan",
     "quiet_noisy_loggers",
+    "read_body",
     "record_key",
     "run_preflight",
     "store_app_user_sign_in",

@@ -16,9 +16,11 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import gc
 import json
 import re
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from handlers.domain.field_errors import FieldError
@@ -51,6 +53,20 @@ TOO_LONG_NUMBER = TooLongNumber()
 
 def _error(code: str, message: str) -> FieldError:
     return FieldError(field=None, code=code, message=message)
+
+
+@contextlib.contextmanager
+def without_collection() -> Iterator[None]:
+    """The garbage collector paused while an untrusted body is parsed: a parse builds a tree (no cycles to collect),
+    and a body of many small containers would otherwise run the collector over and over (a 256 KiB body of empty
+    arrays: 44 ms with it, 8 ms without)."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
 
 
 def _too_deep(text: str) -> bool:
@@ -120,7 +136,8 @@ def loads(text: str, what: str = "message") -> tuple[Any, list[FieldError]]:
     # Only a text holding a run of over-long digits pays for a Python call per integer.
     slow_integers = integer if _LONG_DIGITS.search(text) else None
     try:
-        value = json.loads(text, parse_int=slow_integers, object_pairs_hook=members)
+        with without_collection():
+            value = json.loads(text, parse_int=slow_integers, object_pairs_hook=members)
     except RecursionError:  # nested past the interpreter's recursion limit: refused by the C scanner at once
         return None, too_deep
     except ValueError:  # JSONDecodeError is a ValueError

@@ -19,7 +19,7 @@ from handlers.intake.crm.mapping import CrmRecord, id_part, map_record
 from handlers.intake.crm.salesforce import MAX_BODY_BYTES as SALESFORCE_MAX_BYTES
 from handlers.intake.crm.salesforce import Notification, ack, fault, parse_outbound
 from handlers.intake.dependencies import IntakeDependencies
-from handlers.intake.enqueue import Busy, accept_record, claim_record, enqueue_once
+from handlers.intake.enqueue import Busy, accept_record, claim_record, enqueue_once, read_request
 from handlers.intake.http_bodies import (
     JSON_TYPES,
     XML_TYPES,
@@ -59,6 +59,20 @@ async def accept_dataverse(body: bytes, headers: Mapping[str, str], base_url: st
     if isinstance(request, list):
         return errors_answer(400, request)
     return await accept_record(record_key(record), request, base_url, deps)
+
+
+def read_body(route: str, body: bytes) -> object:
+    """What a route makes of a body before anything is stored or enqueued — size and type checks, parsing, and the
+    record or request it holds — for the fuzz benchmark's adversarial bodies: `message` (the queue and
+    /customer-requests), `dataverse`, `salesforce`."""
+    if route == "salesforce":
+        return body_refusal(body, "text/xml", accepted=XML_TYPES, limit=SALESFORCE_MAX_BYTES) or parse_outbound(body)
+    if route == "dataverse":
+        context = check_body(body, "application/json", accepted=JSON_TYPES, limit=DATAVERSE_MAX_BYTES) or (
+            read_json_object(body)
+        )
+        return parse_context(context) if isinstance(context, dict) else context
+    return read_request(body, "application/json")
 
 
 def not_allowed(setting: str) -> FieldError:

@@ -13,6 +13,7 @@ The XML is parsed with defusedxml: no DTD, no entities, no external references (
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -20,14 +21,21 @@ from xml.etree.ElementTree import Element, ParseError
 from xml.sax.saxutils import escape
 
 from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import fromstring
+from defusedxml.ElementTree import iterparse
 
+from handlers.domain.bounded_json import without_collection
 from handlers.domain.field_errors import FieldError
 from handlers.intake.crm.mapping import CrmRecord
 from handlers.intake.http_bodies import error
 
 MAX_BODY_BYTES = 1024 * 1024  # 100 notifications of an Account's fields fit easily
 MAX_NOTIFICATIONS = 100
+# Envelope > Body > notifications > Notification > sObject > field: a hundred Accounts of a hundred and fifty fields,
+# and room to spare; a body with more is refused before the rest of it is read.
+MAX_ELEMENTS = 16_000
+MAX_TAG_BYTES = 8192  # an outbound message's tags hold a name and a few namespace declarations
+# From a '<', that many bytes without another '<' or '>': each byte is looked at from one '<' only (linear).
+_LONG_TAG = re.compile(rb"<[^<>]{%d}" % MAX_TAG_BYTES)
 _XSI = "{http://www.w3.org/2001/XMLSchema-instance}"
 _ENVELOPE = "http://schemas.xmlsoap.org/soap/envelope/"
 _OUTBOUND = "http://soap.sforce.com/2005/09/outbound"
@@ -82,14 +90,33 @@ def _notification(element: Element, organization: str, index: int) -> Notificati
     return Notification(notification_id, record)
 
 
+def _envelope(body: bytes) -> Element | FieldError:
+    """The body's root element, parsed incrementally and stopped as soon as it holds more elements than an outbound
+    message can (so no body up to the route's limit costs more than a real message's worth of elements: tens of
+    milliseconds at most). Nesting needs no bound: expat builds the tree without recursion, and nothing here walks
+    it recursively."""
+    if _LONG_TAG.search(body):  # one tag of tens of thousands of attributes would cost more than a message's worth
+        return error("too_large", f"The body holds a tag longer than {MAX_TAG_BYTES} bytes.")
+    try:
+        events = iterparse(io.BytesIO(body), events=("start",), forbid_dtd=True, forbid_entities=True,
+                           forbid_external=True)  # fmt: skip
+        with without_collection():
+            for count, _ in enumerate(events, start=1):
+                if count > MAX_ELEMENTS:
+                    return error("too_large", f"The body holds more than {MAX_ELEMENTS} elements.")
+        root = events.root  # type: ignore[attr-defined]
+    except DefusedXmlException:
+        return error("forbidden_xml", "The body declares a DTD, entities or external references.")
+    except (ParseError, ValueError, RecursionError):
+        return error("not_xml", "The body is not well-formed XML.")
+    return root if isinstance(root, Element) else error("not_xml", "The body is not well-formed XML.")
+
+
 def parse_outbound(body: bytes) -> list[Notification] | list[FieldError]:
     """The notifications of an outbound message, or errors saying why it is not one (never raises)."""
-    try:
-        envelope = fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except DefusedXmlException:
-        return [error("forbidden_xml", "The body declares a DTD, entities or external references.")]
-    except (ParseError, ValueError, RecursionError):
-        return [error("not_xml", "The body is not well-formed XML.")]
+    envelope = _envelope(body)
+    if isinstance(envelope, FieldError):
+        return [envelope]
     # Namespaces count: a SOAP 1.1 Envelope and Body, and Salesforce's outbound `notifications`, nothing alike.
     soap_body = envelope.find(_in(_ENVELOPE, "Body")) if envelope.tag == _in(_ENVELOPE, "Envelope") else None
     message = soap_body.find(_in(_OUTBOUND, "notifications")) if soap_body is not None else None
