@@ -22,7 +22,8 @@ from handlers.domain.timing import parse_timespan
 from handlers.intake.crm.mapping import CrmName, CrmRecord, FieldMap, load_field_map, map_record
 from handlers.intake.crm.routes import read_body, record_key
 from handlers.intake.dependencies import IntakeDependencies
-from handlers.intake.enqueue import Busy, claim_record, enqueue_once
+from handlers.intake.enqueue import Busy, enqueue_once
+from handlers.intake.records import claim_record
 from handlers.intake.validation import validate_request
 from handlers.observability.telemetry import quiet_noisy_loggers
 from handlers.onboarding.dependencies import Dependencies

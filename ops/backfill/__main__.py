@@ -15,13 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from handlers.api import (
-    IntakeDependencies,
-    StorageSettings,
-    build_intake,
-    close,
-    load_field_map,
-)
+from handlers.api import IntakeDependencies, StorageSettings, build_intake, close, load_field_map
 from ops.backfill.report import RowOutcome, write_errors_csv, write_html, write_outcomes_csv
 from ops.backfill.rows import FORMATS, Row, read_rows
 from ops.backfill.run import enqueue, follow, preflight

@@ -19,7 +19,7 @@ from handlers.intake.crm.mapping import CrmRecord, id_part, map_record
 from handlers.intake.crm.salesforce import MAX_BODY_BYTES as SALESFORCE_MAX_BYTES
 from handlers.intake.crm.salesforce import Notification, ack, fault, parse_outbound
 from handlers.intake.dependencies import IntakeDependencies
-from handlers.intake.enqueue import Busy, accept_record, claim_record, enqueue_once, read_request
+from handlers.intake.enqueue import Busy, enqueue_once, read_request
 from handlers.intake.http_bodies import (
     JSON_TYPES,
     XML_TYPES,
@@ -29,6 +29,7 @@ from handlers.intake.http_bodies import (
     errors_answer,
     read_json_object,
 )
+from handlers.intake.records import accept_record, claim_record
 
 log = logging.getLogger("csp_onboarding")
 SOAP = "text/xml; charset=utf-8"
