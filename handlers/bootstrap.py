@@ -26,7 +26,7 @@ from handlers.adapters.entra import (
 from handlers.adapters.event_grid import EventGridPublisher
 from handlers.adapters.http import build_http_client, proxy_configured
 from handlers.adapters.intake_table import IntakeTable
-from handlers.adapters.key_vault import KeyVaultSecrets, VaultTokens
+from handlers.adapters.key_vault import KeyVaultSecrets, OperatorVaultTokens, VaultTokens
 from handlers.adapters.ledger_table import LedgerTable
 from handlers.adapters.notice_table import NoticeTable
 from handlers.adapters.pacing import Pacer
@@ -188,11 +188,13 @@ def build_intake(
     queue = queue_client(settings, settings.CUSTOMER_REQUESTS_QUEUE)
     if queue is None:
         raise RuntimeError("No CrmQueue connection setting: the HTTP intake cannot enqueue requests")
+    records = IntakeTable(table_client(settings, settings.ONBOARDING_INTAKE_TABLE))
     return IntakeDependencies(
         ledger=ledger or build_ledger(settings),
         config=config or pipeline_config(settings, load_timing()),
         queue=QueueSender(queue),  # sends a message text, creating the queue where missing
-        records=IntakeTable(table_client(settings, settings.ONBOARDING_INTAKE_TABLE)),
+        records=records,
+        pending=records,
         field_map=load_field_map(settings.CRM_FIELD_MAP),
         senders=CrmSenders.of(*settings.crm_organizations),
     )
@@ -251,22 +253,6 @@ async def store_app_user_sign_in(settings: Settings, refresh_token: str, *, publ
         return await store_refresh_token(vault, name, refresh_token, public=public, writtenBy="ops.consent")
 
 
-class OperatorVaultTokens:
-    """Key Vault tokens of azure-identity's DefaultAzureCredential (the operator's own sign-in: `az login`)."""
-
-    def __init__(self) -> None:
-        from azure.identity import DefaultAzureCredential  # only where an operator signs in
-
-        self._credential = DefaultAzureCredential()
-
-    async def get_token(self) -> str:
-        """A Key Vault token; raises azure-identity's errors."""
-        return (await asyncio.to_thread(self._credential.get_token, f"{KEY_VAULT_RESOURCE}/.default")).token
-
-    def invalidate(self) -> None:
-        """Nothing cached here: azure-identity caches."""
-
-
 async def close(*adapters: object) -> None:
     """Close the adapters that hold connections (a worker keeps them for life; scripts and tests do not)."""
     for adapter in adapters:
@@ -292,8 +278,9 @@ def per_event_loop(build: Callable[[], T], what: str) -> Callable[[], T]:
 
 
 def _intake_of_this_worker() -> IntakeDependencies:
-    pipeline = get_dependencies()  # one ledger and one config per worker, shared with the queue functions
-    return build_intake(get_settings(), ledger=pipeline.ledger, config=pipeline.config)
+    pipeline = get_dependencies()  # one ledger, config and event sink per worker, shared with the queue functions
+    intake = build_intake(get_settings(), ledger=pipeline.ledger, config=pipeline.config)
+    return replace(intake, publisher=pipeline.publisher)
 
 
 get_dependencies = per_event_loop(lambda: build_dependencies(get_settings()), "Onboarding pipeline")

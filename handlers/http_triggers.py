@@ -86,7 +86,7 @@ async def get_customer_request(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="crm/dataverse", methods=["POST"], auth_level=KEY)
 async def accept_dataverse_webhook(req: func.HttpRequest) -> func.HttpResponse:
     """A Dataverse `account` Create/Update webhook → one request."""
-    from handlers.intake.crm.routes import accept_dataverse
+    from handlers.intake.crm.dataverse_route import accept_dataverse
 
     headers = {k.lower(): v for k, v in req.headers.items()}
     base = api_base(req, "crm/dataverse")

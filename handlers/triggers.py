@@ -52,16 +52,31 @@ def get_dependencies() -> Dependencies:
 async def run_invocation(
     function: str, handler: Handler, body: bytes, dependencies: Callable[[], Dependencies] = get_dependencies
 ) -> None:
+    """Run one invocation of an onboarding entry point, as `run_safely` does."""
+    await run_safely(function, lambda: handler(body, dependencies()))
+
+
+async def run_safely(function: str, work: Callable[[], Awaitable[object]]) -> None:
     """Run one invocation. An exception leaves it only with a message built by this project and without the
     exceptions chained to it: the worker sends the host `{type}: {str(exc)}` and a traceback of the whole chain
     (azure-functions-python-worker, Dispatcher._serialize_exception / utils.tracing.marshall_exception_trace), and
     the host logs both and records them on the invocation's span, outside this worker's log redaction."""
     try:
-        await handler(body, dependencies())
+        await work()
     except OnboardingError as error:
         raise error from None  # its message is ours; what it was raised from stays out of the host's logs
     except Exception as exc:
         raise InvocationFailed(f"{function} failed: {where_raised(exc)}") from None
+
+
+async def release_kept_versions() -> None:
+    """Release the CRM records' kept later versions whose earlier request decided (intake/pending.py)."""
+    from handlers.bootstrap import get_intake
+    from handlers.intake.pending import release_pending
+
+    deps = get_intake()
+    if deps.pending is not None:
+        await release_pending(deps, deps.pending)
 
 
 @bp.function_name("onboard_customer")
@@ -85,6 +100,14 @@ async def refresh_app_user_token(timer: func.TimerRequest) -> None:
     """Daily at 04:41 UTC: redeem the App+User refresh token (and keep the rotated one), so it never idles out
     (90 days); a dead sign-in publishes consent.required. Nothing to do when App+User is off."""
     await run_invocation("refresh_app_user_token", refresh_app_user, b"")
+
+
+@bp.function_name("release_pending_records")
+@bp.timer_trigger(arg_name="timer", schedule="*/30 * * * * *", run_on_startup=False)
+async def release_pending_records(timer: func.TimerRequest) -> None:
+    """Every 30 s: a CRM record's later version, kept while its earlier request was undecided, is sent once that one
+    failed and dropped once it created the customer (Dataverse does not send it again)."""
+    await run_safely("release_pending_records", release_kept_versions)
 
 
 @bp.function_name("report_exhausted_request")

@@ -35,6 +35,9 @@ def _entity(record: IntakeRecord) -> dict[str, Any]:
         entity["content_hash"] = record.content_hash
     if record.sending:
         entity["sending"] = True
+    if record.pending_request_id is not None and record.pending_message is not None:
+        entity["pending_request_id"] = record.pending_request_id
+        entity["pending_message"] = record.pending_message
     return entity
 
 
@@ -46,6 +49,8 @@ def _record(entity: Any) -> IntakeRecord:
         updated_at=float(entity.get("updated_at") or 0.0),
         etag=entity.metadata.get("etag"),
         sending=bool(entity.get("sending")),
+        pending_request_id=entity.get("pending_request_id"),
+        pending_message=entity.get("pending_message"),
     )
 
 
@@ -108,6 +113,23 @@ class IntakeTable(OwnedTable):
                     break
         except ResourceNotFoundError:
             return found  # no table yet: the HTTP intake never took a request
+        except AzureError as exc:
+            raise storage_failure("intake query", exc) from None
+        return found
+
+    async def pending(self, *, limit: int) -> list[IntakeRecord]:
+        """Up to `limit` rows keeping a CRM record's later version (a row without one lacks the column, and a filter
+        on a missing column matches nothing)."""
+        await self._ensure_table()
+        found: list[IntakeRecord] = []
+        try:
+            async for entity in self._table.query_entities(
+                "PartitionKey eq @p and pending_request_id ne ''", parameters={"p": PARTITION},
+                results_per_page=min(limit, 1000),
+            ):  # fmt: skip
+                found.append(_record(entity))
+                if len(found) >= limit:
+                    break
         except AzureError as exc:
             raise storage_failure("intake query", exc) from None
         return found

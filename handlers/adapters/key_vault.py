@@ -4,6 +4,7 @@ version disabled. A refusal names Key Vault's error code, never its message (it 
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from dataclasses import dataclass, field
@@ -204,3 +205,19 @@ def _error_code(response: httpx.Response) -> str:
         codes.append(code)
         error = error.get("innererror") or error.get("innerError")
     return f" {'/'.join(codes)}" if codes else ""
+
+
+class OperatorVaultTokens:
+    """Key Vault tokens of azure-identity's DefaultAzureCredential (an operator's own sign-in: `az login`)."""
+
+    def __init__(self) -> None:
+        from azure.identity import DefaultAzureCredential  # only where an operator signs in
+
+        self._credential = DefaultAzureCredential()
+
+    async def get_token(self) -> str:
+        """A Key Vault token; raises azure-identity's errors."""
+        return (await asyncio.to_thread(self._credential.get_token, "https://vault.azure.net/.default")).token
+
+    def invalidate(self) -> None:
+        """Nothing cached here: azure-identity caches."""

@@ -84,6 +84,14 @@ class IntakeRecords(Protocol):
         """Write the row whatever it held."""
 
 
+class PendingRecords(Protocol):
+    """The CRM records whose later version waits for their current request (intake/pending.py); storage failures
+    raise OnboardingError(TRANSIENT)."""
+
+    async def pending(self, *, limit: int) -> list[IntakeRecord]:
+        """Up to `limit` record rows that keep a later version."""
+
+
 class RetainedRecords(Protocol):
     """The intake's rows as retention sees them; storage failures raise OnboardingError(TRANSIENT)."""
 

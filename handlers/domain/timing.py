@@ -69,6 +69,8 @@ class TimingModel:
     intake_wait: float = 2.0
     intake_poll: float = 0.05
     intake_retry_after: float = 30.0
+    # How long a CRM record's storing is retried within the request before a 503: well under Dataverse's 60 s timeout.
+    intake_store_budget: float = 10.0
 
     def __post_init__(self) -> None:
         if self.max_dequeue_count < 2 or self.visibility_timeout <= 0 or self.function_timeout <= 0:

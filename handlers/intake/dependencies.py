@@ -9,10 +9,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from handlers.domain.config import PipelineConfig
-from handlers.domain.ports import IntakeRecords, MessageSender
+from handlers.domain.ports import IntakeRecords, MessageSender, PendingRecords
 from handlers.intake.crm.mapping import FieldMap
 from handlers.intake.crm.senders import CrmSenders
 from handlers.onboarding.ledger import Ledger
+from handlers.onboarding.outcomes import Publisher
 
 
 @dataclass(frozen=True)
@@ -26,5 +27,7 @@ class IntakeDependencies:
     records: IntakeRecords
     field_map: FieldMap
     senders: CrmSenders = field(default_factory=CrmSenders)  # the CRM organizations each route accepts
+    pending: PendingRecords | None = None  # the records' kept later versions (the same rows as `records`)
+    publisher: Publisher | None = None  # where a refused CRM record is published as a `failed` event
     clock: Callable[[], float] = field(default=time.time)
     sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep)

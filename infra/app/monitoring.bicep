@@ -86,6 +86,20 @@ var alerts = [
     query: 'traces | where tostring(customDimensions.alert) == "possible_orphan_tenant"'
   }
   {
+    name: 'dataverse-step-misregistered'
+    description: 'A Dataverse webhook came from a step registered before the account exists (PreValidation or PreOperation, or no record id): every account would be one request, so none is enqueued. Register the step on account Create and Update, PostOperation, asynchronous, with a post-image of the mapped columns.'
+    severity: 2
+    threshold: 0
+    query: 'traces | where tostring(customDimensions.alert) == "dataverse_step_misregistered"'
+  }
+  {
+    name: 'crm-record-not-kept'
+    description: 'A CRM record version could not be stored within the request and was answered 503; Dataverse retries a 503 once and then gives up, so the edit may be lost. Check storage, then save the record again in the CRM.'
+    severity: 1
+    threshold: 0
+    query: 'traces | where tostring(customDimensions.alert) == "crm_record_not_kept"'
+  }
+  {
     name: 'undecided-request-expiring'
     description: 'A request has had no outcome for ONBOARDING_UNDECIDED_RETENTION_DAYS; its ledger row is deleted a week after this alert unless it moves. If the line says a create went out, look for that domain in Partner Center; send the request again to finish it.'
     severity: 2

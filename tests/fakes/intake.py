@@ -29,8 +29,16 @@ def intake(pipeline: Dependencies | None = None) -> IntakeDependencies:
     """The intake over fakes, sharing the ledger of `pipeline` (through which a test may run its messages); it
     accepts the sample organizations' records."""
     pipeline = pipeline or dependencies()
+    records = FakeIntakeRecords()
     return IntakeDependencies(
-        pipeline.ledger, pipeline.config, FakeQueue(), FakeIntakeRecords(), load_field_map(), senders=SAMPLE_SENDERS
+        pipeline.ledger,
+        pipeline.config,
+        FakeQueue(),
+        records,
+        load_field_map(),
+        senders=SAMPLE_SENDERS,
+        pending=records,
+        publisher=pipeline.publisher,
     )
 
 

@@ -114,6 +114,9 @@ class FakeIntakeRecords:
     async def upsert(self, record: IntakeRecord) -> None:
         self._stamp(record)
 
+    async def pending(self, *, limit: int) -> list[IntakeRecord]:
+        return [r for r in self.rows.values() if r.pending_request_id is not None][:limit]
+
     async def written_before(self, cutoff: float, *, after: str, limit: int) -> list[IntakeRecord]:
         return [r for k, r in sorted(self.rows.items()) if k > after and r.updated_at < cutoff][:limit]
 

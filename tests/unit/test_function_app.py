@@ -24,11 +24,16 @@ def indexed() -> list[Any]:
 
 def test_the_host_finds_both_queue_functions_and_the_retention_timer(indexed: list[Any]) -> None:
     functions = {f.get_function_name(): json.loads(f.get_function_json()) for f in indexed}
-    queue_and_timer = {"onboard_customer", "report_exhausted_request", "purge_ledger", "refresh_app_user_token"}
+    queue_and_timer = {
+        "onboard_customer", "report_exhausted_request", "purge_ledger", "refresh_app_user_token",
+        "release_pending_records",
+    }  # fmt: skip
     assert queue_and_timer <= set(functions)
     assert set(functions) - queue_and_timer == set(HTTP_ROUTES)
     timer = functions["purge_ledger"]["bindings"]
     assert [(b["type"], b["schedule"]) for b in timer] == [("timerTrigger", "0 17 3 * * *")]
+    sweep = functions["release_pending_records"]["bindings"]
+    assert [(b["type"], b["schedule"]) for b in sweep] == [("timerTrigger", "*/30 * * * * *")]
     daily = functions["refresh_app_user_token"]["bindings"]
     assert [(b["type"], b["schedule"]) for b in daily] == [("timerTrigger", "0 41 4 * * *")]
     main = functions["onboard_customer"]["bindings"]
@@ -66,7 +71,10 @@ def test_the_http_functions_serve_the_contract_routes_with_a_function_key(indexe
         assert (output["type"], output["name"]) == ("http", "$return")
 
 
-ALL_FUNCTIONS = {"onboard_customer", "report_exhausted_request", "purge_ledger", "refresh_app_user_token", *HTTP_ROUTES}
+ALL_FUNCTIONS = {
+    "onboard_customer", "report_exhausted_request", "purge_ledger", "refresh_app_user_token", "release_pending_records",
+    *HTTP_ROUTES,
+}  # fmt: skip
 
 
 def test_each_function_takes_its_trigger_alone(indexed: list[Any]) -> None:

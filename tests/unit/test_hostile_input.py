@@ -18,7 +18,7 @@ from handlers.domain.bounded_json import loads
 from handlers.domain.failures import ErrorKind, OnboardingError
 from handlers.domain.ledger_entry import LedgerEntry
 from handlers.http_triggers import answered
-from handlers.intake.crm.routes import accept_dataverse
+from handlers.intake.crm.dataverse_route import accept_dataverse
 from handlers.intake.http_bodies import Answer
 from handlers.observability.redaction import remember_secret
 from handlers.onboarding.pipeline import handle_message
@@ -160,7 +160,7 @@ async def test_an_http_function_that_raises_answers_a_logged_500_and_raises_noth
 @pytest.mark.parametrize(
     ("where", "old", "new", "status"),
     [("an attribute", '"value": "Wingtip', '"value": "\\ud800Wingtip', 400),
-     ("OrganizationId", '"OrganizationId": "c2e4a6b8', '"OrganizationId": "\\udfffc2e4a6b8', 400),
+     ("OrganizationId", '"OrganizationId": "c2e4a6b8', '"OrganizationId": "\\udfffc2e4a6b8', 403),
      ("CorrelationId", '"CorrelationId": "5e2b', '"CorrelationId": "\\ud8005e2b', 202)],
 )  # fmt: skip
 async def test_a_lone_surrogate_in_a_dataverse_context_is_answered_not_a_crash(

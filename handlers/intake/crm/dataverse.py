@@ -16,12 +16,32 @@ from typing import Any
 
 from handlers.domain.field_errors import FieldError
 from handlers.domain.text import echoable
-from handlers.intake.crm.mapping import CrmRecord
+from handlers.intake.crm.mapping import CrmRecord, LookupWithoutName
 from handlers.intake.crm.senders import dataverse_organization
 from handlers.intake.http_bodies import error
 
 MAX_BODY_BYTES = 256 * 1024  # Dataverse trims a context above 256 KB and says so in a header
 MESSAGES = ("Create", "Update")
+# IPluginExecutionContext.Stage: 10 pre-validation, 20 pre-operation, 40 post-operation (50: post-operation, deprecated)
+STAGES = {
+    10: "PreValidation",
+    20: "PreOperation",
+    30: "MainOperation",
+    40: "PostOperation",
+    50: "PostOperation (deprecated)",
+}
+POST_OPERATION = 40
+STEP_TO_REGISTER = (
+    "register the step on account Create and Update, stage PostOperation (40), mode Asynchronous, with a post-image "
+    "of the mapped columns: before PostOperation the record does not exist and has no id, so every account would be "
+    "one request"
+)
+MISREGISTERED = "step_misregistered"  # the error code a route alerts on
+
+
+def misregistered(field: str, what: str) -> FieldError:
+    """The refusal of a context from a step registered where the record has no id yet."""
+    return error(MISREGISTERED, f"{what}: {STEP_TO_REGISTER}.", field)
 
 
 def _pairs(value: Any) -> Iterable[tuple[str, Any]]:
@@ -38,13 +58,15 @@ def _pairs(value: Any) -> Iterable[tuple[str, Any]]:
 
 
 def _plain(value: Any, formatted: str | None) -> Any:
-    """An attribute value as a §1 field can take it: option sets by their label, lookups by their name."""
+    """An attribute value as a §1 field can take it: option sets by their label, lookups by their name (a Target's
+    lookups carry only their id: `"Name": null`; an image's carry the name, so images are read after the Target)."""
     if isinstance(value, dict):
         kind = str(value.get("__type", ""))
         if kind.startswith("OptionSetValue"):
             return formatted if formatted is not None else value.get("Value")
         if kind.startswith("EntityReference"):
-            return value.get("Name") or value.get("Id")
+            name = value.get("Name")
+            return name if isinstance(name, str) and name.strip() else LookupWithoutName()
         if kind.startswith("Money"):
             return value.get("Value")
         return None
@@ -80,8 +102,11 @@ def parse_context(context: dict[str, Any], *, size_exceeded: bool = False) -> Cr
     inputs = dict(_pairs(context.get("InputParameters")))
     target = inputs.get("Target")
     record_id = _text(context.get("PrimaryEntityId")) or (_text(target.get("Id")) if isinstance(target, dict) else None)
-    if record_id is None:
-        errors.append(error("required", "PrimaryEntityId is required.", "PrimaryEntityId"))
+    stage = context.get("Stage")
+    if stage is not None and stage != POST_OPERATION:
+        errors.append(misregistered("Stage", f"Stage is {stage} ({STAGES.get(stage, 'unknown')})"))
+    elif record_id is None or record_id.strip("0-") == "":
+        errors.append(misregistered("PrimaryEntityId", "the context carries no record id"))
     elif dataverse_organization(record_id) is None:
         errors.append(error("not_a_guid", "PrimaryEntityId must be a GUID.", "PrimaryEntityId"))
     if not isinstance(target, dict):

@@ -65,6 +65,11 @@ _ID_CHARS = re.compile(r"^[A-Za-z0-9._-]{1,40}$")
 
 
 @dataclass(frozen=True)
+class LookupWithoutName:
+    """A lookup (a reference to another record) the CRM sent by id only, where a map needs its name."""
+
+
+@dataclass(frozen=True)
 class CrmRecord:
     """One CRM record as a webhook or message delivered it: its identity and its attributes as plain values."""
 
@@ -207,6 +212,13 @@ def mapped_content(record: CrmRecord, field_map: FieldMap) -> tuple[dict[str, An
     for path, attribute in sorted(field_map.for_crm(record.crm).items()):
         source, value = _value(record.attributes, attribute)
         sources[path] = source
+        if isinstance(record.attributes.get(source), LookupWithoutName):
+            message = (
+                f"{source} is a lookup that arrived by id only: add {source} to the step's post-image, whose lookups "
+                "carry their names."
+            )
+            errors.append(FieldError(field=source, code="lookup_without_name", message=message))
+            continue
         if value is None:
             continue
         if path == "customer.address.country" and isinstance(value, str):
@@ -260,6 +272,12 @@ def _crm_error(error: FieldError, sources: Mapping[str, str]) -> FieldError:
 
 
 _PREFIXES: dict[CrmName, str] = {"dataverse": "dv", "salesforce": "sf"}
+
+
+def request_id_of(record: CrmRecord, field_map: FieldMap) -> str:
+    """The requestId this version of the record is (or would be, were it mappable): a refusal of it carries it."""
+    data = mapped_content(record, field_map)[0]
+    return derive_request_id(_PREFIXES[record.crm], record.organization, record.record_id, content_version(data))
 
 
 def map_record(record: CrmRecord, field_map: FieldMap) -> CustomerRequest | list[FieldError]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
 from itertools import groupby
 
 from handlers.domain.failures import OnboardingError
@@ -26,10 +25,9 @@ from handlers.intake.http_bodies import (
     Answer,
     body_refusal,
     check_body,
-    errors_answer,
     read_json_object,
 )
-from handlers.intake.records import accept_record, claim_record
+from handlers.intake.records import claim_record
 
 log = logging.getLogger("csp_onboarding")
 SOAP = "text/xml; charset=utf-8"
@@ -39,27 +37,6 @@ _CONCURRENT_RECORDS = 8
 def record_key(record: CrmRecord) -> str:
     """The intake row of a CRM record ('|' never appears in a requestId, so keys cannot collide)."""
     return f"record|{record.crm}|{id_part(record.organization)}|{id_part(record.record_id)}"
-
-
-async def accept_dataverse(body: bytes, headers: Mapping[str, str], base_url: str, deps: IntakeDependencies) -> Answer:
-    """POST /api/crm/dataverse: 202 once the account's request is enqueued; 400 with errors naming the context's
-    or the account's fields."""
-    refusal = check_body(body, headers.get("content-type"), accepted=JSON_TYPES, limit=DATAVERSE_MAX_BYTES)
-    if refusal is not None:
-        return refusal
-    context = read_json_object(body)
-    if isinstance(context, list):
-        return errors_answer(400, context)
-    record = parse_context(context, size_exceeded="x-ms-dynamics-msg-size-exceeded" in headers)
-    if isinstance(record, list):
-        return errors_answer(400, record)
-    if not deps.senders.accepts("dataverse", record.organization):
-        log.warning("Dataverse record refused: its organization is not in DATAVERSE_ORGANIZATION_IDS")
-        return errors_answer(403, [not_allowed("DATAVERSE_ORGANIZATION_IDS")])
-    request = map_record(record, deps.field_map)
-    if isinstance(request, list):
-        return errors_answer(400, request)
-    return await accept_record(record_key(record), request, base_url, deps)
 
 
 def read_body(route: str, body: bytes) -> object:

@@ -11,7 +11,7 @@ import pytest
 
 from handlers.domain.field_errors import FieldError
 from handlers.intake.crm.dataverse import parse_context
-from handlers.intake.crm.mapping import CrmRecord
+from handlers.intake.crm.mapping import CrmRecord, LookupWithoutName
 from handlers.intake.crm.salesforce import ack, fault, parse_outbound
 
 CRM = Path(__file__).resolve().parents[3] / "samples" / "crm"
@@ -38,7 +38,8 @@ def test_the_dataverse_sample_reads_as_the_account_with_option_set_labels() -> N
         "c2e4a6b8-1d3f-4a5b-9c7d-0e2f4a6b8c0d", "6a4b2f1e-8c3d-4e5f-9a0b-1c2d3e4f5a6b"
     )  # fmt: skip
     assert record.attributes["csp_culture"] == "sv-SE"  # the OptionSetValue's label, not 100000001
-    assert record.attributes["ownerid"] == "a1b2c3d4-0000-4000-8000-00000000d365"  # a lookup without a name
+    # A Target's lookup carries its id only ("Name": null): read as a lookup without a name, never as its GUID.
+    assert isinstance(record.attributes["ownerid"], LookupWithoutName)
     assert record.correlation_id == "5e2b6c1f-7d0a-4c1e-9f3b-2a6d8e4c0b11"
 
 

@@ -10,10 +10,12 @@ import pytest
 
 from handlers.domain.failures import ErrorKind, OnboardingError
 from handlers.domain.ledger_entry import Decision
-from handlers.intake.crm.routes import accept_dataverse, accept_salesforce
+from handlers.intake.crm.dataverse_route import accept_dataverse
+from handlers.intake.crm.routes import accept_salesforce
 from handlers.intake.dependencies import IntakeDependencies
 from handlers.intake.enqueue import accept_request
 from handlers.intake.http_bodies import Answer
+from handlers.intake.pending import release_pending
 from handlers.intake.status import request_status
 from handlers.onboarding.pipeline import handle_message
 from tests.fakes import (
@@ -155,11 +157,11 @@ async def test_one_dataverse_account_never_leads_to_a_second_customer() -> None:
     first_id = body_of(first)["requestId"]
     assert (await post_dataverse(deps, dataverse())).status == 202  # replayed webhook
     edited = await post_dataverse(deps, dataverse("Uppsala"))
-    assert edited.status == 503  # the first version is still being onboarded
-    assert edited.headers["Retry-After"]
+    assert (edited.status, body_of(edited)["state"]) == (202, "pending")  # kept while the first is onboarded
     await handle_message(json.dumps(sent(deps)[0]).encode(), pipeline)  # → created
     after = await post_dataverse(deps, dataverse("Uppsala"))
     assert (after.status, body_of(after)["requestId"], body_of(after)["state"]) == (200, first_id, "created")
+    assert deps.pending is not None and await release_pending(deps, deps.pending) == 1  # dropped: onboarded
     assert len(sent(deps)) == 1
 
 
