@@ -18,6 +18,9 @@ PARTNER_CENTER_AUDIENCE = "https://api.partnercenter.microsoft.com"
 EVENT_GRID_AUDIENCE = "https://eventgrid.azure.net"
 KEY_VAULT_AUDIENCE = "https://vault.azure.net"
 FEDERATED_AUDIENCE = "api://AzureADTokenExchange"
+STORAGE_AUDIENCE = "https://storage.azure.com"  # Azurite (--oauth basic) checks a JWT's issuer and audience
+MANAGEMENT_AUDIENCE = "https://management.azure.com"
+GRAPH_AUDIENCE = "https://graph.microsoft.com"
 
 
 @dataclass
@@ -155,6 +158,8 @@ class State:
     taken_domains: set[str] = field(default_factory=lambda: {"contoso.onmicrosoft.com", "fabrikam.onmicrosoft.com"})
     counters: dict[str, int] = field(default_factory=dict)
     app_user: AppUser = field(default_factory=AppUser)
+    # Azure role assignments of the caller (Resource Manager's permissions API): {"scope", "actions", "dataActions"}
+    role_assignments: list[dict[str, Any]] = field(default_factory=list)
 
     def issue_token(self, audience: str, *, user: str | None = None, mfa: bool = False) -> tuple[str, int]:
         token = "emu." + secrets.token_urlsafe(32)
@@ -214,3 +219,4 @@ class State:
         self.calls.clear()
         self.counters.clear()
         self.app_user.reset()
+        self.role_assignments.clear()

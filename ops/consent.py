@@ -4,10 +4,12 @@ refresh token goes straight to the Key Vault secret the function redeems (PARTNE
     python -m ops.consent                   # auth-code flow: open the printed URL, sign in; redirect to localhost
     python -m ops.consent --device-code     # device code (public client flows allowed; its token is a public client's)
 
+    python -m ops.consent --dry-run         # the settings and your role on the token vault; nobody signs in
+
 Settings come from the environment, as the function reads them (PARTNER_CENTER_TENANT_ID, _CLIENT_ID, the app's
 credential, PARTNER_CENTER_USER_TOKEN_SECRET_URL, PARTNER_CENTER_CLOUD / _AUTHORITY_HOST). The vault is written with
-the managed identity where one is reachable (IDENTITY_ENDPOINT: the local stack's emulator, an Azure host), else with
-azure-identity's DefaultAzureCredential (your `az login`): it needs Key Vault Secrets Officer on the vault.
+azure-identity's DefaultAzureCredential: your `az login` (or a managed identity where one is reachable, as on the local
+stack), which needs Key Vault Secret Setter on the App+User token vault (`azd provision` grants it to you).
 Nothing secret is printed: not the refresh token, not the access token, not a code.
 """
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import threading
 import urllib.parse
@@ -29,7 +32,14 @@ from handlers.api import (
     entra_app,
     store_app_user_sign_in,
 )
+from ops.roles import add_role_arguments, needs, report
+from ops.storage import tls
 from ops.terminal import shown
+
+APP_USER_OFF = (
+    "App+User is off here (PARTNER_CENTER_USER_TOKEN_SECRET_URL is not set): turn it on with "
+    '`azd env set APP_USER_ENABLED true` and `azd provision`, then `eval "$(azd env get-values)"` and run this again'
+)
 
 
 def _redirect_server(port: int) -> tuple[HTTPServer, dict[str, str]]:
@@ -78,17 +88,31 @@ def sign_in_with_device_code(settings: Settings) -> dict[str, Any]:
     return dict(app.acquire_token_by_device_flow(flow) or {})
 
 
+async def _store(settings: Settings, refresh_token: str, *, public: bool) -> str:
+    """The sign-in, into the vault, with the operator's Entra sign-in."""
+    from azure.identity.aio import DefaultAzureCredential
+
+    async with DefaultAzureCredential(**tls()) as credential:
+        return await store_app_user_sign_in(settings, refresh_token, public=public, credential=credential)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m ops.consent", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--device-code", action="store_true", help="sign in with a device code instead")
     parser.add_argument("--port", type=int, default=8400, help="local redirect port (registered as a redirect URI)")
+    parser.add_argument("--dry-run", action="store_true", help="check App+User is on and your role on its vault")
+    add_role_arguments(parser)
     args = parser.parse_args(argv)
-    settings = Settings()  # from the environment
-    if not settings.PARTNER_CENTER_USER_TOKEN_SECRET_URL:
-        print("PARTNER_CENTER_USER_TOKEN_SECRET_URL is not set: nowhere to keep the sign-in", file=sys.stderr)
+    secret_url = os.environ.get("PARTNER_CENTER_USER_TOKEN_SECRET_URL")
+    if not secret_url:
+        print(APP_USER_OFF, file=sys.stderr)
         return 2
+    if args.dry_run:
+        print(f"App+User is on: the sign-in goes to {shown(secret_url)}")
+        return report(needs("consent", "", "", ""), args, secret_url=secret_url)
+    settings = Settings()  # from the environment
     result = sign_in_with_device_code(settings) if args.device_code else sign_in_with_browser(settings, args.port)
     if "refresh_token" not in result:
         print(f"Sign-in failed: {shown(result.get('error'))}: {shown(str(result.get('error_description', ''))[:300])}",
@@ -98,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     if "mfa" not in (claims.get("amr") or []):
         print("Warning: the sign-in carried no MFA claim; Partner Center refuses App+User calls without MFA "
               "(401 / 900421). Sign in again with MFA.", file=sys.stderr)  # fmt: skip
-    secret_id = asyncio.run(store_app_user_sign_in(settings, str(result["refresh_token"]), public=args.device_code))
+    secret_id = asyncio.run(_store(settings, str(result["refresh_token"]), public=args.device_code))
     print(f"Stored the App+User refresh token as a new version of {shown(secret_id)} (signed in as "
           f"{shown(claims.get('preferred_username', 'the Admin agent'))}).")  # fmt: skip
     return 0

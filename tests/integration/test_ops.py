@@ -63,6 +63,7 @@ def test_the_dry_run_prints_a_parked_request_ids_escape_sequences_escaped(stack:
     assert dry.returncode == 0, dry.stderr
     assert "\x1b" not in dry.stdout and all(line.isprintable() for line in dry.stdout.split("\n"))
     assert dry.stdout.splitlines() == [
+        "roles: storage is reached with a connection string (the account key): no storage role applies",
         f"{base}-exhausted: 1 message(s) waiting: {forged!r}",
         f"{base}-poison: no such queue, nothing waiting",
     ]
