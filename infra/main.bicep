@@ -114,6 +114,8 @@ var resourceToken = toLower(uniqueString(subscription().id, environmentName, loc
 var tags = { 'azd-env-name': environmentName }
 var queueName = 'customer-requests'
 var ledgerTableName = 'onboardingledger'
+// What the HTTP intake and ops.backfill have enqueued: made here, so that the operator's role can be scoped to it.
+var intakeTableName = 'onboardingintake'
 var deploymentContainerName = 'app-package-${take(resourceToken, 7)}'
 // The Functions host's own containers (leases and timer locks; function keys): created here, because the function's
 // blob roles are scoped to each container (rbac.bicep) and a container-scoped role cannot create its container.
@@ -146,7 +148,7 @@ module storage 'app/storage.bicep' = {
     location: location
     tags: tags
     queueNames: [queueName, '${queueName}-poison', '${queueName}-exhausted']
-    tableNames: [ledgerTableName]
+    tableNames: [ledgerTableName, intakeTableName]
     containerNames: concat([deploymentContainerName], hostContainerNames)
     restrictPublicNetworkAccess: restrictPublicNetworkAccess
   }
@@ -252,6 +254,7 @@ module functionApp 'app/function-app.bicep' = {
     applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
     queueName: queueName
     ledgerTableName: ledgerTableName
+    intakeTableName: intakeTableName
     eventsTopicEndpoint: eventGrid.outputs.endpoint
     adminCredentialsVaultUri: passwordVault.outputs.uri
     appUserTokenVaultUri: tokenVault.outputs.uri
@@ -274,6 +277,7 @@ module rbac 'app/rbac.bicep' = {
     storageAccountName: storage.outputs.name
     queueName: queueName
     ledgerTableName: ledgerTableName
+    intakeTableName: intakeTableName
     deploymentContainerName: deploymentContainerName
     topicName: eventGrid.outputs.name
     passwordVaultName: passwordVault.outputs.name

@@ -12,6 +12,7 @@ param instanceMemoryMB int
 param applicationInsightsConnectionString string
 param queueName string
 param ledgerTableName string
+param intakeTableName string
 param eventsTopicEndpoint string
 @description('The admin-password vault (the identity can set secrets there, never read them).')
 param adminCredentialsVaultUri string
@@ -82,6 +83,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       CrmQueue__clientId: identityClientId
       CUSTOMER_REQUESTS_QUEUE: queueName
       ONBOARDING_LEDGER_TABLE: ledgerTableName
+      ONBOARDING_INTAKE_TABLE: intakeTableName
       // Telemetry: the Python worker is the one exporter (configure_azure_monitor on the root logger, so every
       // library's records go; host.json telemetryMode OpenTelemetry), as functions-quickstart-python-azd-otel does.
       // PYTHON_ENABLE_OPENTELEMETRY alone would fail every invocation (the worker's trace propagator stays unset).

@@ -50,7 +50,7 @@ def main_list(name: str) -> list[str]:
 
 
 def _scope(kind: str, fields: dict[str, str]) -> str:
-    names = {"queueName": main_var("queueName"), "ledgerTableName": main_var("ledgerTableName")}
+    names = {name: main_var(name) for name in ("queueName", "ledgerTableName", "intakeTableName")}
     if kind == "queue":
         expression = fields["queue"].strip("'").replace("${queueName}", names["queueName"])
         return f"`{names.get(expression, expression)}` queue"
