@@ -158,7 +158,7 @@ def build_user_tokens(
     alarm = ConsentAlarm(notices, events, source=settings.EVENTS_SOURCE)
     return UserTokens(
         vault, name, refresh_token_redeemer(msal_app), on_consent_required=alarm,
-        redeem_public=public_refresh_token_redeemer(entra_app(settings)),
+        redeem_public=public_refresh_token_redeemer(entra_app(settings)), on_not_signed_in=alarm.not_signed_in,
     )  # fmt: skip
 
 

@@ -84,6 +84,11 @@ param failedOutcomesPerHourThreshold int = 10
 @description('Default for requests that do not say whether to grant default GDAP roles.')
 param enableGdapByDefault bool = true
 
+@description('''App+User (indirect resellers, MCA attestation): on sets PARTNER_CENTER_USER_TOKEN_SECRET_URL, and an
+Admin agent then signs in once with `python -m ops.consent`; until then the function warns once that it is not signed
+in yet. Off (the default): the setting is empty and App+User raises nothing (docs/operating.md, App+User).''')
+param appUserEnabled bool = false
+
 @description('''Purge protection on both vaults. Irreversible: the vaults and their names then outlive `azd down` for
 90 days (recover them with `az keyvault recover` before `azd up`, or set keyVaultName and appUserTokenVaultName).''')
 param keyVaultPurgeProtection bool = false
@@ -259,6 +264,7 @@ module functionApp 'app/function-app.bicep' = {
     adminCredentialsVaultUri: passwordVault.outputs.uri
     appUserTokenVaultUri: tokenVault.outputs.uri
     appUserTokenSecretName: appUserTokenSecretName
+    appUserEnabled: appUserEnabled
     partnerCenterCloud: partnerCenterCloud
     partnerCenterTenantId: partnerCenterTenantId
     partnerCenterClientId: partnerCenterClientId
@@ -298,6 +304,6 @@ output ADMIN_CREDENTIALS_VAULT_URL string = passwordVault.outputs.uri
 output ADMIN_CREDENTIALS_VAULT_NAME string = passwordVault.outputs.name
 output PARTNER_CENTER_USER_TOKEN_VAULT_URL string = tokenVault.outputs.uri
 output PARTNER_CENTER_USER_TOKEN_VAULT_NAME string = tokenVault.outputs.name
-output PARTNER_CENTER_USER_TOKEN_SECRET_URL string = '${tokenVault.outputs.uri}secrets/${appUserTokenSecretName}'
+output PARTNER_CENTER_USER_TOKEN_SECRET_URL string = appUserEnabled ? '${tokenVault.outputs.uri}secrets/${appUserTokenSecretName}' : ''
 output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.applicationInsightsName
 output OPERATIONS_WORKBOOK_ID string = workbook.outputs.id

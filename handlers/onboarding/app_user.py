@@ -20,8 +20,8 @@ T = TypeVar("T")
 MCA = "MicrosoftCustomerAgreement"
 RESELLER_REFUSALS = (Effect.RESELLER_UNKNOWN, Effect.RESELLER_INACTIVE)
 APP_USER_OFF = (
-    "needs Partner Center's App+User sign-in, which is off here: the operator sets "
-    "PARTNER_CENTER_USER_TOKEN_SECRET_URL and runs `python -m ops.consent` once"
+    "needs Partner Center's App+User sign-in, which is off here: the operator turns it on "
+    "(`azd env set APP_USER_ENABLED true`, `azd provision`) and runs `python -m ops.consent` once"
 )
 
 

@@ -18,8 +18,10 @@ param eventsTopicEndpoint string
 param adminCredentialsVaultUri string
 @description('The App+User refresh token\'s vault (the identity reads and rotates the token there).')
 param appUserTokenVaultUri string
-@description('Secret in the token vault holding the App+User refresh token that `python -m ops.consent` writes; empty turns App+User off (indirect resellers, MCA attestation).')
+@description('Secret in the token vault holding the App+User refresh token that `python -m ops.consent` writes.')
 param appUserTokenSecretName string = 'partner-center-app-user'
+@description('App+User (indirect resellers, MCA attestation) on: the secret\'s URL is set. Off: the setting is empty, always written so that turning it off lasts (the settings are merged).')
+param appUserEnabled bool = false
 param partnerCenterCloud string
 param partnerCenterTenantId string
 param partnerCenterClientId string
@@ -104,7 +106,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       ADMIN_CREDENTIALS_VAULT_URL: adminCredentialsVaultUri
       // App+User (Secure Application Model): the refresh token's version-less secret URL, in its own vault; the
       // identity's role there (rbac.bicep) reads the token, writes each rotated one back and disables superseded ones.
-      PARTNER_CENTER_USER_TOKEN_SECRET_URL: empty(appUserTokenSecretName) ? '' : '${appUserTokenVaultUri}secrets/${appUserTokenSecretName}'
+      PARTNER_CENTER_USER_TOKEN_SECRET_URL: appUserEnabled ? '${appUserTokenVaultUri}secrets/${appUserTokenSecretName}' : ''
       ENABLE_GDAP_BY_DEFAULT: string(enableGdapByDefault)
     }
   }
