@@ -51,13 +51,13 @@ def check_assertion(request: web.Request, state: State, assertion: str, token_ur
             if claims.get("sub") != state.mi_client_id:
                 return "AADSTS70021: No matching federated identity record found for presented assertion."
             return None
-        if state.app_certificate is None:
-            return "AADSTS700027: The certificate with identifier used to sign the client assertion is not registered."
-        thumbprints = assertions.certificate_thumbprints(state.app_certificate)
         presented = {str(header.get(k, "")).rstrip("=") for k in ("x5t", "x5t#S256")}  # MSAL pads its base64url
-        if not presented & thumbprints:
+        certificate = next(
+            (c for c in state.app_certificates() if presented & assertions.certificate_thumbprints(c)), None
+        )
+        if certificate is None:
             return "AADSTS700027: The certificate with identifier used to sign the client assertion is not registered."
-        public_key = state.app_certificate.public_key()
+        public_key = certificate.public_key()
         claims = assertions.verify(assertion, public_key, audiences={token_url, token_url.rsplit("/oauth2", 1)[0]})  # type: ignore[arg-type]
         if claims.get("iss") != state.client_id or claims.get("sub") != state.client_id:
             return "AADSTS700023: The client assertion's issuer and subject must be the client id."

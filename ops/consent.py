@@ -3,6 +3,8 @@ refresh token goes straight to the Key Vault secret the function redeems (PARTNE
 
     python -m ops.consent                   # auth-code flow: open the printed URL, sign in; redirect to localhost
     python -m ops.consent --device-code     # device code (public client flows allowed; its token is a public client's)
+    python -m ops.consent --temporary-certificate   # a secretless deployment: a one-hour certificate on the app
+                                                    # registration signs the auth-code flow, then is removed
 
     python -m ops.consent --dry-run         # the settings and your role on the token vault; nobody signs in
 
@@ -25,6 +27,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 from handlers.api import (
+    PARTNER_CENTER_SCOPE,
     USER_IMPERSONATION_SCOPE,
     Settings,
     build_msal_app,
@@ -33,7 +36,8 @@ from handlers.api import (
     store_app_user_sign_in,
 )
 from ops.roles import add_role_arguments, needs, report
-from ops.storage import tls
+from ops.storage import operator_credential, tls
+from ops.temporary_certificate import CertificateRefused, Graph, temporary_certificate, usable
 from ops.terminal import shown
 
 APP_USER_OFF = (
@@ -88,6 +92,24 @@ def sign_in_with_device_code(settings: Settings) -> dict[str, Any]:
     return dict(app.acquire_token_by_device_flow(flow) or {})
 
 
+def sign_in_with_temporary_certificate(port: int) -> tuple[Settings, dict[str, Any]]:
+    """The auth-code flow of a secretless deployment's app, signed with a certificate that lives on the app
+    registration for the sign-in only (ops.temporary_certificate); raises CertificateRefused."""
+    credential = operator_credential()
+    try:
+        with temporary_certificate(Graph(credential), os.environ.get("PARTNER_CENTER_CLIENT_ID", "")) as pem:
+            settings = Settings(  # the certificate, and none of the environment's other credentials
+                PARTNER_CENTER_CLIENT_CERTIFICATE_PATH=str(pem), PARTNER_CENTER_CLIENT_SECRET=None,
+                PARTNER_CENTER_FEDERATED_CLIENT_ID=None,
+            )  # fmt: skip
+            app = build_msal_app(entra_app(settings))
+            if not usable(lambda: "access_token" in (app.acquire_token_for_client([PARTNER_CENTER_SCOPE]) or {})):
+                raise CertificateRefused("Entra did not accept the temporary certificate within 3 minutes: run again")
+            return settings, sign_in_with_browser(settings, port)
+    finally:
+        credential.close()
+
+
 async def _store(settings: Settings, refresh_token: str, *, public: bool) -> str:
     """The sign-in, into the vault, with the operator's Entra sign-in."""
     from azure.identity.aio import DefaultAzureCredential
@@ -102,9 +124,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--device-code", action="store_true", help="sign in with a device code instead")
     parser.add_argument("--port", type=int, default=8400, help="local redirect port (registered as a redirect URI)")
+    parser.add_argument(
+        "--temporary-certificate", action="store_true", help="a secretless app: a one-hour certificate signs in"
+    )
     parser.add_argument("--dry-run", action="store_true", help="check App+User is on and your role on its vault")
     add_role_arguments(parser)
     args = parser.parse_args(argv)
+    if args.device_code and args.temporary_certificate:
+        parser.error("--device-code and --temporary-certificate are two ways to sign in: pick one")
     secret_url = os.environ.get("PARTNER_CENTER_USER_TOKEN_SECRET_URL")
     if not secret_url:
         print(APP_USER_OFF, file=sys.stderr)
@@ -112,8 +139,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.dry_run:
         print(f"App+User is on: the sign-in goes to {shown(secret_url)}")
         return report(needs("consent", "", "", ""), args, secret_url=secret_url)
-    settings = Settings()  # from the environment
-    result = sign_in_with_device_code(settings) if args.device_code else sign_in_with_browser(settings, args.port)
+    if args.temporary_certificate:
+        try:
+            settings, result = sign_in_with_temporary_certificate(args.port)
+        except CertificateRefused as exc:
+            print(f"consent: {exc}", file=sys.stderr)
+            return 1
+    else:
+        settings = Settings()  # from the environment
+        result = sign_in_with_device_code(settings) if args.device_code else sign_in_with_browser(settings, args.port)
     if "refresh_token" not in result:
         print(f"Sign-in failed: {shown(result.get('error'))}: {shown(str(result.get('error_description', ''))[:300])}",
               file=sys.stderr)  # fmt: skip
