@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 from ops.arm import Entry, PermissionsUnreadable, ResourceManager
@@ -59,6 +59,7 @@ class Need:
     name: str  # the queue's or table's name; for the vault, "token"
     permissions: Alternatives
     role: str
+    command: str = ""  # the command that needs it (needs() fills it in)
 
     @property
     def scope(self) -> str:
@@ -98,9 +99,10 @@ def needs(command: str, queue: str, ledger: str, intake: str) -> list[Need]:
         ],
         "consent": [Need("store the App+User sign-in", "vault", "token", SET_SECRET, SECRET_SETTER)],
     }
+    named = {name: [replace(need, command=name) for need in each] for name, each in by_command.items()}
     if command == "doctor":
-        return list(dict.fromkeys(need for each in by_command.values() for need in each))
-    return by_command[command]
+        return [need for each in named.values() for need in each]
+    return named[command]
 
 
 NOT_WHERE = (
@@ -180,31 +182,44 @@ def add_role_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def check(wanted: list[Need], where: Where | None, manager: ResourceManager | None) -> tuple[list[str], int]:
-    """The report's lines and its verdict: 0 every role held, 1 one missing, 2 they could not be checked."""
+def check(wanted: list[Need], where: Where | None, manager: ResourceManager | None) -> tuple[list[str], int, list[str]]:
+    """The report's lines, one per role and scope with what it serves; the verdict: 0 every role held, 1 one missing,
+    2 they could not be checked; and the roles missing, as "<role> on the <scope>"."""
     if where is None or manager is None:
-        return [NOT_WHERE], 2
-    lines, verdict = [f"roles, as Azure Resource Manager reports them in {where.resource_group}:"], 0
-    cache: dict[str, list[Entry]] = {}
+        return [NOT_WHERE], 2, []
+    lines, verdict, missing_roles = [f"roles, as Azure Resource Manager reports them in {where.resource_group}:"], 0, []
+    grants: dict[tuple[str, str], list[Need]] = {}
     for need in wanted:
-        resource_id = where.resource_id(need)
+        grants.setdefault((need.role, need.scope), []).append(need)
+    for (role, scope), group in grants.items():
+        resource_id = where.resource_id(group[0])
         if resource_id is None:
-            lines.append(f"  unknown  {need.role} on the {need.scope}: {need.purpose} (which {need.kind}? not named)")
+            lines.append(f"  unknown  {role} on the {scope}: which {group[0].kind}? not named")
             verdict = max(verdict, 2)
             continue
         try:
-            if resource_id not in cache:
-                cache[resource_id] = manager.permissions(resource_id)
-            entries = cache[resource_id]
+            entries = manager.permissions(resource_id)
         except PermissionsUnreadable as exc:
-            return [*lines, f"roles: not checked: {exc}"], 2
-        if held(need, entries):
-            lines.append(f"  ok       {need.role} on the {need.scope}: {need.purpose}")
+            return [*lines, f"roles: not checked: {exc}"], 2, []
+        missing = [need for need in group if not held(need, entries)]
+        if not missing:
+            lines.append(f"  ok       {role} on the {scope}: {_serves(group)}")
         else:
-            lines.append(f"  MISSING  {need.role} on the {need.scope}: {need.purpose}")
-            lines.append(f"           {_grant(need, resource_id)}")
+            lines += [
+                f"  MISSING  {role} on the {scope}: {_serves(missing)}",
+                f"           {_grant(group[0], resource_id)}",
+            ]
+            missing_roles.append(f"{role} on the {scope}")
             verdict = 1
-    return lines, verdict
+    return lines, verdict, missing_roles
+
+
+def _serves(group: list[Need]) -> str:
+    """What a role is for: the purposes, for one command; the commands, for several (the doctor's list)."""
+    commands = list(dict.fromkeys(need.command for need in group))
+    if len(commands) > 1:
+        return "for " + ", ".join(f"ops.{command}" for command in commands)
+    return "; ".join(dict.fromkeys(need.purpose for need in group))
 
 
 def _grant(need: Need, resource_id: str) -> str:
@@ -217,9 +232,10 @@ def _grant(need: Need, resource_id: str) -> str:
 
 
 def report(wanted: list[Need], args: argparse.Namespace, *, storage: Storage | None = None,
-           secret_url: str | None = None) -> int:  # fmt: skip
-    """Check the roles `wanted` and print what is held and what is missing (and how to get it); returns 0, 1 (a role
-    missing) or 2 (not checked). Storage reached with a connection string needs no role: its key opens it all."""
+           secret_url: str | None = None, missing: list[str] | None = None) -> int:  # fmt: skip
+    """Check the roles `wanted` and print what is held and what is missing (and how to get it; the missing ones also
+    into `missing`); returns 0, 1 (a role missing) or 2 (not checked). Storage reached with a connection string
+    needs no role: its key opens it all."""
     if storage is not None and storage.connection_string:
         wanted = [need for need in wanted if need.kind == "vault"]
         print("roles: storage is reached with a connection string (the account key): no storage role applies")
@@ -232,9 +248,11 @@ def report(wanted: list[Need], args: argparse.Namespace, *, storage: Storage | N
     own = storage is None or storage.credential is None
     credential = operator_credential() if own else storage.credential  # type: ignore[union-attr]
     try:
-        lines, verdict = check(wanted, where, ResourceManager(credential, args.management_url))
+        lines, verdict, missing_roles = check(wanted, where, ResourceManager(credential, args.management_url))
     finally:
         if own:
             credential.close()
     print("\n".join(lines))
+    if missing is not None:
+        missing += missing_roles
     return verdict

@@ -4,7 +4,8 @@ the deployed account (shared keys off), its URL and Entra credentials (DefaultAz
 
 Options and their defaults, in order: `--connection-string`, `--account-url` (with `--table-url` where the account
 URL does not give the table endpoint); else the app settings `CrmQueue` (a connection string; `.local/stack.env`
-sets it for the local stack), then `CrmQueue__queueServiceUri` (the deployed app's setting).
+sets it for the local stack), then `CrmQueue__queueServiceUri` (the deployed app's setting), then azd's output
+`CUSTOMER_REQUESTS_QUEUE_URL` without the queue's name (after `eval "$(azd env get-values)"`).
 """
 
 from __future__ import annotations
@@ -129,6 +130,8 @@ def storage_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> S
     if not connection and not url:
         connection = os.environ.get("CrmQueue")  # noqa: SIM112 — the contract's names
         url = None if connection else os.environ.get("CrmQueue__queueServiceUri")  # noqa: SIM112
+        deployed = os.environ.get("CUSTOMER_REQUESTS_QUEUE_URL")  # azd's output: the queue's URL
+        url = url or (deployed.rstrip("/").rsplit("/", 1)[0] if deployed and not connection else None)
     if connection:
         return Storage(connection_string=connection)
     if not url:

@@ -133,7 +133,7 @@ def test_the_report_names_the_missing_role_and_how_to_get_it() -> None:
     wanted = needs("backfill", "customer-requests", "onboardingledger", "onboardingintake")
     manager = Manager({"customer-requests": "Storage Queue Data Message Sender", "onboardingledger": "Storage Table "
                        "Data Reader", "onboardingintake": "Storage Table Data Reader"})  # fmt: skip
-    lines, verdict = check(wanted, Where("s", "rg", "stabc"), manager)  # type: ignore[arg-type]
+    lines, verdict, missing_roles = check(wanted, Where("s", "rg", "stabc"), manager)  # type: ignore[arg-type]
     assert verdict == 1
     assert (
         "  ok       Storage Queue Data Message Sender on the `customer-requests` queue: send the backfill's requests"
@@ -147,13 +147,14 @@ def test_the_report_names_the_missing_role_and_how_to_get_it() -> None:
     )
     assert '--role "Storage Table Data Contributor" --scope /subscriptions/s/resourceGroups/rg/' in lines[missing + 1]
     assert len(manager.asked) == 3, "one question per resource"
+    assert missing_roles == ["Storage Table Data Contributor on the `onboardingintake` table"]
 
 
 def test_without_a_subscription_or_an_answer_the_roles_are_not_checked_and_that_is_said() -> None:
     wanted = needs("consent", "", "", "")
-    lines, verdict = check(wanted, None, Manager({}))  # type: ignore[arg-type]
+    lines, verdict, _ = check(wanted, None, Manager({}))  # type: ignore[arg-type]
     assert verdict == 2 and "AZURE_SUBSCRIPTION_ID" in lines[0] and "azd env get-values" in lines[0]
-    lines, verdict = check(wanted, Where("s", "rg", None, "kv"), Manager({}, refuse=True))  # type: ignore[arg-type]
+    lines, verdict, _ = check(wanted, Where("s", "rg", None, "kv"), Manager({}, refuse=True))  # type: ignore[arg-type]
     assert (
         verdict == 2 and lines[-1] == "roles: not checked: could not sign in to Azure Resource Manager: run `az login`"
     )
