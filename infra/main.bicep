@@ -89,6 +89,13 @@ Admin agent then signs in once with `python -m ops.consent`; until then the func
 in yet. Off (the default): the setting is empty and App+User raises nothing (docs/operating.md, App+User).''')
 param appUserEnabled bool = false
 
+@secure()
+@description('''App settings of your own, as a JSON object (azd EXTRA_APP_SETTINGS): every tunable that has no parameter
+here (retention days, CRM_FIELD_MAP, AzureFunctionsJobHost__… overrides). Merged with the app's current settings on
+each provision, so a change made in the portal or CLI lasts too; a setting this template sets is changed through its
+parameter only (docs/operating.md, "Changing a setting so that it lasts").''')
+param extraAppSettings object = {}
+
 @description('''Purge protection on both vaults. Irreversible: the vaults and their names then outlive `azd down` for
 90 days (recover them with `az keyvault recover` before `azd up`, or set keyVaultName and appUserTokenVaultName).''')
 param keyVaultPurgeProtection bool = false
@@ -269,6 +276,7 @@ module functionApp 'app/function-app.bicep' = {
     partnerCenterTenantId: partnerCenterTenantId
     partnerCenterClientId: partnerCenterClientId
     enableGdapByDefault: enableGdapByDefault
+    extraAppSettings: extraAppSettings
     virtualNetworkSubnetId: restrictPublicNetworkAccess ? network.outputs.appSubnetId : ''
   }
 }

@@ -26,6 +26,9 @@ param partnerCenterCloud string
 param partnerCenterTenantId string
 param partnerCenterClientId string
 param enableGdapByDefault bool
+@secure()
+@description('App settings of the operator\'s own (azd EXTRA_APP_SETTINGS, a JSON object): the tunables of docs/operating.md that have no parameter here, such as retention days, CRM_FIELD_MAP or AzureFunctionsJobHost__extensions__queues__batchSize. They cannot change a setting this template sets: that one has its parameter.')
+param extraAppSettings object = {}
 @description('The subnet the app joins (VNet integration) to reach storage, the vaults and the topic privately; empty for none. The app itself stays public: the CRMs call it.')
 param virtualNetworkSubnetId string = ''
 
@@ -73,9 +76,15 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
     }
   }
 
+  // Settings survive provisioning. A PUT of 'appsettings' replaces the whole list (Azure/bicep#3058), so what the app
+  // has now (a setting changed in the portal or with the CLI) is read back and merged: first those, then the
+  // operator's extraAppSettings, then what this template sets, which wins (AVM's web/site module merges the same way,
+  // Azure/bicep-registry-modules#3311). list() runs when this resource deploys, after the site exists, also on the
+  // first deployment; its answer goes into this resource's body, not into a parameter, so the deployment history
+  // does not keep it. A setting this template stops setting stays until it is deleted by hand (docs/operating.md).
   resource settings 'config' = {
     name: 'appsettings'
-    properties: {
+    properties: union(list(resourceId('Microsoft.Web/sites/config', name, 'appsettings'), '2024-04-01').properties, extraAppSettings, {
       // Host storage and the requests queue, identity-based (the account has shared keys disabled).
       AzureWebJobsStorage__accountName: storage.name
       AzureWebJobsStorage__credential: 'managedidentity'
@@ -108,7 +117,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       // identity's role there (rbac.bicep) reads the token, writes each rotated one back and disables superseded ones.
       PARTNER_CENTER_USER_TOKEN_SECRET_URL: appUserEnabled ? '${appUserTokenVaultUri}secrets/${appUserTokenSecretName}' : ''
       ENABLE_GDAP_BY_DEFAULT: string(enableGdapByDefault)
-    }
+    })
   }
 }
 
