@@ -117,7 +117,12 @@ async def _steps(args: argparse.Namespace, rows: list[Row], folder: Path, deps: 
 def main() -> int:
     args, parser = _arguments()
     folder = args.report_dir or args.file.with_name(args.file.name + ".backfill")
-    kind, rows = read_rows(args.file, args.format, load_field_map(os.environ.get("CRM_FIELD_MAP")), args.organization)
+    try:
+        kind, rows = read_rows(
+            args.file, args.format, load_field_map(os.environ.get("CRM_FIELD_MAP")), args.organization
+        )
+    except (OSError, ValueError) as exc:
+        parser.error(str(exc))
     invalid = [r for r in rows if r.errors]
     _report(rows, None, folder, str(args.file))
     print(f"{args.file} ({kind}): {len(rows)} rows, {len(rows) - len(invalid)} valid, {len(invalid)} invalid; "
