@@ -177,6 +177,9 @@ def test_app_user_on_before_a_sign_in_warns_once_then_a_temporary_certificate_si
         failed = outcome(deployed, each["requestId"])
         assert failed["type"] == "csp.onboarding.customer.failed"
         assert failed["data"]["reason"] == "not_authorized" and "ops.consent" in failed["data"]["message"]
+        assert [(e["field"], e["code"]) for e in failed["data"]["errors"]] == [
+            ("indirectResellerId", "app_user_not_signed_in")
+        ]
     log = (deployed.log_dir / "host.log").read_text()
     assert log.count("WARNING csp_onboarding: App+User not signed in yet") == 1
     assert "App+User sign-in needed" not in log, "no consent alarm (the alert's log line)"

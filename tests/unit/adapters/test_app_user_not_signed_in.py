@@ -12,11 +12,21 @@ import pytest
 from handlers.adapters.user_tokens import UserTokens
 from handlers.domain.error_codes import APP_USER_NOT_SIGNED_IN_CODE, failure_from_error
 from handlers.domain.failures import ErrorKind, OnboardingError
-from handlers.onboarding.app_user import AppUser
+from handlers.domain.request import CustomerRequest, parse_message
+from handlers.onboarding.app_user import AppUser, attest_mca, check_app_user_request
 from handlers.onboarding.consent import ALERT, ConsentAlarm
 from handlers.triggers import refresh_app_user, run_invocation
-from tests.fakes import FakeEventSink, FakeNotices, FakeTokenVault, dependencies
+from tests.fakes import RESELLER, FakeEventSink, FakeNotices, FakeTokenVault, dependencies, message, sample
 from tests.fakes.partner_center import FakeAppUserPartnerCenter
+
+MCA = {"primaryContact": {"firstName": "Astrid", "lastName": "Lindqvist", "email": "astrid@wingtiptoys.se"},
+       "dateAgreed": "2026-01-15T09:30:00Z"}  # fmt: skip
+
+
+def parse(data: dict[str, object]) -> CustomerRequest:
+    parsed = parse_message(message(data))
+    assert isinstance(parsed, CustomerRequest)
+    return parsed
 
 
 def redeem(refresh_token: str) -> dict[str, object]:
@@ -82,3 +92,25 @@ async def test_the_refresh_timer_with_app_user_off_does_nothing() -> None:
     deps = dependencies()
     await run_invocation("refresh_app_user_token", refresh_app_user, b"", lambda: deps)
     assert deps.app_user is None
+
+
+@pytest.mark.parametrize("field", ["indirectResellerId", "customer.mcaAcceptance"])
+async def test_a_reseller_or_mca_request_names_its_field_as_app_user_off_does(field: str) -> None:
+    not_yet = OnboardingError(ErrorKind.AUTH, "App+User is on but not signed in yet", code=APP_USER_NOT_SIGNED_IN_CODE)
+    app_user = AppUser(FakeAppUserPartnerCenter(not_yet), instance(FakeTokenVault(), FakeNotices(), FakeEventSink()))
+    app_user.partner_center.listing_error = not_yet  # type: ignore[attr-defined]
+    data = sample()
+    if field == "indirectResellerId":
+        data["indirectResellerId"] = RESELLER
+    else:
+        data["customer"]["mcaAcceptance"] = MCA
+    call = (
+        check_app_user_request(parse(data), app_user, cloud="public", ms_request_id="m")
+        if field == "indirectResellerId"
+        else attest_mca(parse(data), app_user, customer_id="c", tenant_id="t", ms_request_id="m")
+    )
+    with pytest.raises(OnboardingError) as raised:
+        await call
+    [error] = raised.value.errors
+    assert (error.field, error.code) == (field, APP_USER_NOT_SIGNED_IN_CODE) and "ops.consent" in error.message
+    assert failure_from_error(raised.value).reason.value == "not_authorized"
