@@ -40,19 +40,20 @@ def _public(key: AppKey) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _refused(request: web.Request, state: State) -> web.Response | None:
+def _refused(request: web.Request, state: State, key: str, expected: str) -> web.Response | None:
+    """401 without a Graph token; 404 for an application other than the app registration (by `key` of the path)."""
     if not state.token_valid(request.headers.get("Authorization"), GRAPH_AUDIENCE):
         return _graph_error(401, "InvalidAuthenticationToken", "Access token is empty or not valid for Graph.")
+    if request.match_info[key] != expected:
+        return _graph_error(404, "Request_ResourceNotFound", "Resource does not exist.")
     return None
 
 
 async def get_application(request: web.Request) -> web.Response:
     """GET /v1.0/applications(appId='{appId}')."""
     state = request.app[STATE_KEY]
-    if (refused := _refused(request, state)) is not None:
+    if (refused := _refused(request, state, "app_id", state.client_id)) is not None:
         return refused
-    if request.match_info["app_id"] != state.client_id:
-        return _graph_error(404, "Request_ResourceNotFound", "Resource does not exist.")
     keys = [_public(key) for key in state.app_keys]
     return web.json_response({"id": state.app_object_id, "appId": state.client_id, "keyCredentials": keys})
 
@@ -60,10 +61,8 @@ async def get_application(request: web.Request) -> web.Response:
 async def update_application(request: web.Request) -> web.Response:
     """PATCH /v1.0/applications/{id} with {"keyCredentials": [...]}: the whole collection is replaced."""
     state = request.app[STATE_KEY]
-    if (refused := _refused(request, state)) is not None:
+    if (refused := _refused(request, state, "object_id", state.app_object_id)) is not None:
         return refused
-    if request.match_info["object_id"] != state.app_object_id:
-        return _graph_error(404, "Request_ResourceNotFound", "Resource does not exist.")
     body = await request.json()
     given = body.get("keyCredentials") if isinstance(body, dict) else None
     if not isinstance(given, list):
@@ -83,7 +82,7 @@ async def update_application(request: web.Request) -> web.Response:
 async def remove_key(request: web.Request) -> web.Response:
     """POST /v1.0/applications/{id}/removeKey {"keyId", "proof"}: the proof signed by one of the app's certificates."""
     state = request.app[STATE_KEY]
-    if (refused := _refused(request, state)) is not None:
+    if (refused := _refused(request, state, "object_id", state.app_object_id)) is not None:
         return refused
     body = await request.json()
     key_id, proof = (body.get("keyId"), body.get("proof")) if isinstance(body, dict) else (None, None)
