@@ -27,11 +27,11 @@ import trustme
 from azure.core.exceptions import ResourceExistsError
 from azure.storage.queue import QueueClient
 
+from devhost.azurite import azurite_command, connection_string, provision
 from devhost.keys import key_header_file, new_keys, remove_keys, write_keys
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL = ROOT / ".local"
-AZURITE = ROOT / "tools" / "azurite" / "node_modules" / ".bin" / "azurite"
 TENANT_ID = "00000000-0000-4000-8000-00000000c5b0"
 CLIENT_ID = "11111111-1111-4111-8111-111111111111"
 MANAGED_IDENTITY_CLIENT_ID = "22222222-2222-4222-8222-222222222222"
@@ -69,6 +69,7 @@ class Stack:
     vault: bool = False
     app_user: bool = False  # App+User on: the refresh token in the emulator's vault, consented at start
     table_proxy: bool = False  # TableEndpoint → the emulator's table fault proxy (queues, blobs: straight to Azurite)
+    storage_auth: Literal["key", "entra"] = "key"  # entra: HTTPS, bearer tokens too (devhost/azurite.py)
     processes: dict[str, subprocess.Popen[Any]] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
@@ -85,6 +86,8 @@ class Stack:
     def start(self, *, host: bool = True) -> Stack:
         """Start Azurite and the emulator (and the local host unless host=False); raises RuntimeError."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        if self.storage_auth == "entra" and self.ca_file == LOCAL / "ca-bundle.pem":
+            self.ca_file = self.log_dir / "ca-bundle.pem"  # with Azurite's CA: not the shared bundle of key stacks
         for name in ("azurite", "emulator", "host"):  # this run's logs only; a restarted host appends
             (self.log_dir / f"{name}.log").write_bytes(b"")
         account_key = base64.b64encode(secrets.token_bytes(32)).decode()
@@ -94,13 +97,9 @@ class Stack:
         app_certificate = self._app_certificate() if self.credential == "certificate" else None
         self._start_azurite(account_key)
         self._start_emulator(client_secret, topic_key, identity_header, app_certificate)
-        storage = (
-            "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
-            f"AccountKey={account_key};"
-            f"BlobEndpoint=http://127.0.0.1:{self.ports['blob']}/devstoreaccount1;"
-            f"QueueEndpoint=http://127.0.0.1:{self.ports['queue']}/devstoreaccount1;"
-            f"TableEndpoint=http://127.0.0.1:{self.ports.get('table_proxy', self.ports['table'])}/devstoreaccount1;"
-        )
+        storage = connection_string(self.storage_scheme, account_key, self.ports)
+        if self.storage_auth == "entra":  # a stand-in for the deployed account: what storage.bicep makes is there
+            provision(storage, self.ca_file, QUEUE, ("onboardingledger", "onboardingintake"))
         self.env = {
             "AzureWebJobsStorage": storage,
             "CrmQueue": storage,
@@ -139,16 +138,23 @@ class Stack:
             self.start_host()
         return self
 
+    @property
+    def storage_scheme(self) -> str:
+        return "https" if self.storage_auth == "entra" else "http"
+
+    @property
+    def queue_url(self) -> str:
+        """Azurite's queue endpoint (path-style: the account is the path's first segment)."""
+        return f"{self.storage_scheme}://127.0.0.1:{self.ports['queue']}/devstoreaccount1"
+
+    @property
+    def table_url(self) -> str:
+        """Azurite's table endpoint: another port than the queue's, so the operator commands take --table-url."""
+        return f"{self.storage_scheme}://127.0.0.1:{self.ports['table']}/devstoreaccount1"
+
     def _start_azurite(self, account_key: str) -> None:
-        if not AZURITE.exists():
-            raise RuntimeError(f"Azurite is not installed at {AZURITE}: run scripts/setup")
         self.ports.update(blob=free_port(), queue=free_port(), table=free_port())
-        command = [
-            str(AZURITE), "--silent", "--inMemoryPersistence", "--skipApiVersionCheck", "--loose",
-            "--blobHost", "127.0.0.1", "--queueHost", "127.0.0.1",
-            "--tableHost", "127.0.0.1", "--blobPort", str(self.ports["blob"]),
-            "--queuePort", str(self.ports["queue"]), "--tablePort", str(self.ports["table"]),
-        ]  # fmt: skip
+        command = azurite_command(self.ports, tls_folder=self.log_dir if self.storage_auth == "entra" else None)
         env = {**os.environ, "AZURITE_ACCOUNTS": f"devstoreaccount1:{account_key}"}
         self.processes["azurite"] = self._spawn("azurite", command, env)
         for name in ("queue", "table"):
@@ -200,6 +206,8 @@ class Stack:
         bundle = Path(ready["caFile"]).read_text()
         if Path(system).exists():
             bundle = Path(system).read_text() + "\n" + bundle
+        if self.storage_auth == "entra":
+            bundle += "\n" + (self.log_dir / "azurite-ca.pem").read_text()
         self.ca_file.write_text(bundle)
 
     def start_host(self) -> None:
@@ -256,7 +264,10 @@ class Stack:
 
     def queue(self, name: str = QUEUE) -> QueueClient:
         """A client of one of the stack's queues, created if the host has not created it yet."""
-        client = QueueClient.from_connection_string(self.env["CrmQueue"], name)
+        trust: str | bool = (
+            str(self.ca_file) if self.storage_auth == "entra" else True
+        )  # requests ignores SSL_CERT_FILE
+        client = QueueClient.from_connection_string(self.env["CrmQueue"], name, connection_verify=trust)
         with contextlib.suppress(ResourceExistsError):
             client.create_queue()
         return client

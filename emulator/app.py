@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from emulator import app_user, entra, event_grid, identity, key_vault, partner_center
+from emulator import app_user, arm, entra, event_grid, graph, identity, key_vault, partner_center
 from emulator.faults import Faults, drop_connection, error_response
 from emulator.partner_center import STATE_KEY
 from emulator.state import Call, RateLimit, State
@@ -244,6 +244,8 @@ def build_app(state: State) -> web.Application:
     r.add_post("/_emulator/ratelimit", admin_rate_limit, name="admin.ratelimit")
     r.add_post("/_emulator/behaviour", admin_behaviour, name="admin.behaviour")
     app_user.add_routes(app)
+    arm.add_routes(app)
+    graph.add_routes(app)
     r.add_post("/_emulator/storage-faults", admin_storage_faults, name="admin.storage_faults.set")
     r.add_delete("/_emulator/storage-faults", admin_clear_storage_faults, name="admin.storage_faults.clear")
     return app

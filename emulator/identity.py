@@ -9,14 +9,37 @@ from aiohttp import web
 
 from emulator import assertions
 from emulator.partner_center import STATE_KEY
-from emulator.state import EVENT_GRID_AUDIENCE, FEDERATED_AUDIENCE, KEY_VAULT_AUDIENCE, State
+from emulator.state import (
+    EVENT_GRID_AUDIENCE,
+    FEDERATED_AUDIENCE,
+    GRAPH_AUDIENCE,
+    KEY_VAULT_AUDIENCE,
+    MANAGEMENT_AUDIENCE,
+    STORAGE_AUDIENCE,
+    State,
+    Token,
+)
 
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-_MI_RESOURCES = {EVENT_GRID_AUDIENCE, KEY_VAULT_AUDIENCE, EVENT_GRID_AUDIENCE + "/", KEY_VAULT_AUDIENCE + "/"}
+_MI_RESOURCES = {EVENT_GRID_AUDIENCE, KEY_VAULT_AUDIENCE, MANAGEMENT_AUDIENCE, GRAPH_AUDIENCE}
 
 
 def mi_issuer(request: web.Request, state: State) -> str:
     return f"{request.scheme}://{request.host}/{state.tenant_id}/v2.0"
+
+
+def storage_token(state: State, expires_on: int) -> str:
+    """A storage token as Entra issues one (a JWT from the v1 issuer `https://sts.windows.net/{tenant}/`): Azurite's
+    `--oauth basic` reads its issuer, audience and lifetime, not its signature, and checks no role."""
+    now = int(time.time())
+    claims = {
+        "iss": f"https://sts.windows.net/{state.tenant_id}/", "aud": STORAGE_AUDIENCE, "iat": now, "nbf": now,
+        "exp": expires_on, "oid": state.mi_client_id, "appid": state.mi_client_id, "tid": state.tenant_id,
+    }  # fmt: skip
+    token = assertions.sign(claims, state.signing_key)
+    state.tokens[token] = Token(STORAGE_AUDIENCE, state.mi_client_id, expires_on)  # known to the leak scans
+    state.count("storage_tokens_issued")
+    return token
 
 
 def check_assertion(request: web.Request, state: State, assertion: str, token_url: str) -> str | None:
@@ -28,13 +51,13 @@ def check_assertion(request: web.Request, state: State, assertion: str, token_ur
             if claims.get("sub") != state.mi_client_id:
                 return "AADSTS70021: No matching federated identity record found for presented assertion."
             return None
-        if state.app_certificate is None:
-            return "AADSTS700027: The certificate with identifier used to sign the client assertion is not registered."
-        thumbprints = assertions.certificate_thumbprints(state.app_certificate)
         presented = {str(header.get(k, "")).rstrip("=") for k in ("x5t", "x5t#S256")}  # MSAL pads its base64url
-        if not presented & thumbprints:
+        certificate = next(
+            (c for c in state.app_certificates() if presented & assertions.certificate_thumbprints(c)), None
+        )
+        if certificate is None:
             return "AADSTS700027: The certificate with identifier used to sign the client assertion is not registered."
-        public_key = state.app_certificate.public_key()
+        public_key = certificate.public_key()
         claims = assertions.verify(assertion, public_key, audiences={token_url, token_url.rsplit("/oauth2", 1)[0]})  # type: ignore[arg-type]
         if claims.get("iss") != state.client_id or claims.get("sub") != state.client_id:
             return "AADSTS700023: The client assertion's issuer and subject must be the client id."
@@ -70,7 +93,9 @@ async def managed_identity_token(request: web.Request) -> web.Response:
         access_token = assertions.sign(claims, state.signing_key)
         state.assertions.append(access_token)
         state.count("mi_assertions_issued")
-    elif resource in _MI_RESOURCES:
+    elif resource.rstrip("/") == STORAGE_AUDIENCE:
+        access_token = storage_token(state, expires_on)
+    elif resource.rstrip("/") in _MI_RESOURCES:
         access_token, _ = state.issue_token(resource.rstrip("/"))
         state.count("mi_tokens_issued")
     else:

@@ -18,6 +18,9 @@ PARTNER_CENTER_AUDIENCE = "https://api.partnercenter.microsoft.com"
 EVENT_GRID_AUDIENCE = "https://eventgrid.azure.net"
 KEY_VAULT_AUDIENCE = "https://vault.azure.net"
 FEDERATED_AUDIENCE = "api://AzureADTokenExchange"
+STORAGE_AUDIENCE = "https://storage.azure.com"  # Azurite (--oauth basic) checks a JWT's issuer and audience
+MANAGEMENT_AUDIENCE = "https://management.azure.com"
+GRAPH_AUDIENCE = "https://graph.microsoft.com"
 
 
 @dataclass
@@ -27,6 +30,15 @@ class Token:
     expires_at: float
     user: str | None = None  # an App+User token's user; None for app-only tokens
     mfa: bool = False  # whether the user's sign-in carried MFA
+
+
+@dataclass
+class AppKey:
+    """A certificate credential added to the app registration through Graph (ops.consent --temporary-certificate)."""
+
+    key_id: str
+    certificate: x509.Certificate
+    display_name: str = ""
 
 
 @dataclass
@@ -137,6 +149,8 @@ class State:
     topic_key: str | None
     token_lifetime: int = 3600
     app_certificate: x509.Certificate | None = None  # the app registration's certificate credential
+    app_object_id: str = "33333333-3333-4333-8333-333333333333"  # the application object's id (Graph's `id`)
+    app_keys: list[AppKey] = field(default_factory=list)  # certificate credentials added through Graph
     mi_client_id: str = "22222222-2222-4222-8222-222222222222"  # the user-assigned managed identity
     identity_header: str | None = None  # App Service's X-IDENTITY-HEADER secret
     signing_key: rsa.RSAPrivateKey = field(default_factory=lambda: rsa.generate_private_key(65537, 2048))
@@ -155,6 +169,12 @@ class State:
     taken_domains: set[str] = field(default_factory=lambda: {"contoso.onmicrosoft.com", "fabrikam.onmicrosoft.com"})
     counters: dict[str, int] = field(default_factory=dict)
     app_user: AppUser = field(default_factory=AppUser)
+    # Azure role assignments of the caller (Resource Manager's permissions API): {"scope", "actions", "dataActions"}
+    role_assignments: list[dict[str, Any]] = field(default_factory=list)
+
+    def app_certificates(self) -> list[x509.Certificate]:
+        """Every certificate credential of the app registration: the one it started with, and those Graph added."""
+        return [c for c in (self.app_certificate, *(k.certificate for k in self.app_keys)) if c is not None]
 
     def issue_token(self, audience: str, *, user: str | None = None, mfa: bool = False) -> tuple[str, int]:
         token = "emu." + secrets.token_urlsafe(32)
@@ -214,3 +234,5 @@ class State:
         self.calls.clear()
         self.counters.clear()
         self.app_user.reset()
+        self.role_assignments.clear()
+        self.app_keys.clear()

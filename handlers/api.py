@@ -10,7 +10,7 @@ from handlers.bootstrap import (
     entra_app,
     store_app_user_sign_in,
 )
-from handlers.domain.clouds import USER_IMPERSONATION_SCOPE
+from handlers.domain.clouds import PARTNER_CENTER_SCOPE, USER_IMPERSONATION_SCOPE
 from handlers.domain.error_codes import failure_from_error
 from handlers.domain.events import CloudEvent, CreatedData, FailedData
 from handlers.domain.failures import ErrorKind, OnboardingError
@@ -33,6 +33,7 @@ from handlers.onboarding.preflight import run_preflight
 from handlers.settings import Settings, StorageSettings
 
 __all__ = [
+    "PARTNER_CENTER_SCOPE",
     "USER_IMPERSONATION_SCOPE",
     "Busy",
     "CloudEvent",

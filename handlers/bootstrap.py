@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, TypeVar
 
 import httpx
+from azure.core.credentials_async import AsyncTokenCredential
 from azure.data.tables.aio import TableClient
 from azure.storage.queue.aio import QueueClient
 
@@ -26,7 +26,7 @@ from handlers.adapters.entra import (
 from handlers.adapters.event_grid import EventGridPublisher
 from handlers.adapters.http import build_http_client, proxy_configured
 from handlers.adapters.intake_table import IntakeTable
-from handlers.adapters.key_vault import KeyVaultSecrets, OperatorVaultTokens, VaultTokens
+from handlers.adapters.key_vault import CredentialVaultTokens, KeyVaultSecrets
 from handlers.adapters.ledger_table import LedgerTable
 from handlers.adapters.notice_table import NoticeTable
 from handlers.adapters.pacing import Pacer
@@ -159,7 +159,7 @@ def build_user_tokens(
     alarm = ConsentAlarm(notices, events, source=settings.EVENTS_SOURCE)
     return UserTokens(
         vault, name, refresh_token_redeemer(msal_app), on_consent_required=alarm,
-        redeem_public=public_refresh_token_redeemer(entra_app(settings)),
+        redeem_public=public_refresh_token_redeemer(entra_app(settings)), on_not_signed_in=alarm.not_signed_in,
     )  # fmt: skip
 
 
@@ -173,24 +173,26 @@ def build_parking(settings: Settings) -> QueueParking | None:
     return QueueParking(client, time_to_live_days=settings.PARKED_MESSAGE_TTL_DAYS)
 
 
-def build_ledger(settings: StorageSettings) -> Ledger:
+def build_ledger(settings: StorageSettings, *, credential: AsyncTokenCredential | None = None) -> Ledger:
     """The ledger's rows in a Table of the function's storage account; raises RuntimeError when none is configured
     (without the ledger, exactly once cannot be kept: better no invocation than a duplicate customer)."""
-    return Ledger(LedgerTable(table_client(settings, settings.ONBOARDING_LEDGER_TABLE)))
+    return Ledger(LedgerTable(table_client(settings, settings.ONBOARDING_LEDGER_TABLE, credential=credential)))
 
 
 def build_intake(
-    settings: StorageSettings, *, ledger: Ledger | None = None, config: PipelineConfig | None = None
-) -> IntakeDependencies:
+    settings: StorageSettings, *, ledger: Ledger | None = None, config: PipelineConfig | None = None,
+    credential: AsyncTokenCredential | None = None,
+) -> IntakeDependencies:  # fmt: skip
     """The intake's adapters for these settings (the pipeline's ledger and config when given, so a worker keeps
-    one of each); raises RuntimeError without a queue connection and ValueError for a CRM_FIELD_MAP that is no
-    valid map."""
-    queue = queue_client(settings, settings.CUSTOMER_REQUESTS_QUEUE)
+    one of each); identity-based storage signs in with `credential` when given (an operator's: ops.backfill), else
+    with the managed identity. Raises RuntimeError without a queue connection and ValueError for a CRM_FIELD_MAP
+    that is no valid map."""
+    queue = queue_client(settings, settings.CUSTOMER_REQUESTS_QUEUE, credential=credential)
     if queue is None:
         raise RuntimeError("No CrmQueue connection setting: the HTTP intake cannot enqueue requests")
-    records = IntakeTable(table_client(settings, settings.ONBOARDING_INTAKE_TABLE))
+    records = IntakeTable(table_client(settings, settings.ONBOARDING_INTAKE_TABLE, credential=credential))
     return IntakeDependencies(
-        ledger=ledger or build_ledger(settings),
+        ledger=ledger or build_ledger(settings, credential=credential),
         config=config or pipeline_config(settings, load_timing()),
         queue=QueueSender(queue),  # sends a message text, creating the queue where missing
         records=records,
@@ -206,21 +208,26 @@ def _managed_identity(client_id: str | None) -> Any:
     return ManagedIdentityCredential(client_id=client_id)
 
 
-def queue_client(settings: StorageSettings, name: str) -> QueueClient | None:
-    """A client of the queue `name` on the trigger's connection (CrmQueue), or None when none is configured."""
+def queue_client(
+    settings: StorageSettings, name: str, *, credential: AsyncTokenCredential | None = None
+) -> QueueClient | None:
+    """A client of the queue `name` on the trigger's connection (CrmQueue), or None when none is configured;
+    identity-based with `credential`, else the managed identity."""
     if settings.CrmQueue is not None:
         connection = settings.CrmQueue.get_secret_value()
         return QueueClient.from_connection_string(connection, name, use_env_settings=proxy_configured())
     if settings.CrmQueue__queueServiceUri:
-        credential = _managed_identity(settings.CrmQueue__clientId or settings.managed_identity_client_id)
+        credential = credential or _managed_identity(settings.CrmQueue__clientId or settings.managed_identity_client_id)
         uri = settings.CrmQueue__queueServiceUri
         return QueueClient(uri, name, credential=credential, use_env_settings=proxy_configured())
     return None
 
 
-def table_client(settings: StorageSettings, table: str) -> TableClient:
-    """A client of one Table of the function's storage account (AzureWebJobsStorage, else CrmQueue); raises
-    RuntimeError when no storage is configured."""
+def table_client(
+    settings: StorageSettings, table: str, *, credential: AsyncTokenCredential | None = None
+) -> TableClient:
+    """A client of one Table of the function's storage account (AzureWebJobsStorage, else CrmQueue; identity-based
+    with `credential`, else the managed identity); raises RuntimeError when no storage is configured."""
     connection = settings.ledger_connection
     if connection is not None:
         return TableClient.from_connection_string(
@@ -228,7 +235,8 @@ def table_client(settings: StorageSettings, table: str) -> TableClient:
         )
     endpoint = settings.ledger_table_endpoint
     if endpoint is not None:
-        credential = _managed_identity(settings.AzureWebJobsStorage__clientId or settings.managed_identity_client_id)
+        identity = settings.AzureWebJobsStorage__clientId or settings.managed_identity_client_id
+        credential = credential or _managed_identity(identity)
         return TableClient(
             endpoint, table_name=table, credential=credential, connection_timeout=5, read_timeout=30,
             use_env_settings=proxy_configured(),
@@ -236,19 +244,16 @@ def table_client(settings: StorageSettings, table: str) -> TableClient:
     raise RuntimeError("No storage for the ledger: set AzureWebJobsStorage (a connection string or identity-based)")
 
 
-async def store_app_user_sign_in(settings: Settings, refresh_token: str, *, public: bool) -> str:
-    """Write an Admin agent's refresh token (ops.consent) as a new version of the App+User secret, with the managed
-    identity where one is reachable (IDENTITY_ENDPOINT: an Azure host, the local stack's emulator), else with the
-    operator's own Entra sign-in (azure-identity's DefaultAzureCredential); returns the secret's id. Raises
-    OnboardingError."""
+async def store_app_user_sign_in(
+    settings: Settings, refresh_token: str, *, public: bool, credential: AsyncTokenCredential
+) -> str:
+    """Write an Admin agent's refresh token (ops.consent) as a new version of the App+User secret, signed in to Key
+    Vault with `credential` (the operator's: DefaultAzureCredential, which is the managed identity where one is
+    reachable); returns the secret's id. Raises OnboardingError."""
     assert settings.PARTNER_CENTER_USER_TOKEN_SECRET_URL is not None
     vault_url, name = split_secret_url(settings.PARTNER_CENTER_USER_TOKEN_SECRET_URL.rstrip("/"))
-    tokens: VaultTokens = (
-        managed_identity_tokens(settings.managed_identity_client_id, KEY_VAULT_RESOURCE)
-        if os.environ.get("IDENTITY_ENDPOINT")
-        else OperatorVaultTokens()
-    )
     async with build_http_client(settings.PARTNER_CENTER_TIMEOUT_SECONDS) as http:
+        tokens = CredentialVaultTokens(credential, KEY_VAULT_RESOURCE)
         vault = KeyVaultSecrets(http, vault_url, tokens, retry_policy=RetryPolicy.of(load_timing(), max_attempts=3))
         return await store_refresh_token(vault, name, refresh_token, public=public, writtenBy="ops.consent")
 

@@ -88,6 +88,18 @@ param dataverseOrganizationIds string = ''
 @description('Salesforce OrganizationIds whose outbound messages the Salesforce route accepts (comma-separated); empty: none.')
 param salesforceOrganizationIds string = ''
 
+@description('''App+User (indirect resellers, MCA attestation): on sets PARTNER_CENTER_USER_TOKEN_SECRET_URL, and an
+Admin agent then signs in once with `python -m ops.consent`; until then the function warns once that it is not signed
+in yet. Off (the default): the setting is empty and App+User raises nothing (docs/operating.md, App+User).''')
+param appUserEnabled bool = false
+
+@secure()
+@description('''App settings of your own, as a JSON object (azd EXTRA_APP_SETTINGS): every tunable that has no parameter
+here (retention days, CRM_FIELD_MAP, AzureFunctionsJobHost__… overrides). Merged with the app's current settings on
+each provision, so a change made in the portal or CLI lasts too; a setting this template sets is changed through its
+parameter only (docs/operating.md, "Changing a setting so that it lasts").''')
+param extraAppSettings object = {}
+
 @description('''Purge protection on both vaults. Irreversible: the vaults and their names then outlive `azd down` for
 90 days (recover them with `az keyvault recover` before `azd up`, or set keyVaultName and appUserTokenVaultName).''')
 param keyVaultPurgeProtection bool = false
@@ -118,6 +130,8 @@ var resourceToken = toLower(uniqueString(subscription().id, environmentName, loc
 var tags = { 'azd-env-name': environmentName }
 var queueName = 'customer-requests'
 var ledgerTableName = 'onboardingledger'
+// What the HTTP intake and ops.backfill have enqueued: made here, so that the operator's role can be scoped to it.
+var intakeTableName = 'onboardingintake'
 var deploymentContainerName = 'app-package-${take(resourceToken, 7)}'
 // The Functions host's own containers (leases and timer locks; function keys): created here, because the function's
 // blob roles are scoped to each container (rbac.bicep) and a container-scoped role cannot create its container.
@@ -150,7 +164,7 @@ module storage 'app/storage.bicep' = {
     location: location
     tags: tags
     queueNames: [queueName, '${queueName}-poison', '${queueName}-exhausted']
-    tableNames: [ledgerTableName]
+    tableNames: [ledgerTableName, intakeTableName]
     containerNames: concat([deploymentContainerName], hostContainerNames)
     restrictPublicNetworkAccess: restrictPublicNetworkAccess
   }
@@ -256,16 +270,19 @@ module functionApp 'app/function-app.bicep' = {
     applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
     queueName: queueName
     ledgerTableName: ledgerTableName
+    intakeTableName: intakeTableName
     eventsTopicEndpoint: eventGrid.outputs.endpoint
     adminCredentialsVaultUri: passwordVault.outputs.uri
     appUserTokenVaultUri: tokenVault.outputs.uri
     appUserTokenSecretName: appUserTokenSecretName
+    appUserEnabled: appUserEnabled
     partnerCenterCloud: partnerCenterCloud
     partnerCenterTenantId: partnerCenterTenantId
     partnerCenterClientId: partnerCenterClientId
     enableGdapByDefault: enableGdapByDefault
     dataverseOrganizationIds: dataverseOrganizationIds
     salesforceOrganizationIds: salesforceOrganizationIds
+    extraAppSettings: extraAppSettings
     virtualNetworkSubnetId: restrictPublicNetworkAccess ? network.outputs.appSubnetId : ''
   }
 }
@@ -280,6 +297,7 @@ module rbac 'app/rbac.bicep' = {
     storageAccountName: storage.outputs.name
     queueName: queueName
     ledgerTableName: ledgerTableName
+    intakeTableName: intakeTableName
     deploymentContainerName: deploymentContainerName
     topicName: eventGrid.outputs.name
     passwordVaultName: passwordVault.outputs.name
@@ -308,6 +326,6 @@ output ADMIN_CREDENTIALS_VAULT_URL string = passwordVault.outputs.uri
 output ADMIN_CREDENTIALS_VAULT_NAME string = passwordVault.outputs.name
 output PARTNER_CENTER_USER_TOKEN_VAULT_URL string = tokenVault.outputs.uri
 output PARTNER_CENTER_USER_TOKEN_VAULT_NAME string = tokenVault.outputs.name
-output PARTNER_CENTER_USER_TOKEN_SECRET_URL string = '${tokenVault.outputs.uri}secrets/${appUserTokenSecretName}'
+output PARTNER_CENTER_USER_TOKEN_SECRET_URL string = appUserEnabled ? '${tokenVault.outputs.uri}secrets/${appUserTokenSecretName}' : ''
 output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.applicationInsightsName
 output OPERATIONS_WORKBOOK_ID string = workbook.outputs.id

@@ -4,7 +4,7 @@ The poison function reports each request that failed every delivery (retries_exh
 in `{queue}-exhausted`; this command sends those — and any still waiting in `{queue}-poison` — back. A parked copy
 expires PARKED_MESSAGE_TTL_DAYS (30) after it was parked; after that, the CRM sends the request again.
 
-    python -m ops.replay_poison --dry-run            # what is waiting; moves nothing, hides nothing
+    python -m ops.replay_poison --dry-run            # your roles, then what is waiting; moves nothing, hides nothing
     python -m ops.replay_poison                      # move them back
     python -m ops.replay_poison --account-url https://<account>.queue.core.windows.net --max 500
 
@@ -24,6 +24,7 @@ import sys
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.queue import QueueClient
 
+from ops.roles import add_role_arguments, needs, report
 from ops.storage import Storage, add_storage_arguments, run, storage_from
 from ops.terminal import shown
 
@@ -79,12 +80,15 @@ def main() -> int:
     )
     add_storage_arguments(parser)
     parser.add_argument("--max", type=int, default=10_000, help="move at most this many messages per queue")
-    parser.add_argument("--dry-run", action="store_true", help="show what is waiting (peek: nothing is hidden)")
+    parser.add_argument("--dry-run", action="store_true", help="check your roles, show what is waiting (a peek)")
+    add_role_arguments(parser)
     args = parser.parse_args()
     return run("replay_poison", storage_from(args, parser), lambda storage: _replay(storage, args))
 
 
 def _replay(storage: Storage, args: argparse.Namespace) -> int:
+    if args.dry_run and report(needs("replay_poison", args.queue, "", ""), args, storage=storage) == 1:
+        return 1  # a role is missing: the listing would be refused
     target = storage.queue(args.queue)
     if not args.dry_run and waiting(target, show=0) is None:
         print(f"{shown(args.queue)}: no such queue in {storage.where}: nothing to replay into", file=sys.stderr)

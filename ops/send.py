@@ -2,6 +2,7 @@
 
     scripts/send samples/requests/se-wingtip-toys.json          # on the local stack (scripts/run --serve)
     python -m ops.send FILE... --account-url https://<account>.queue.core.windows.net   # on Azure, with Entra
+    python -m ops.send FILE... --dry-run        # read the files and check your role; enqueue nothing
 
 The message text is the file's JSON as it is (host.json messageEncoding: none). The outcome comes back as an event
 (`scripts/run --serve` prints it; `python -m ops.status` counts it).
@@ -14,6 +15,7 @@ import json
 import sys
 from pathlib import Path
 
+from ops.roles import add_role_arguments, needs, report
 from ops.storage import Storage, add_storage_arguments, run, storage_from
 from ops.terminal import shown
 
@@ -37,6 +39,8 @@ def main() -> int:
     )
     parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="a customer request (contract §1)")
     add_storage_arguments(parser)
+    parser.add_argument("--dry-run", action="store_true", help="read the files and check your role; enqueue nothing")
+    add_role_arguments(parser)
     args = parser.parse_args()
     try:
         requests = [read_request(path) for path in args.files]
@@ -44,6 +48,10 @@ def main() -> int:
         parser.error(str(exc))
 
     files = [(path, *request) for path, request in zip(args.files, requests, strict=True)]
+    if args.dry_run:
+        print(f"would enqueue {len(files)} request(s) on {shown(args.queue)}: {', '.join(shown(f[2]) for f in files)}")
+        return run("send", storage_from(args, parser), lambda storage: report(needs("send", args.queue, "", ""), args,
+                                                                                storage=storage))  # fmt: skip
     return run("send", storage_from(args, parser), lambda storage: send(storage, args.queue, files))
 
 

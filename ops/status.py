@@ -3,6 +3,7 @@
     python -m ops.status                                   # the local stack (after sourcing .local/stack.env)
     python -m ops.status --account-url https://<account>.queue.core.windows.net --since 24   # Azure, with Entra
     python -m ops.status --json
+    python -m ops.status --dry-run                         # check your roles only
 
 It reads the queues (the service's approximate counts) and the ledger table directly (partition `onboarding`;
 columns state, outcome, event_json, exhausted_from, updated_at), never through the function's code.
@@ -23,7 +24,8 @@ from typing import Any
 
 from azure.core.exceptions import AzureError, ResourceNotFoundError
 
-from ops.storage import LEDGER_DEFAULT, Storage, add_storage_arguments, explained, storage_from
+from ops.roles import add_role_arguments, needs, report
+from ops.storage import LEDGER_DEFAULT, Storage, add_storage_arguments, explained, run, storage_from
 from ops.terminal import shown
 
 PARTITION = "onboarding"
@@ -147,8 +149,12 @@ def main() -> int:
     parser.add_argument("--table", default=os.environ.get("ONBOARDING_LEDGER_TABLE", LEDGER_DEFAULT))
     parser.add_argument("--since", type=float, metavar="HOURS", help="only requests updated in the last HOURS")
     parser.add_argument("--json", action="store_true", help="the figures as JSON")
+    parser.add_argument("--dry-run", action="store_true", help="check your roles and stop")
+    add_role_arguments(parser)
     args = parser.parse_args()
     storage = storage_from(args, parser)
+    if args.dry_run:
+        return run("status", storage, lambda s: report(needs("status", args.queue, args.table, ""), args, storage=s))
     since = time.time() - args.since * 3600 if args.since is not None else None
     try:
         status = read_status(storage, args.queue, args.table, since)

@@ -31,7 +31,9 @@ def find_leaks(texts: Iterable[str], secrets: Iterable[str]) -> list[str]:
 def ledger_rows(stack: Any) -> list[str]:
     """Every row of the stack's ledger table, as text."""
     table = stack.env.get("ONBOARDING_LEDGER_TABLE", LEDGER_TABLE)
-    with TableClient.from_connection_string(stack.env["AzureWebJobsStorage"], table_name=table) as client:
+    trust = str(stack.ca_file)  # the stack's CA bundle (Azurite over HTTPS, for an Entra stack)
+    connection = stack.env["AzureWebJobsStorage"]
+    with TableClient.from_connection_string(connection, table_name=table, connection_verify=trust) as client:
         try:
             return [json.dumps(dict(row), default=str, ensure_ascii=False) for row in client.list_entities()]
         except ResourceNotFoundError:  # no request reached the ledger yet

@@ -4,7 +4,6 @@ version disabled. A refusal names Key Vault's error code, never its message (it 
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 from dataclasses import dataclass, field
@@ -12,6 +11,8 @@ from typing import Any, Protocol
 from urllib.parse import quote, urlencode
 
 import httpx
+from azure.core.credentials_async import AsyncTokenCredential
+from azure.core.exceptions import ClientAuthenticationError
 from pydantic import SecretStr
 
 from handlers.adapters.http import transport_failure
@@ -29,6 +30,27 @@ class VaultTokens(Protocol):
     async def get_token(self) -> str: ...
 
     def invalidate(self) -> None: ...
+
+
+class CredentialVaultTokens:
+    """Key Vault tokens of an azure-identity credential: an operator's own sign-in (`az login`), or a managed identity
+    where one is reachable (DefaultAzureCredential tries both)."""
+
+    def __init__(self, credential: AsyncTokenCredential, resource: str = "https://vault.azure.net") -> None:
+        self._credential = credential
+        self._scope = f"{resource}/.default"
+
+    async def get_token(self) -> str:
+        """A Key Vault token (azure-identity caches it); raises OnboardingError(AUTH) when no sign-in works."""
+        try:
+            return (await self._credential.get_token(self._scope)).token
+        except ClientAuthenticationError:
+            raise OnboardingError(
+                ErrorKind.AUTH, "no Entra sign-in for Key Vault: run `az login` (or `azd auth login`)"
+            ) from None
+
+    def invalidate(self) -> None:
+        """Nothing cached here: azure-identity caches."""
 
 
 @dataclass(frozen=True)
@@ -205,19 +227,3 @@ def _error_code(response: httpx.Response) -> str:
         codes.append(code)
         error = error.get("innererror") or error.get("innerError")
     return f" {'/'.join(codes)}" if codes else ""
-
-
-class OperatorVaultTokens:
-    """Key Vault tokens of azure-identity's DefaultAzureCredential (an operator's own sign-in: `az login`)."""
-
-    def __init__(self) -> None:
-        from azure.identity import DefaultAzureCredential  # only where an operator signs in
-
-        self._credential = DefaultAzureCredential()
-
-    async def get_token(self) -> str:
-        """A Key Vault token; raises azure-identity's errors."""
-        return (await asyncio.to_thread(self._credential.get_token, "https://vault.azure.net/.default")).token
-
-    def invalidate(self) -> None:
-        """Nothing cached here: azure-identity caches."""

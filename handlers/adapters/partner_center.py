@@ -211,8 +211,8 @@ class PartnerCenterClient:
         if self._user_tokens is None:
             raise OnboardingError(
                 ErrorKind.AUTH,
-                "This needs an App+User token and App+User is off: set PARTNER_CENTER_USER_TOKEN_SECRET_URL and run "
-                "`python -m ops.consent` once",
+                "This needs an App+User token and App+User is off: turn it on (`azd env set APP_USER_ENABLED true`, "
+                "`azd provision`) and run `python -m ops.consent` once",
                 code=APP_USER_OFF_CODE,
             )
         return await self._user_tokens.get_token()

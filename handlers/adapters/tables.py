@@ -15,6 +15,18 @@ from azure.data.tables.aio import TableClient
 from handlers.adapters.storage_errors import storage_failure
 
 
+def _provisioned(exc: AzureError) -> bool:
+    """A create refused for want of a role (403 AuthorizationPermissionMismatch): an identity whose role is on this
+    one table (an operator's Table Data Reader on the ledger) may use the table but not create it, and the
+    deployment made it (infra/app/storage.bicep). Go on: a table that is missing after all answers 404 to the call
+    itself."""
+    return (
+        isinstance(exc, HttpResponseError)
+        and exc.status_code == 403
+        and getattr(exc, "error_code", None) == "AuthorizationPermissionMismatch"
+    )
+
+
 class OwnedTable:
     """Holds a TableClient; `_ensure_table` creates the table once (raises OnboardingError(TRANSIENT))."""
 
@@ -34,7 +46,8 @@ class OwnedTable:
         except ResourceExistsError:
             pass
         except AzureError as exc:
-            raise storage_failure("table create", exc) from None
+            if not _provisioned(exc):
+                raise storage_failure("table create", exc) from None
         self._created = True
 
     async def _delete_unchanged(self, partition: str, key: str, etag: str | None, what: str) -> bool:

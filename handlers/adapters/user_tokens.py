@@ -16,6 +16,9 @@ A sign-in made with a device code is a public client's: Entra refuses the app's 
 
 A sign-in only a person can repair (`invalid_grant`: AADSTS700082 idle, 50173 revoked, 50076 / 50078 MFA; or
 Partner Center's 401 / 900421) raises OnboardingError(CONSENT) and sounds the consent alarm (onboarding.consent).
+A secret with no version at all is no dead sign-in but one that has not happened yet (App+User just turned on):
+that raises OnboardingError(AUTH, app_user_not_signed_in) and is reported once, as a warning; the daily refresh then
+has nothing to do.
 Neither token ever reaches a log, an event, an exception or the ledger: both are remembered for redaction.
 """
 
@@ -40,6 +43,7 @@ from handlers.adapters.refresh_token_vault import (
     store_refresh_token,
 )
 from handlers.domain.error_codes import (
+    APP_USER_NOT_SIGNED_IN_CODE,
     CLIENT_MISMATCH_CODES,
     CONSENT_REASON_OF_PARTNER_CENTER,
     aadsts_codes,
@@ -54,6 +58,7 @@ from handlers.observability.redaction import remember_token
 log = logging.getLogger("csp_onboarding")
 
 OnConsentRequired = Callable[[str], Awaitable[None]]  # the consent alarm: called with the reason
+OnNotSignedIn = Callable[[], Awaitable[None]]  # App+User is on and nobody has signed in yet
 MsalResult = dict[str, Any]  # an MSAL token answer (or refusal), as MSAL returns it
 
 
@@ -78,13 +83,14 @@ class UserTokens:
     def __init__(
         self, vault: RefreshTokenVault, secret_name: str, redeem: Callable[[str], MsalResult], *,
         on_consent_required: OnConsentRequired, redeem_public: Callable[[str], MsalResult] | None = None,
-        refresh_margin: float = 300.0, refusal_memory: float = 300.0,
+        on_not_signed_in: OnNotSignedIn | None = None, refresh_margin: float = 300.0, refusal_memory: float = 300.0,
     ) -> None:  # fmt: skip
         self._vault = vault
         self._secret_name = secret_name
         self._redeem = redeem
         self._redeem_public = redeem_public
         self._alarm = on_consent_required
+        self._not_signed_in = on_not_signed_in
         self._refresh_margin = refresh_margin
         self._refusal_memory = refusal_memory
         self._refusal: tuple[OnboardingError, float] | None = None
@@ -109,10 +115,15 @@ class UserTokens:
             return await self._redeem_now()
 
     async def refresh(self) -> None:
-        """Redeem the refresh token now (the daily timer: use keeps it from idling out); raises OnboardingError."""
+        """Redeem the refresh token now (the daily timer: use keeps it from idling out); nothing to do before the
+        first sign-in. Raises OnboardingError."""
         async with self._lock:
             self._refusal = None
-            await self._redeem_now()
+            try:
+                await self._redeem_now()
+            except OnboardingError as error:
+                if error.code != APP_USER_NOT_SIGNED_IN_CODE:
+                    raise
 
     async def refused(self, error: OnboardingError) -> OnboardingError:
         """Partner Center refused the App+User token (401 / 900421): forget it, sound the alarm, and return the
@@ -129,7 +140,9 @@ class UserTokens:
         if self._refusal is not None and time.monotonic() < self._refusal[1] and refresh_token == self._dead_token:
             raise self._refusal[0]  # the same dead sign-in (no new consent in the vault): do not storm Entra
         self._used = refresh_token
-        if stored is None or not refresh_token:
+        if stored is None:
+            raise await self._never_signed_in()
+        if not refresh_token:
             raise await self._dead("refresh_token_missing", None, "the vault holds no refresh token")
         first = result = await self._redeem_as(public, refresh_token)
         flipped = bool(aadsts_codes(first) & CLIENT_MISMATCH_CODES) and (public or self._redeem_public is not None)
@@ -196,6 +209,14 @@ class UserTokens:
         kind = oauth_kind(error, otherwise=ErrorKind.AUTH)
         text = entra_refusal_text(result)
         raise OnboardingError(kind, f"Entra ID refused the App+User token request: {text}", code=error)
+
+    async def _never_signed_in(self) -> OnboardingError:
+        if self._not_signed_in is not None:
+            await self._not_signed_in()
+        return OnboardingError(
+            ErrorKind.AUTH, "App+User is on but not signed in yet: an Admin agent runs `python -m ops.consent` once",
+            code=APP_USER_NOT_SIGNED_IN_CODE,
+        )  # fmt: skip
 
     async def _dead(self, reason: str, error: OnboardingError | None, detail: str = "") -> OnboardingError:
         dead = consent_error(reason, detail or (error.description if error else None) or reason)

@@ -99,6 +99,9 @@ PARTNER_CENTER_CODES: dict[str, PartnerCenterCode] = {
 
 # Our own code for an App+User call while App+User is off (PARTNER_CENTER_USER_TOKEN_SECRET_URL unset).
 APP_USER_OFF_CODE = "app_user_off"
+# Our own code for an App+User call while App+User is on and nobody has signed in yet (the secret has no version):
+# the state of a deployment between turning it on and its first `python -m ops.consent`, not a dead sign-in.
+APP_USER_NOT_SIGNED_IN_CODE = "app_user_not_signed_in"
 
 # Statuses of an endpoint that does not exist where this runs (a sovereign cloud, a sandbox) when the answer carries
 # no Partner Center code: the check it serves is skipped with a warning. (HEAD /v1/domains reads 404 as "free".)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import uuid
 
-from handlers.domain.error_codes import APP_USER_OFF_CODE, failure_from_error
+from handlers.domain.error_codes import APP_USER_NOT_SIGNED_IN_CODE, APP_USER_OFF_CODE, failure_from_error
 from handlers.domain.failures import ErrorKind, OnboardingError
 from handlers.domain.field_errors import FieldError
 from handlers.domain.partner_center_body import domain_for
@@ -47,8 +47,9 @@ async def validate_request(body: bytes, content_type: str | None, deps: Dependen
         )
     except OnboardingError as exc:
         # No verdict while Partner Center cannot be asked (down, our credential refused, the App+User sign-in dead);
-        # App+User switched off is one: the request would be refused, naming its field.
-        if exc.kind in (ErrorKind.TRANSIENT, ErrorKind.AUTH, ErrorKind.CONSENT) and exc.code != APP_USER_OFF_CODE:
+        # App+User switched off, or not signed in yet, is one: the request would be refused, naming its field.
+        settled = (APP_USER_OFF_CODE, APP_USER_NOT_SIGNED_IN_CODE)
+        if exc.kind in (ErrorKind.TRANSIENT, ErrorKind.AUTH, ErrorKind.CONSENT) and exc.code not in settled:
             log.warning("Validation could not reach a verdict: %s", exc)
             return unavailable("Partner Center could not be asked right now; try again later.", deps.config.timing)
         failure = failure_from_error(exc)

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
-from handlers.domain.error_codes import APP_USER_OFF_CODE, Effect, partner_center_code
+from handlers.domain.error_codes import APP_USER_NOT_SIGNED_IN_CODE, APP_USER_OFF_CODE, Effect, partner_center_code
 from handlers.domain.events import AgreementConfirmedData
 from handlers.domain.failures import ErrorKind, OnboardingError, Reason
 from handlers.domain.field_errors import FieldError
@@ -19,9 +19,13 @@ from handlers.domain.request import CustomerRequest
 T = TypeVar("T")
 MCA = "MicrosoftCustomerAgreement"
 RESELLER_REFUSALS = (Effect.RESELLER_UNKNOWN, Effect.RESELLER_INACTIVE)
+APP_USER_NOT_SIGNED_IN = (
+    "needs Partner Center's App+User sign-in, which is on here but not signed in yet: an Admin agent runs "
+    "`python -m ops.consent` once"
+)
 APP_USER_OFF = (
-    "needs Partner Center's App+User sign-in, which is off here: the operator sets "
-    "PARTNER_CENTER_USER_TOKEN_SECRET_URL and runs `python -m ops.consent` once"
+    "needs Partner Center's App+User sign-in, which is off here: the operator turns it on "
+    "(`azd env set APP_USER_ENABLED true`, `azd provision`) and runs `python -m ops.consent` once"
 )
 
 
@@ -52,11 +56,19 @@ class AppUser:
     templates: TimedCache = field(default_factory=lambda: TimedCache(ttl=3600.0))
 
 
-async def sign_in_refusal(error: OnboardingError, app_user: AppUser | None) -> OnboardingError:
+async def sign_in_refusal(
+    error: OnboardingError, app_user: AppUser | None, field: str | None = None
+) -> OnboardingError:
     """An App+User call's refusal as the caller must raise it: a token Partner Center refused (CONSENT: no MFA) is a
-    dead sign-in — the token is forgotten and the consent alarm sounds (once an hour) — others as they are."""
+    dead sign-in — the token is forgotten and the consent alarm sounds (once an hour); no sign-in yet names the
+    `request_field` that needs one, as App+User off does; others as they are."""
     if error.kind is ErrorKind.CONSENT and app_user is not None:
         return await app_user.tokens.refused(error)
+    if error.code == APP_USER_NOT_SIGNED_IN_CODE and field is not None and not error.errors:
+        text = f"{field} {APP_USER_NOT_SIGNED_IN}."
+        return replace(
+            error, message=text, errors=[FieldError(field=field, code=APP_USER_NOT_SIGNED_IN_CODE, message=text)]
+        )
     return error
 
 
@@ -100,7 +112,7 @@ async def _reseller(app_user: AppUser, reseller_id: str, ms_request_id: str, *, 
         try:
             return await app_user.partner_center.list_indirect_resellers(ms_request_id=ms_request_id)
         except OnboardingError as error:
-            raise await sign_in_refusal(error, app_user) from None
+            raise await sign_in_refusal(error, app_user, "indirectResellerId") from None
 
     resellers: list[Relationship] = await app_user.resellers.get(fetch, stale=stale)
     return next((r for r in resellers if r.id.lower() == reseller_id), None)
@@ -137,7 +149,7 @@ async def attest_mca(
         body = {"primaryContact": contact, "templateId": template_id, "dateAgreed": date_agreed, "type": MCA}
         await app_user.partner_center.create_agreement(customer_id, body, ms_request_id=ms_request_id)
     except OnboardingError as error:
-        raise await sign_in_refusal(error, app_user) from None
+        raise await sign_in_refusal(error, app_user, "customer.mcaAcceptance") from None
     return AgreementConfirmedData(
         requestId=request.requestId, crmAccountId=request.crmAccountId, customerId=customer_id, tenantId=tenant_id,
         templateId=template_id, dateAgreed=date_agreed, primaryContactEmail=mca.primaryContact.email,

@@ -1,5 +1,7 @@
 """The consent alarm: a dead App+User sign-in is logged as an error (the alert keys on it) every time it is met, and
-published as `csp.onboarding.consent.required` at most once an hour across every instance (contract §5)."""
+published as `csp.onboarding.consent.required` at most once an hour across every instance (contract §5). A sign-in
+that has not happened yet (App+User just turned on, no `ops.consent` run) is not dead: it is reported once, across
+every instance, as a warning, with no alert and no event."""
 
 from __future__ import annotations
 
@@ -14,6 +16,12 @@ from handlers.domain.ports import EventSink, Notices
 log = logging.getLogger("csp_onboarding")
 
 TOPIC = "consent-required"
+NOT_SIGNED_IN_TOPIC, NOT_SIGNED_IN_SLOT = "app-user-not-signed-in", "until-first-consent"
+NOT_SIGNED_IN = (
+    "App+User not signed in yet: App+User is on (PARTNER_CENTER_USER_TOKEN_SECRET_URL) and no Admin agent has "
+    "signed in. Indirect-reseller and MCA requests fail not_authorized until one runs `python -m ops.consent`; "
+    "direct customers are created as usual."
+)
 ALERT = "app_user_consent_required"  # the `alert` dimension the Azure Monitor alert filters on
 OPERATOR_ACTION = (
     "An Admin agent of the partner tenant must sign in again with MFA: run `python -m ops.consent` (it writes the new "
@@ -35,6 +43,19 @@ class ConsentAlarm:
         self._source = source
         self._since: float | None = None  # when this worker first met the dead sign-in, this time round
         self._last = 0.0
+        self._told = False  # whether this worker has reported "not signed in yet"
+
+    async def not_signed_in(self) -> None:
+        """Report that nobody has signed in yet: a warning the first time across instances (a notice row), else at
+        info, once per worker; never raises."""
+        if self._told:
+            return
+        self._told = True
+        try:
+            first = await self._notices.first_notice(NOT_SIGNED_IN_TOPIC, NOT_SIGNED_IN_SLOT)
+        except OnboardingError:
+            first = True  # better a second warning than none
+        log.log(logging.WARNING if first else logging.INFO, NOT_SIGNED_IN)
 
     async def __call__(self, reason: str) -> None:
         now = time.time()

@@ -12,13 +12,16 @@ param instanceMemoryMB int
 param applicationInsightsConnectionString string
 param queueName string
 param ledgerTableName string
+param intakeTableName string
 param eventsTopicEndpoint string
 @description('The admin-password vault (the identity can set secrets there, never read them).')
 param adminCredentialsVaultUri string
 @description('The App+User refresh token\'s vault (the identity reads and rotates the token there).')
 param appUserTokenVaultUri string
-@description('Secret in the token vault holding the App+User refresh token that `python -m ops.consent` writes; empty turns App+User off (indirect resellers, MCA attestation).')
+@description('Secret in the token vault holding the App+User refresh token that `python -m ops.consent` writes.')
 param appUserTokenSecretName string = 'partner-center-app-user'
+@description('App+User (indirect resellers, MCA attestation) on: the secret\'s URL is set. Off: the setting is empty, always written so that turning it off lasts (the settings are merged).')
+param appUserEnabled bool = false
 param partnerCenterCloud string
 param partnerCenterTenantId string
 param partnerCenterClientId string
@@ -27,6 +30,9 @@ param enableGdapByDefault bool
 param dataverseOrganizationIds string = ''
 @description('The Salesforce organizations (15- or 18-character OrganizationIds, comma-separated) whose outbound messages POST /api/crm/salesforce accepts; empty closes the route.')
 param salesforceOrganizationIds string = ''
+@secure()
+@description('App settings of the operator\'s own (azd EXTRA_APP_SETTINGS, a JSON object): the tunables of docs/operating.md that have no parameter here, such as retention days, CRM_FIELD_MAP or AzureFunctionsJobHost__extensions__queues__batchSize. They cannot change a setting this template sets: that one has its parameter.')
+param extraAppSettings object = {}
 @description('The subnet the app joins (VNet integration) to reach storage, the vaults and the topic privately; empty for none. The app itself stays public: the CRMs call it.')
 param virtualNetworkSubnetId string = ''
 
@@ -74,9 +80,15 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
     }
   }
 
+  // Settings survive provisioning. A PUT of 'appsettings' replaces the whole list (Azure/bicep#3058), so what the app
+  // has now (a setting changed in the portal or with the CLI) is read back and merged: first those, then the
+  // operator's extraAppSettings, then what this template sets, which wins (AVM's web/site module merges the same way,
+  // Azure/bicep-registry-modules#3311). list() runs when this resource deploys, after the site exists, also on the
+  // first deployment; its answer goes into this resource's body, not into a parameter, so the deployment history
+  // does not keep it. A setting this template stops setting stays until it is deleted by hand (docs/operating.md).
   resource settings 'config' = {
     name: 'appsettings'
-    properties: {
+    properties: union(list(resourceId('Microsoft.Web/sites/config', name, 'appsettings'), '2024-04-01').properties, extraAppSettings, {
       // Host storage and the requests queue, identity-based (the account has shared keys disabled).
       AzureWebJobsStorage__accountName: storage.name
       AzureWebJobsStorage__credential: 'managedidentity'
@@ -86,6 +98,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       CrmQueue__clientId: identityClientId
       CUSTOMER_REQUESTS_QUEUE: queueName
       ONBOARDING_LEDGER_TABLE: ledgerTableName
+      ONBOARDING_INTAKE_TABLE: intakeTableName
       // Telemetry: the Python worker is the one exporter (configure_azure_monitor on the root logger, so every
       // library's records go; host.json telemetryMode OpenTelemetry), as functions-quickstart-python-azd-otel does.
       // PYTHON_ENABLE_OPENTELEMETRY alone would fail every invocation (the worker's trace propagator stays unset).
@@ -106,12 +119,12 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       ADMIN_CREDENTIALS_VAULT_URL: adminCredentialsVaultUri
       // App+User (Secure Application Model): the refresh token's version-less secret URL, in its own vault; the
       // identity's role there (rbac.bicep) reads the token, writes each rotated one back and disables superseded ones.
-      PARTNER_CENTER_USER_TOKEN_SECRET_URL: empty(appUserTokenSecretName) ? '' : '${appUserTokenVaultUri}secrets/${appUserTokenSecretName}'
+      PARTNER_CENTER_USER_TOKEN_SECRET_URL: appUserEnabled ? '${appUserTokenVaultUri}secrets/${appUserTokenSecretName}' : ''
       ENABLE_GDAP_BY_DEFAULT: string(enableGdapByDefault)
       // The CRM organizations each CRM route accepts (contract §6): the function key alone is in every CRM admin's view.
       DATAVERSE_ORGANIZATION_IDS: dataverseOrganizationIds
       SALESFORCE_ORGANIZATION_IDS: salesforceOrganizationIds
-    }
+    })
   }
 }
 

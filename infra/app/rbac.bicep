@@ -1,7 +1,8 @@
 // Role assignments, each at the narrowest scope that works: one loop per kind of scope over {principal, role}, and
 // the two custom roles no built-in role matches. Principals: the function's identity, and the deploying user (azd's
-// AZURE_PRINCIPAL_ID) for the operator commands run from a workstation (scripts/send's Azure form, ops.status,
-// ops.replay_poison). infra/README.md's role table is tested against this file (tests/unit/infra/test_infra_roles.py).
+// AZURE_PRINCIPAL_ID) for the operator commands run from a workstation (ops.send, ops.status, ops.replay_poison,
+// ops.backfill, ops.consent, ops.doctor). docs/security.md's role table is tested against this file
+// (tests/unit/infra/test_infra_roles.py), and so are the roles the commands check before they act (ops/roles.py).
 param principalId string
 @description('The deploying user (or CI service principal): roles for the operator commands; empty for none.')
 param userPrincipalId string = ''
@@ -10,6 +11,7 @@ param userPrincipalType string = 'User'
 param storageAccountName string
 param queueName string
 param ledgerTableName string
+param intakeTableName string
 param deploymentContainerName string
 param topicName string
 param passwordVaultName string
@@ -21,6 +23,7 @@ var builtInRoles = {
   storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
   storageQueueDataMessageSender: 'c6a89b2d-59bc-44d0-9896-0f6e12d7b80a'
+  storageQueueDataReader: '19e7f393-937e-4f77-808e-94535e297925'
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
   storageTableDataReader: '76199698-9eea-4c19-bc75-cec21354c6b6'
   eventGridDataSender: 'd5a91429-5739-47e2-a06b-3470a27159e7'
@@ -66,11 +69,15 @@ func granted(grants array, userPrincipalId string) array => filter(grants, g => 
 // Queues. Contributor where messages are released: the host's QueueProcessor.ReleaseMessageAsync and its
 // visibility renewal call UpdateMessage (queues/messages/write), which Reader + Message Processor lack; a 403 there
 // stops the host (azure-sdk-for-net, Microsoft.Azure.WebJobs.Extensions.Storage.Queues; MicrosoftDocs/azure-docs#120932).
+// The user only sends to the requests queue (ops.send, ops.backfill, a replay's target) and counts it (ops.status: Get
+// Queue Metadata is authorised by queues/read, which Reader has and Message Sender lacks): Sender + Reader, never the
+// receive, delete or queue delete of Contributor. The parking and poison queues are emptied by ops.replay_poison.
 var allQueueGrants = [
   { principal: 'function', queue: queueName, role: 'storageQueueDataContributor' }
   { principal: 'function', queue: '${queueName}-poison', role: 'storageQueueDataContributor' }
   { principal: 'function', queue: '${queueName}-exhausted', role: 'storageQueueDataMessageSender' }
-  { principal: 'user', queue: queueName, role: 'storageQueueDataContributor' }
+  { principal: 'user', queue: queueName, role: 'storageQueueDataMessageSender' }
+  { principal: 'user', queue: queueName, role: 'storageQueueDataReader' }
   { principal: 'user', queue: '${queueName}-poison', role: 'storageQueueDataContributor' }
   { principal: 'user', queue: '${queueName}-exhausted', role: 'storageQueueDataContributor' }
 ]
@@ -98,17 +105,22 @@ var containerGrants = [
   { principal: 'function', container: 'azure-webjobs-secrets', role: 'storageBlobDataContributor' }
 ]
 
+// The user reads the ledger (ops.status, ops.backfill's outcomes) and writes the intake's rows (ops.backfill: one
+// request, one message, resumable), which Table Data Contributor on that one table allows.
 var allTableGrants = [
   { principal: 'user', table: ledgerTableName, role: 'storageTableDataReader' }
+  { principal: 'user', table: intakeTableName, role: 'storageTableDataContributor' }
 ]
 var tableGrants = granted(allTableGrants, userPrincipalId)
 
 var topicGrants = [{ principal: 'function', role: 'eventGridDataSender' }]
-// Vaults. The function sets admin passwords it can never read back, and keeps the App+User refresh token.
+// Vaults. The function sets admin passwords it can never read back, and keeps the App+User refresh token; the user
+// stores an Admin agent's sign-in there (ops.consent) and can read nothing back.
 var vaultNames = { passwords: passwordVaultName, appUserToken: tokenVaultName }
 var allVaultGrants = [
   { principal: 'function', vault: 'passwords', role: 'keyVaultSecretSetter' }
   { principal: 'function', vault: 'appUserToken', role: 'keyVaultRefreshTokenKeeper' }
+  { principal: 'user', vault: 'appUserToken', role: 'keyVaultSecretSetter' }
 ]
 var vaultGrants = granted(allVaultGrants, userPrincipalId)
 var appInsightsGrants = [{ principal: 'function', role: 'monitoringMetricsPublisher' }]

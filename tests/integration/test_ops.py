@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -11,9 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from azure.core.exceptions import ResourceExistsError
+from azure.data.tables import TableServiceClient
 
 from devhost.run import AccessLog, write_stack_file
-from devhost.stack import ROOT, Stack
+from devhost.stack import QUEUE, ROOT, Stack
 from tests.integration.conftest import Harness
 
 pytestmark = pytest.mark.integration
@@ -63,6 +66,7 @@ def test_the_dry_run_prints_a_parked_request_ids_escape_sequences_escaped(stack:
     assert dry.returncode == 0, dry.stderr
     assert "\x1b" not in dry.stdout and all(line.isprintable() for line in dry.stdout.split("\n"))
     assert dry.stdout.splitlines() == [
+        "roles: storage is reached with a connection string (the account key): no storage role applies",
         f"{base}-exhausted: 1 message(s) waiting: {forged!r}",
         f"{base}-poison: no such queue, nothing waiting",
     ]
@@ -155,3 +159,20 @@ def test_a_new_run_starts_new_logs(tmp_path: Path) -> None:
         assert (tmp_path / "emulator.log").read_text().strip(), "the emulator's log is not empty"
     finally:
         stack.stop()
+
+
+def test_the_doctor_on_the_local_stack_gets_a_partner_center_token_with_the_apps_secret(stack: Stack) -> None:
+    service = TableServiceClient.from_connection_string(stack.env["AzureWebJobsStorage"])
+    for table in ("onboardingledger", "onboardingintake"):  # as storage.bicep makes them
+        with contextlib.suppress(ResourceExistsError):
+            service.create_table(table)
+    for name in (f"{QUEUE}-poison", f"{QUEUE}-exhausted"):
+        stack.queue(name)
+    doctor = command(stack, "doctor")
+    assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+    lines = doctor.stdout.splitlines()
+    assert "settings     ok       from the environment: the function would start with them" in lines
+    assert "partner ctr  ok       an app-only token, and Partner Center answers it" in lines
+    assert "roles: storage is reached with a connection string (the account key): no storage role applies" in lines
+    assert lines[-1] == "nothing missing (roles not checked)"
+    assert "AccountKey" not in doctor.stdout + doctor.stderr

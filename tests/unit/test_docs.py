@@ -9,6 +9,7 @@ from pathlib import Path
 
 from handlers.domain.error_codes import AADSTS_CONSENT_REASONS, PARTNER_CENTER_CODES
 from handlers.settings import Settings
+from tests.unit.infra.bicep_text import app_setting_values
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -118,9 +119,7 @@ def test_the_readme_links_every_docs_page() -> None:
 
 
 def test_every_setting_in_a_settings_table_is_read_or_deployed() -> None:
-    bicep = (ROOT / "infra" / "app" / "function-app.bicep").read_text(encoding="utf-8")
-    block = bicep[bicep.index("name: 'appsettings'") :]
-    deployed = set(re.findall(r"^\s+(\w+): ", block[block.index("properties: {") :], re.MULTILINE))
+    deployed = set(app_setting_values())
     known = set(Settings.model_fields) | deployed | {"SSL_CERT_FILE"}
     host_json = json.loads((ROOT / "host.json").read_text(encoding="utf-8"))
     named, unknown = [], []

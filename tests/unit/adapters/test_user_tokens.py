@@ -257,10 +257,11 @@ async def test_a_dead_refresh_token_raises_consent_and_publishes_one_event_an_ho
     assert (failure.reason.value, failure.retryable) == ("not_authorized", True)
 
 
-async def test_no_refresh_token_in_the_vault_is_consent_required() -> None:
+async def test_an_empty_refresh_token_in_the_vault_is_consent_required() -> None:
+    # A version whose value is empty was written (and emptied) by someone: a sign-in to repair, not one to come.
     sink = FakeEventSink()
     with pytest.raises(OnboardingError) as raised:
-        await source(FakeTokenVault(), Entra(), sink).get_token()
+        await source(FakeTokenVault(""), Entra(), sink).get_token()
     assert raised.value.kind is ErrorKind.CONSENT
     assert sink.events[0]["data"]["reason"] == "refresh_token_missing"
 

@@ -50,7 +50,7 @@ def main_list(name: str) -> list[str]:
 
 
 def _scope(kind: str, fields: dict[str, str]) -> str:
-    names = {"queueName": main_var("queueName"), "ledgerTableName": main_var("ledgerTableName")}
+    names = {name: main_var(name) for name in ("queueName", "ledgerTableName", "intakeTableName")}
     if kind == "queue":
         expression = fields["queue"].strip("'").replace("${queueName}", names["queueName"])
         return f"`{names.get(expression, expression)}` queue"
@@ -132,9 +132,15 @@ def outputs() -> dict[str, str]:
     return dict(re.findall(r"^output (\w+) \w+ = (.+)$", MAIN.read_text(), re.MULTILINE))
 
 
+APP_SETTINGS_MERGE = (
+    "properties: union(list(resourceId('Microsoft.Web/sites/config', name, 'appsettings'), '2024-04-01').properties, "
+    "extraAppSettings, {"
+)
+
+
 def app_setting_values() -> dict[str, str]:
-    """The deployed app settings: name → the Bicep expression of its value."""
+    """The app settings the template sets (the last object of the merge, which wins): name → its Bicep expression."""
     text = (INFRA / "app" / "function-app.bicep").read_text()
     block = text[text.index("name: 'appsettings'") :]
-    block = block[: block.index("\n    }\n")]
+    block = block[block.index(APP_SETTINGS_MERGE) : block.index("\n    })\n")]
     return dict(re.findall(r"^\s{6}([A-Za-z_][A-Za-z0-9_]*): (.*)$", block, re.MULTILINE))

@@ -34,7 +34,6 @@ NOT_DEPLOYED = {
     "AzureWebJobsStorage": "connection-string form; deployed identity-based (__accountName)",
     "CrmQueue": "connection-string form; deployed identity-based (__queueServiceUri)",
     "AzureWebJobsStorage__tableServiceUri": "derived from __accountName",
-    "ONBOARDING_INTAKE_TABLE": "onboardingintake by default",
     "CRM_FIELD_MAP": "the shipped default map unless an integrator replaces it",
 }
 # App settings read by the Functions host, the Python worker or its exporter rather than by this code.

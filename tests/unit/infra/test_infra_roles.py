@@ -67,10 +67,25 @@ NEEDED = {
         "App+User token vault",
     ),
     "telemetry with Entra": ("function", "Monitoring Metrics Publisher", "Application Insights"),
-    "scripts/send and ops.status on the requests queue": (
+    "ops.send, ops.backfill and a replay send to the requests queue": (
         "deploying user",
-        "Storage Queue Data Contributor",
+        "Storage Queue Data Message Sender",
         "`customer-requests` queue",
+    ),
+    "ops.status counts the requests queue": (
+        "deploying user",
+        "Storage Queue Data Reader",
+        "`customer-requests` queue",
+    ),
+    "ops.backfill records what it enqueued": (
+        "deploying user",
+        "Storage Table Data Contributor",
+        "`onboardingintake` table",
+    ),
+    "ops.consent stores the App+User sign-in": (
+        "deploying user",
+        "Key Vault Secret Setter (custom)",
+        "App+User token vault",
     ),
     "ops.replay_poison moves parked requests": (
         "deploying user",
@@ -89,7 +104,7 @@ def test_each_need_is_granted_at_its_scope(need: str) -> None:
 def test_no_grant_of_the_function_lacks_what_releasing_a_message_needs() -> None:
     # Reader + Message Processor cannot UpdateMessage: a release answered 403 stops the host.
     weak = {"Storage Queue Data Reader", "Storage Queue Data Message Processor"}
-    assert not {role for _, role, _ in bicep_grants()} & weak
+    assert not {role for principal, role, _ in bicep_grants() if principal == "function"} & weak
 
 
 def test_the_users_grants_are_made_only_when_azd_names_a_user() -> None:

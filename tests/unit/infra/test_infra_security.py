@@ -62,7 +62,7 @@ def test_admin_passwords_and_the_app_user_token_are_in_separate_vaults() -> None
     assert out["PARTNER_CENTER_USER_TOKEN_VAULT_URL"] == f"{token_vault}.outputs.uri"
     assert (
         out["PARTNER_CENTER_USER_TOKEN_SECRET_URL"]
-        == f"'${{{token_vault}.outputs.uri}}secrets/${{appUserTokenSecretName}}'"
+        == f"appUserEnabled ? '${{{token_vault}.outputs.uri}}secrets/${{appUserTokenSecretName}}' : ''"
     )
     assert {out["ADMIN_CREDENTIALS_VAULT_NAME"], out["PARTNER_CENTER_USER_TOKEN_VAULT_NAME"]} == {
         f"{vault}.outputs.name" for vault in vaults

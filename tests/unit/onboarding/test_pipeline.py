@@ -106,7 +106,7 @@ async def test_without_app_user_an_indirect_reseller_is_refused_before_anything_
     pc, sink = FakePartnerCenter(), FakeEventSink()
     await handle_message(message({**sample(), "indirectResellerId": RESELLER}), dependencies(pc, sink))
     assert pc.created == [] and sink.events[0]["data"]["reason"] == "not_authorized"
-    assert "PARTNER_CENTER_USER_TOKEN_SECRET_URL" in sink.events[0]["data"]["message"]
+    assert "APP_USER_ENABLED" in sink.events[0]["data"]["message"]
 
 
 async def test_an_invalid_message_is_answered_and_consumed_without_calls() -> None:

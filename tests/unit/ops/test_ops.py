@@ -42,7 +42,7 @@ def test_the_deployed_setting_names_the_account_when_no_option_does(monkeypatch:
     monkeypatch.delenv("CrmQueue", raising=False)
     monkeypatch.setenv("CrmQueue__queueServiceUri", ACCOUNT + "/")
     storage = storage_from(*parse([]))
-    assert storage.account_url == ACCOUNT + "/" and storage.connection_string is None
+    assert storage.queue_url == ACCOUNT and storage.connection_string is None
     storage.close()
 
 

@@ -73,6 +73,7 @@ class Queue:
 
 class Storage:
     where = "http://127.0.0.1:10001/devstoreaccount1"
+    connection_string = "UseDevelopmentStorage=true"  # the account key opens it: no role to check
 
     def __init__(self, queues: dict[str, Queue]) -> None:
         self.queues = queues
@@ -87,9 +88,10 @@ def test_the_dry_run_shows_parked_request_ids_escaped(capsys: pytest.CaptureFixt
     args = argparse.Namespace(queue="customer-requests", dry_run=True, max=10)
     assert _replay(storage, args) == 0  # type: ignore[arg-type]
     out = capsys.readouterr().out
-    assert printable(out) and len(out.splitlines()) == 2  # no line forged
+    assert printable(out) and len(out.splitlines()) == 3  # no line forged
+    assert out.splitlines()[0].startswith("roles: storage is reached with a connection string")
     assert "'\\x1b[2J\\x1b[H'" in out and ", crm-plain-1, ?" in out  # a requestId as it is; none: "?"
-    assert out.splitlines()[1] == "customer-requests-poison: no such queue, nothing waiting"
+    assert out.splitlines()[2] == "customer-requests-poison: no such queue, nothing waiting"
 
 
 def test_status_shows_a_forged_reason_escaped_as_text_and_as_json() -> None:
