@@ -4,6 +4,7 @@ version disabled. A refusal names Key Vault's error code, never its message (it 
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from dataclasses import dataclass, field
@@ -28,6 +29,23 @@ class VaultTokens(Protocol):
     async def get_token(self) -> str: ...
 
     def invalidate(self) -> None: ...
+
+
+class OperatorVaultTokens:
+    """Key Vault tokens of azure-identity's DefaultAzureCredential (the operator's own sign-in: `az login`)."""
+
+    def __init__(self, resource: str) -> None:
+        from azure.identity import DefaultAzureCredential  # only where an operator signs in
+
+        self._credential = DefaultAzureCredential()
+        self._scope = f"{resource}/.default"
+
+    async def get_token(self) -> str:
+        """A Key Vault token; raises azure-identity's errors."""
+        return (await asyncio.to_thread(self._credential.get_token, self._scope)).token
+
+    def invalidate(self) -> None:
+        """Nothing cached here: azure-identity caches."""
 
 
 @dataclass(frozen=True)

@@ -96,3 +96,21 @@ class VirtualTime:
             self.now = max(self.now, wake)
             future.set_result(None)
         return task.result()
+
+
+class FreeBudget:
+    """A CallBudget with no limit, for the Partner Center client's own tests: every slot at once (after `wait`
+    seconds of a real sleep, as a busy budget makes callers wait); records the Retry-Afters it was told of."""
+
+    def __init__(self, wait: float = 0.0) -> None:
+        self.wait = wait
+        self.acquired = 0
+        self.throttles: list[float | None] = []
+
+    async def acquire(self) -> None:
+        if self.wait:
+            await asyncio.sleep(self.wait)
+        self.acquired += 1
+
+    def throttled(self, retry_after: float | None) -> None:
+        self.throttles.append(retry_after)

@@ -16,13 +16,13 @@ from pydantic import SecretStr
 from devhost.console import report_failed_invocation
 from handlers.adapters.entra import MsalTokenProvider
 from handlers.adapters.event_grid import EventGridPublisher
-from handlers.adapters.pacing import Pacer
 from handlers.adapters.partner_center import PartnerCenterClient
 from handlers.domain.failures import ErrorKind, OnboardingError
 from handlers.onboarding.dependencies import Dependencies
 from handlers.onboarding.pipeline import handle_message
 from handlers.triggers import InvocationFailed, run_invocation
 from tests.fakes import FakeEventSink, FakeLedgerRows, dependencies, message, retry_policy, sample
+from tests.fakes.budget import FreeBudget
 from tests.fakes.malformed_answers import PLANTED, PLANTED_NUMBER, SHAPES
 
 
@@ -49,7 +49,7 @@ def partner_center(created: httpx.Response) -> PartnerCenterClient:
         httpx.AsyncClient(transport=httpx.MockTransport(answer)),
         Tokens(),
         base_url="https://pc.test",
-        pacer=Pacer(60_000, sleep=no_wait),
+        budget=FreeBudget(),
         retry_policy=retry_policy(max_attempts=2, sleep=no_wait),
     )
 

@@ -35,6 +35,7 @@ NOT_DEPLOYED = {
     "CrmQueue": "connection-string form; deployed identity-based (__queueServiceUri)",
     "AzureWebJobsStorage__tableServiceUri": "derived from __accountName",
     "ONBOARDING_INTAKE_TABLE": "onboardingintake by default",
+    "ONBOARDING_BUDGET_TABLE": "onboardingbudget by default",
     "CRM_FIELD_MAP": "the shipped default map unless an integrator replaces it",
 }
 # App settings read by the Functions host, the Python worker or its exporter rather than by this code.

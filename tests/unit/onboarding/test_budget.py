@@ -194,3 +194,16 @@ async def test_a_request_is_admitted_only_when_its_calls_fit_in_time() -> None:
     admitted.pop().__exit__(None, None, None)
     with budget.admitted(3, within=45.0):  # a place came free
         pass
+
+
+async def test_a_caller_already_waiting_for_its_slot_waits_for_the_hold_too() -> None:
+    time, rows = VirtualTime(), FakeBudgetRows()
+    budget = shared(rows, time)
+    waiting = asyncio.ensure_future(calls(budget, time, 5))
+    await time.run(time.sleep(INTERVAL * 1.5))  # two went out; three sleep on slots already handed to them
+    budget.throttled(retry_after=8.0)
+    starts = await time.run(waiting)
+    assert rows.row is not None
+    held_until = rows.row.held_until
+    assert [s for s in starts if s > time.now - 10] and all(s < held_until - 0.5 or s >= held_until for s in starts)
+    assert sum(1 for s in starts if s >= held_until) == 3  # not at their old slots: after the hold
