@@ -53,8 +53,11 @@ async def validate_customer_request(req: func.HttpRequest) -> func.HttpResponse:
     """The whole pre-flight, with no create and no event."""
     from handlers.bootstrap import get_dependencies
     from handlers.intake.validation import validate_request
+    from handlers.observability.logs import log_context
 
-    return respond(await validate_request(req.get_body(), req.headers.get("content-type"), get_dependencies()))
+    with log_context(function="validate_customer_request"):  # its Partner Center calls, by function (the workbook)
+        answer = await validate_request(req.get_body(), req.headers.get("content-type"), get_dependencies())
+    return respond(answer)
 
 
 @bp.function_name("get_customer_request")

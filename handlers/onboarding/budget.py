@@ -107,7 +107,7 @@ class SharedBudget:
         """Wait for this call's slot (CallClass and deadline from `calls_as`); raises OutOfBudget past the deadline."""
         call_class, deadline, seq = _call_class.get(), _deadline.get(), None
         while True:
-            future, seq = self._pacer.wait(call_class, seq)
+            future, seq = self._pacer.wait(call_class, seq, deadline)
             self._lease_soon(call_class.lane)
             slot = await self._slot_by(future, deadline)
             if slot is None or (deadline is not None and slot > deadline):
@@ -123,13 +123,15 @@ class SharedBudget:
         try:
             if deadline is None:
                 return await future
+            if future.cancelled():
+                return None
             timer = asyncio.ensure_future(self._sleep(max(deadline - self._clock(), 0.0)))
             racing: set[asyncio.Future[Any]] = {future, timer}
             try:
                 await asyncio.wait(racing, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 timer.cancel()
-            return future.result() if future.done() else None
+            return future.result() if future.done() and not future.cancelled() else None
         finally:
             future.cancel()  # no-op once it has its slot; else the pacer skips it
 
@@ -161,9 +163,10 @@ class SharedBudget:
         return interval / (1 - self.budget.validation_share) if row.validation_until > now else interval
 
     @contextlib.contextmanager
-    def admitted(self, calls: int, *, within: float) -> Iterator[None]:
+    def admitted(self, calls: int, *, within: float, until: float | None = None) -> Iterator[None]:
         """Hold a request's place while it runs, if its `calls` fit within `within` seconds at this instance's share
-        behind those already admitted; raises OutOfBudget, its retry_after when to come back, when they do not."""
+        behind those already admitted, its calls given up `until` seconds from now; raises OutOfBudget, its
+        retry_after when to come back, when they do not fit."""
         interval = self.local_interval()
         wait = (self._admitted + 1) * calls * interval
         if wait > within:
@@ -171,7 +174,8 @@ class SharedBudget:
             raise OutOfBudget("the backlog is larger than the budget serves within an invocation", back)
         self._admitted += 1
         try:
-            yield
+            with calls_as(CallClass.ONBOARDING, until=None if until is None else self._clock() + until):
+                yield
         finally:
             self._admitted -= 1
 
@@ -220,6 +224,7 @@ class SharedBudget:
             while (calls := self._pacer.unserved(lane)) > 0:
                 outcome = await self.leases.lease(lane, calls, held_until=self._pacer.held_until)
                 if isinstance(outcome, Full):
+                    self._pacer.give_up(lane, outcome.retry_at)
                     await self._sleep(max(outcome.retry_at - self._clock(), 0.0) + random.uniform(0, 0.05))
                 else:
                     self._pacer.add(lane, outcome)

@@ -30,6 +30,7 @@ class _Waiter:
     priority: int
     seq: int
     future: asyncio.Future[float] = field(compare=False)
+    deadline: float | None = field(default=None, compare=False)
 
 
 class Pacer:
@@ -45,12 +46,14 @@ class Pacer:
         self._holds = 0
         self.granted = 0
 
-    def wait(self, call_class: CallClass, seq: int | None = None) -> tuple[asyncio.Future[float], int]:
-        """Queue a caller; its future gets a slot time. Returns the future and the caller's place (kept when it
-        waits again after a hold)."""
+    def wait(
+        self, call_class: CallClass, seq: int | None = None, deadline: float | None = None
+    ) -> tuple[asyncio.Future[float], int]:
+        """Queue a caller; its future gets a slot time (it is cancelled when no slot can come before `deadline`).
+        Returns the future and the caller's place (kept when it waits again after a hold)."""
         place = next(self._seq) if seq is None else seq
         future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._waiters[call_class.lane], _Waiter(call_class, place, future))
+        heapq.heappush(self._waiters[call_class.lane], _Waiter(call_class, place, future, deadline))
         self._dispatch(call_class.lane)
         return future, place
 
@@ -63,6 +66,12 @@ class Pacer:
         """Slots of a block just leased (those before a hold are not usable)."""
         self._slots[lane].extend((t, block.interval) for t in block.slots() if t >= self.held_until)
         self._dispatch(lane)
+
+    def give_up(self, lane: Lane, before: float) -> None:
+        """No slot of `lane` can come before `before`: callers whose deadline is earlier stop waiting now."""
+        for waiter in self._waiters[lane]:
+            if waiter.deadline is not None and waiter.deadline < before:
+                waiter.future.cancel()
 
     def hold(self, until: float) -> None:
         """Nobody starts before `until`."""

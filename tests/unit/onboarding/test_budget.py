@@ -6,6 +6,7 @@ row cannot be reached keeps calling at its conservative share."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import math
 
@@ -150,14 +151,12 @@ async def test_a_requests_create_goes_before_other_requests_pre_flight() -> None
 async def test_validations_beyond_the_cap_are_refused_with_a_retry_after() -> None:
     time, rows = VirtualTime(), FakeBudgetRows()
     budget = shared(rows, time)
-    held = [budget.validating() for _ in range(VALIDATION_CONCURRENCY)]
-    for context in held:
-        context.__enter__()
-    with pytest.raises(OutOfBudget) as refused, budget.validating():
-        pass
-    assert refused.value.retry_after is not None and refused.value.retry_after >= 1
-    for context in held:
-        context.__exit__(None, None, None)
+    with contextlib.ExitStack() as held:
+        for _ in range(VALIDATION_CONCURRENCY):
+            held.enter_context(budget.validating())
+        with pytest.raises(OutOfBudget) as refused, budget.validating():
+            pass
+        assert refused.value.retry_after is not None and refused.value.retry_after >= 1
     with budget.validating():
         pass
 
@@ -178,21 +177,16 @@ async def test_a_request_is_admitted_only_when_its_calls_fit_in_time() -> None:
     rows.row = BudgetRow(instances={f"i{n}": time.now for n in range(40)}, etag="W/0")
     budget = shared(rows, time)
     await time.run(calls(budget, time, 1))  # it has seen forty instances: its share is 1/40 of the budget
-    admitted = []
-    for _ in range(3):  # each request's 3 calls take 3 × 41 × INTERVAL ≈ 12.5 s at its share
-        context = budget.admitted(3, within=45.0)
-        context.__enter__()
-        admitted.append(context)
-    with pytest.raises(OutOfBudget) as refused, budget.admitted(3, within=45.0):
-        pass  # a fourth would wait ≈ 50 s: more than half an invocation
-    assert refused.value.retry_after is not None and refused.value.retry_after > 0
-    with pytest.raises(OutOfBudget) as again, budget.admitted(3, within=45.0):
-        pass
-    assert (again.value.retry_after or 0) > (
-        refused.value.retry_after or 0
-    )  # sent back one after the other, not all at once
-    admitted.pop().__exit__(None, None, None)
-    with budget.admitted(3, within=45.0):  # a place came free
+    with contextlib.ExitStack() as admitted:
+        for _ in range(3):  # each request's 3 calls take 3 × 41 × INTERVAL ≈ 12.5 s at its share
+            admitted.enter_context(budget.admitted(3, within=45.0))
+        with pytest.raises(OutOfBudget) as refused, budget.admitted(3, within=45.0):
+            pass  # a fourth would wait ≈ 50 s: more than half an invocation
+        assert refused.value.retry_after is not None and refused.value.retry_after > 0
+        with pytest.raises(OutOfBudget) as again, budget.admitted(3, within=45.0):
+            pass
+        assert (again.value.retry_after or 0) > refused.value.retry_after  # sent back one after the other
+    with budget.admitted(3, within=45.0):  # places came free
         pass
 
 
