@@ -57,6 +57,7 @@ ACTIVE_SECONDS = 60.0
 FALLBACK_SAFETY = 1.25
 UNKNOWN_INSTANCES = 40
 DEFAULT_RETRY_AFTER = 1.0  # a 429 without a Retry-After
+REQUEST_CALLS = 3  # a request's calls: domain check, address validation, create (country rules are cached)
 
 Lane = Literal["onboarding", "validation"]
 
