@@ -5,7 +5,7 @@ round trip per call.
 - **Priority.** Waiting callers are served by CallClass, then first come first served: a request's create before
   another request's pre-flight. Onboarding and validation draw on separate lanes (their own schedules), so a
   validation flood cannot take the slots of a queued request.
-- **Use it or lose it.** A slot nobody took within one interval of its time is dropped: a late call going out
+- **Use it or lose it.** A slot nobody took within half an interval of its time is dropped: a late call going out
   beside the next one would look like a burst to a sliding window.
 - **Holds.** A hold (a recorded Retry-After) drops the free slots it covers, and a caller already sleeping on one
   gives it up when it wakes and waits for a new one.
@@ -94,7 +94,7 @@ class Pacer:
     def _dispatch(self, lane: Lane) -> None:
         slots, waiters = self._slots[lane], self._waiters[lane]
         now = self._clock()
-        while slots and slots[0][0] + slots[0][1] < now:
+        while slots and slots[0][0] + slots[0][1] / 2 < now:
             slots.popleft()
         while slots and waiters:
             waiter = heapq.heappop(waiters)
