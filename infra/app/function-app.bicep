@@ -23,12 +23,10 @@ param partnerCenterCloud string
 param partnerCenterTenantId string
 param partnerCenterClientId string
 param enableGdapByDefault bool
+@description('The whole app\'s Partner Center budget (calls/min), shared by every instance through the storage account; never divided by an instance count.')
+param partnerCenterMaxRequestsPerMinute int
 @description('The subnet the app joins (VNet integration) to reach storage, the vaults and the topic privately; empty for none. The app itself stays public: the CRMs call it.')
 param virtualNetworkSubnetId string = ''
-
-// Partner Center allows 500 Customer-resource calls per minute per partner tenant: each instance paces itself to
-// its share, so a backlog drains at the quota's pace however far the app scales out.
-var partnerCenterRequestsPerMinute = max(1, 500 / maximumInstanceCount)
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
@@ -94,7 +92,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       PARTNER_CENTER_TENANT_ID: partnerCenterTenantId
       PARTNER_CENTER_CLIENT_ID: partnerCenterClientId
       PARTNER_CENTER_FEDERATED_CLIENT_ID: identityClientId
-      PARTNER_CENTER_MAX_REQUESTS_PER_MINUTE: string(partnerCenterRequestsPerMinute)
+      PARTNER_CENTER_MAX_REQUESTS_PER_MINUTE: string(partnerCenterMaxRequestsPerMinute)
       AZURE_CLIENT_ID: identityClientId
       // Outcome events (Entra auth, no topic key) and admin passwords.
       EVENTS_TOPIC_ENDPOINT: eventsTopicEndpoint
