@@ -257,7 +257,9 @@ class SharedBudget:
             "Partner Center budget: %d calls, %d leases, %.2f storage operations a call, mode %s",
             stats.calls, stats.leases, per_call, mode,
             extra={
-                "budgetPerMinute": self.budget.per_minute, "budgetInstance": self.leases.instance,
-                "budgetMode": mode, **{f"budget_{name}": value for name, value in vars(stats).items()},
+                "budgetPerMinute": self.budget.per_minute, "budgetInstance": self.leases.instance, "budgetMode": mode,
+                "budgetCalls": stats.calls, "budgetLeases": stats.leases, "budgetReads": stats.reads,
+                "budgetWrites": stats.writes, "budgetConflicts": stats.conflicts, "budgetFailures": stats.failures,
+                "budgetFallbackCalls": stats.fallback_calls,
             },
         )  # fmt: skip

@@ -16,7 +16,10 @@ WORKBOOK = INFRA / "app" / "workbook.bicep"
 PANELS = {
     "outcomes per hour by type and reason": "outcomes-per-hour.kql",
     "Partner Center latency": "partner-center-latency.kql",
-    "Partner Center throttling": "partner-center-throttling.kql",
+    "Partner Center throttling, by function": "partner-center-throttling.kql",
+    "the shared budget's use, by function": "partner-center-budget.kql",
+    "the shared budget's health per instance": "partner-center-budget-health.kql",
+    "deferred requests and refused validations": "backpressure.kql",
     "poisoned and parked counts": "poisoned-and-parked.kql",
     "a request's timeline by requestId": "request-timeline.kql",
 }
@@ -65,6 +68,33 @@ def _logged_prefixes() -> set[str]:
         for message in re.findall(r"log\.(?:debug|info|warning|error|exception)\(\s*\"([^\"]+)\"", path.read_text()):
             prefixes.add(message.split("%", 1)[0])
     return prefixes
+
+
+def _logged_dimensions() -> set[str]:
+    """Every custom dimension handlers/ names: `extra=` keys and log_context / calls_as fields."""
+    names: set[str] = set()
+    for path in (ROOT / "handlers").rglob("*.py"):
+        text = path.read_text()
+        names |= set(re.findall(r'"([a-z][A-Za-z]+)":', text)) | set(re.findall(r"\b([a-z][A-Za-z]+)=", text))
+    return names
+
+
+@pytest.mark.parametrize("path", sorted((INFRA / "queries").glob("*.kql")), ids=lambda p: p.name)
+def test_each_query_reads_dimensions_the_code_logs(path: Path) -> None:
+    logged = _logged_dimensions()
+    for wanted in re.findall(r"customDimensions\.(\w+)", path.read_text()):
+        assert wanted in logged, f"{path.name}: customDimensions.{wanted}"
+
+
+def test_partner_center_calls_are_logged_by_function_and_budget() -> None:
+    # The workbook shows the budget's use and the 429s per function: every invocation's records carry its function
+    # (run_invocation, and the validate route), and every Partner Center call's its budget lane (calls_as).
+    triggers = (ROOT / "handlers" / "triggers.py").read_text() + (ROOT / "handlers" / "http_triggers.py").read_text()
+    assert (
+        "log_context(function=function)" in triggers and 'log_context(function="validate_customer_request")' in triggers
+    )
+    budget = (ROOT / "handlers" / "onboarding" / "budget.py").read_text()
+    assert "log_context(budget=call_class.name.lower())" in budget
 
 
 @pytest.mark.parametrize("path", sorted((INFRA / "queries").glob("*.kql")), ids=lambda p: p.name)
