@@ -29,9 +29,18 @@ _TIMES = ("tat", "validation_tat", "validation_until", "held_until", "hold_secon
 
 
 def _row(entity: Any) -> BudgetRow:
-    instances = json.loads(entity.get("instances") or "{}")
-    times = {name: float(entity.get(name) or 0.0) for name in _TIMES}
-    return BudgetRow(**times, instances={str(k): float(v) for k, v in instances.items()}, etag=entity.metadata["etag"])
+    """The row as stored; a column nobody can read (written by hand, say) reads as its default, never fails a lease."""
+    try:
+        instances = {str(k): float(v) for k, v in json.loads(entity.get("instances") or "{}").items()}
+    except (ValueError, TypeError, AttributeError):
+        instances = {}
+    times = {}
+    for name in _TIMES:
+        try:
+            times[name] = float(entity.get(name) or 0.0)
+        except (ValueError, TypeError):
+            times[name] = 0.0
+    return BudgetRow(**times, instances=instances, etag=entity.metadata["etag"])
 
 
 def _entity(row: BudgetRow) -> dict[str, Any]:

@@ -20,7 +20,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from handlers.domain.budget import BLOCK_SECONDS, Block, Budget, BudgetRow, CallClass, Full, Lane
-from handlers.domain.failures import OnboardingError
 from handlers.domain.ports import BudgetRows, RowChanged, RowExists
 from handlers.observability.telemetry import budget_storage
 
@@ -87,7 +86,7 @@ class Leases:
                 self.stats.conflicts += 1
                 budget_storage.add(1, {"kind": "conflict"})
                 await self._sleep(random.uniform(0, 0.002 * min(attempt, 10)))
-            except OnboardingError as error:
+            except Exception as error:  # storage failed (OnboardingError), or a surprise: either way, not the row now
                 self._row = None
                 failures += 1
                 self.stats.failures += 1
@@ -108,7 +107,7 @@ class Leases:
                 return held
             except (RowChanged, RowExists):
                 self.stats.conflicts += 1
-            except OnboardingError as error:
+            except Exception as error:  # storage failed (OnboardingError), or a surprise: the local hold stands
                 log.warning("Partner Center budget: a 429 could not be recorded for the other instances (%s)", error)
                 return None
         return None
@@ -128,7 +127,7 @@ class Leases:
         return await (self.rows.insert(row) if row.etag is None else self.rows.replace(row))
 
     def _enter_fallback(
-        self, lane: Lane, call_class: CallClass, calls: int, held_until: float, error: OnboardingError
+        self, lane: Lane, call_class: CallClass, calls: int, held_until: float, error: Exception
     ) -> Block:
         if not self._fallback_until:
             n = self.budget.instances_for_fallback(self.seen, self._clock())
