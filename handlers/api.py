@@ -24,6 +24,7 @@ from handlers.intake.crm.routes import record_key
 from handlers.intake.dependencies import IntakeDependencies
 from handlers.intake.enqueue import Busy, claim_record, enqueue_once
 from handlers.intake.validation import validate_request
+from handlers.observability.logs import log_context
 from handlers.observability.telemetry import quiet_noisy_loggers
 from handlers.onboarding.dependencies import Dependencies
 from handlers.onboarding.ledger import Ledger
@@ -63,6 +64,7 @@ __all__ = [
     "failure_from_error",
     "handle_message",
     "load_field_map",
+    "log_context",
     "map_record",
     "parse_message",
     "parse_timespan",
