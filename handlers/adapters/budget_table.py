@@ -4,24 +4,12 @@ handlers.domain.budget, the leasing handlers.onboarding.budget."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from dataclasses import replace
 from typing import Any
 
-from azure.core import MatchConditions
-from azure.core.exceptions import (
-    AzureError,
-    HttpResponseError,
-    ResourceExistsError,
-    ResourceModifiedError,
-    ResourceNotFoundError,
-)
-from azure.data.tables import UpdateMode
-
-from handlers.adapters.storage_errors import storage_failure
 from handlers.adapters.tables import OwnedTable
 from handlers.domain.budget import BudgetRow
-from handlers.domain.ports import RowChanged, RowExists
 
 PARTITION = "partner-center"
 ROW = "budget"
@@ -55,38 +43,11 @@ class BudgetTable(OwnedTable):
     cannot be had at once is better served by the local fallback than by a wait."""
 
     async def read(self) -> BudgetRow | None:
-        await self._ensure_table()
-        try:
-            return _row(await self._table.get_entity(PARTITION, ROW))
-        except ResourceNotFoundError:
-            return None
-        except AzureError as exc:
-            raise storage_failure("budget read", exc) from None
+        entity = await self._get(PARTITION, ROW, "budget read")
+        return None if entity is None else _row(entity)
 
     async def insert(self, row: BudgetRow) -> BudgetRow:
-        await self._ensure_table()
-        try:
-            metadata = await self._table.create_entity(_entity(row))
-        except ResourceExistsError:
-            raise RowExists(ROW) from None
-        except AzureError as exc:
-            raise storage_failure("budget insert", exc) from None
-        return _with_etag(row, metadata)
+        return dataclasses.replace(row, etag=(await self._insert(_entity(row), "budget insert")).get("etag"))
 
     async def replace(self, row: BudgetRow) -> BudgetRow:
-        await self._ensure_table()
-        try:
-            metadata = await self._table.update_entity(
-                _entity(row), mode=UpdateMode.REPLACE, etag=row.etag, match_condition=MatchConditions.IfNotModified
-            )
-        except (ResourceModifiedError, ResourceNotFoundError):
-            raise RowChanged(ROW) from None
-        except AzureError as exc:
-            if isinstance(exc, HttpResponseError) and exc.status_code == 412:
-                raise RowChanged(ROW) from None
-            raise storage_failure("budget update", exc) from None
-        return _with_etag(row, metadata)
-
-
-def _with_etag(row: BudgetRow, metadata: Any) -> BudgetRow:
-    return replace(row, etag=metadata.get("etag"))
+        return dataclasses.replace(row, etag=(await self._replace(_entity(row), row.etag, "budget update")).get("etag"))
