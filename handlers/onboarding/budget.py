@@ -117,7 +117,7 @@ class SharedBudget:
                 raise self._out_of_time(call_class)
             if await self._pacer.sleep_until(slot):
                 self._granted[call_class.lane].append(slot)
-                self.stats.calls += 1
+                self.stats["calls"] += 1
                 budget_calls.add(1, {"lane": call_class.lane, "mode": self.leases.mode})
                 self._summarise()
                 return
@@ -252,14 +252,14 @@ class SharedBudget:
             return
         self._summary_at = now + SUMMARY_SECONDS
         stats, mode = self.stats, self.leases.mode
-        per_call = (stats.reads + stats.writes) / max(stats.calls, 1)
+        per_call = (stats["reads"] + stats["writes"]) / max(stats["calls"], 1)
         log.info(
             "Partner Center budget: %d calls, %d leases, %.2f storage operations a call, mode %s",
-            stats.calls, stats.leases, per_call, mode,
+            stats["calls"], stats["leases"], per_call, mode,
             extra={
                 "budgetPerMinute": self.budget.per_minute, "budgetInstance": self.leases.instance, "budgetMode": mode,
-                "budgetCalls": stats.calls, "budgetLeases": stats.leases, "budgetReads": stats.reads,
-                "budgetWrites": stats.writes, "budgetConflicts": stats.conflicts, "budgetFailures": stats.failures,
-                "budgetFallbackCalls": stats.fallback_calls,
+                "budgetCalls": stats["calls"], "budgetLeases": stats["leases"], "budgetReads": stats["reads"],
+                "budgetWrites": stats["writes"], "budgetConflicts": stats["conflicts"],
+                "budgetFailures": stats["failures"], "budgetFallbackCalls": stats["fallback_calls"],
             },
         )  # fmt: skip

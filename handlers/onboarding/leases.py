@@ -16,8 +16,8 @@ from __future__ import annotations
 import logging
 import math
 import random
+from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 from handlers.domain.budget import BLOCK_SECONDS, Block, Budget, BudgetRow, CallClass, Full, Lane
 from handlers.domain.ports import BudgetRows, RowChanged, RowExists
@@ -28,17 +28,9 @@ log = logging.getLogger("csp_onboarding")
 FALLBACK_RETRY = 2.0  # seconds in fallback before the row is tried again
 
 
-@dataclass
-class Stats:
-    """What the leases did since the instance started (the budget logs it every minute)."""
-
-    calls: int = 0
-    leases: int = 0
-    reads: int = 0
-    writes: int = 0
-    conflicts: int = 0
-    failures: int = 0
-    fallback_calls: int = 0
+# What the leases did since the instance started (the budget logs it every minute): calls, leases, reads, writes,
+# conflicts, failures and fallback_calls.
+Stats = Counter[str]
 
 
 class Leases:
@@ -51,7 +43,7 @@ class Leases:
         self.rows = rows
         self.budget = budget
         self.instance = instance
-        self.stats = Stats()
+        self.stats: Stats = Counter()
         self.seen: BudgetRow | None = None  # the last row seen at all (the fallback's count of instances)
         self._clock = clock
         self._sleep = sleep
@@ -79,17 +71,17 @@ class Leases:
                 if leased is not row:
                     leased = await self._write(leased)
                 self._row = self.seen = leased
-                self.stats.leases += isinstance(outcome, Block)
+                self.stats["leases"] += isinstance(outcome, Block)
                 return outcome
             except (RowChanged, RowExists):
                 self._row = None
-                self.stats.conflicts += 1
+                self.stats["conflicts"] += 1
                 budget_storage.add(1, {"kind": "conflict"})
                 await self._sleep(random.uniform(0, 0.002 * min(attempt, 10)))
             except Exception as error:  # storage failed (OnboardingError), or a surprise: either way, not the row now
                 self._row = None
                 failures += 1
-                self.stats.failures += 1
+                self.stats["failures"] += 1
                 budget_storage.add(1, {"kind": "failure"})
                 if failures >= 2 or self._fallback_until:
                     return self._enter_fallback(lane, call_class, calls, held_until, error)
@@ -106,14 +98,14 @@ class Leases:
                 self._row = self.seen = held
                 return held
             except (RowChanged, RowExists):
-                self.stats.conflicts += 1
+                self.stats["conflicts"] += 1
             except Exception as error:  # storage failed (OnboardingError), or a surprise: the local hold stands
                 log.warning("Partner Center budget: a 429 could not be recorded for the other instances (%s)", error)
                 return None
         return None
 
     async def _read(self) -> BudgetRow:
-        self.stats.reads += 1
+        self.stats["reads"] += 1
         budget_storage.add(1, {"kind": "read"})
         row = await self.rows.read()
         if self._fallback_until:
@@ -122,7 +114,7 @@ class Leases:
         return row or BudgetRow()
 
     async def _write(self, row: BudgetRow) -> BudgetRow:
-        self.stats.writes += 1
+        self.stats["writes"] += 1
         budget_storage.add(1, {"kind": "write"})
         return await (self.rows.insert(row) if row.etag is None else self.rows.replace(row))
 
@@ -141,5 +133,5 @@ class Leases:
         start = max(now, self._fallback_next[lane], held_until)
         block = Block(start, min(calls, max(1, math.floor(BLOCK_SECONDS / interval))), interval)
         self._fallback_next[lane] = block.end
-        self.stats.fallback_calls += block.calls
+        self.stats["fallback_calls"] += block.calls
         return block

@@ -8,13 +8,11 @@ import heapq
 import itertools
 from collections.abc import Awaitable
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from handlers.domain.budget import BudgetRow
 from handlers.domain.failures import ErrorKind, OnboardingError
-from handlers.domain.payloads import AddressValidation, CountryRules, CustomerPayload
-from handlers.domain.ports import CallBudget, RowChanged, RowExists
-from tests.fakes.partner_center import FakePartnerCenter
+from handlers.domain.ports import RowChanged, RowExists
 
 T = TypeVar("T")
 
@@ -116,27 +114,3 @@ class FreeBudget:
 
     def throttled(self, retry_after: float | None) -> None:
         self.throttles.append(retry_after)
-
-
-class BudgetedPartnerCenter(FakePartnerCenter):
-    """The scripted Partner Center behind a CallBudget, as the real client is: every call waits for its slot."""
-
-    def __init__(self, budget: CallBudget, *answers: CustomerPayload | OnboardingError) -> None:
-        super().__init__(*answers)
-        self.budget = budget
-
-    async def create_customer(self, body: dict[str, Any], *, ms_request_id: str) -> CustomerPayload:
-        await self.budget.acquire()
-        return await super().create_customer(body, ms_request_id=ms_request_id)
-
-    async def domain_exists(self, domain: str, *, ms_request_id: str) -> bool:
-        await self.budget.acquire()
-        return await super().domain_exists(domain, ms_request_id=ms_request_id)
-
-    async def validate_address(self, address: dict[str, Any], *, ms_request_id: str) -> AddressValidation:
-        await self.budget.acquire()
-        return await super().validate_address(address, ms_request_id=ms_request_id)
-
-    async def get_country_rules(self, country: str, *, ms_request_id: str) -> CountryRules:
-        await self.budget.acquire()
-        return await super().get_country_rules(country, ms_request_id=ms_request_id)

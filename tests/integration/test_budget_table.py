@@ -87,6 +87,6 @@ async def test_instances_sharing_the_row_through_azurite_call_at_the_shared_pace
     finally:
         await asyncio.gather(*(b.aclose() for b in budgets))
     assert time.time() - started >= 399 * BUDGET.interval  # 400 calls at the one budget's pace, not twice it
-    assert all(b.stats.calls == 200 for b in budgets)
-    writes = sum(b.stats.writes for b in budgets)
+    assert all(b.stats["calls"] == 200 for b in budgets)
+    writes = sum(b.stats["writes"] for b in budgets)
     assert writes < 400 / 2  # blocks, not a write a call

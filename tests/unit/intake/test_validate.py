@@ -21,7 +21,7 @@ from tests.fakes import (
     message,
     sample,
 )
-from tests.fakes.budget import BudgetedPartnerCenter, FakeBudgetRows
+from tests.fakes.budget import FakeBudgetRows
 from tests.fakes.intake import JSON, body_of
 
 
@@ -80,7 +80,7 @@ async def test_validate_suggests_addresses_and_says_503_when_partner_center_cann
 async def test_validations_above_their_cap_are_answered_429_with_a_retry_after() -> None:
     rows = FakeBudgetRows()
     budget = SharedBudget(rows, Budget(60_000))
-    partner_center = BudgetedPartnerCenter(budget)
+    partner_center = FakePartnerCenter(budget=budget)
     deps = dependencies(partner_center, budget=budget)
     with contextlib.ExitStack() as held:
         for _ in range(VALIDATION_CONCURRENCY):  # validations in flight right now
@@ -97,6 +97,8 @@ async def test_a_validation_whose_share_has_no_slot_soon_is_answered_429_not_kep
     rows.row = BudgetRow(validation_tat=now + 60, validation_until=now + 90, etag="W/0")
     budget = SharedBudget(rows, Budget(60_000))
     started = time.monotonic()
-    answer = await validate_request(message(sample()), JSON, dependencies(BudgetedPartnerCenter(budget), budget=budget))
+    answer = await validate_request(
+        message(sample()), JSON, dependencies(FakePartnerCenter(budget=budget), budget=budget)
+    )
     assert answer.status == 429 and int(answer.headers["Retry-After"]) >= 45
     assert time.monotonic() - started < 1.0

@@ -13,8 +13,8 @@ from handlers.domain.failures import OnboardingError
 from handlers.onboarding.backpressure import onboard_or_defer
 from handlers.onboarding.budget import SharedBudget
 from handlers.onboarding.pipeline import handle_message
-from tests.fakes import FakeEventSink, FakeQueue, dependencies, memory_ledger, message, sample
-from tests.fakes.budget import BudgetedPartnerCenter, FakeBudgetRows
+from tests.fakes import FakeEventSink, FakePartnerCenter, FakeQueue, dependencies, memory_ledger, message, sample
+from tests.fakes.budget import FakeBudgetRows
 from tests.fakes.outbound import created_ids
 
 BODY = message(sample())
@@ -40,7 +40,7 @@ def booked_ahead(seconds: float) -> BudgetRow:
 async def test_a_request_the_budget_cannot_serve_in_time_goes_back_to_the_queue_without_failing() -> None:
     budget, queue, sink, ledger = budget_with(crowded()), FakeQueue(), FakeEventSink(), memory_ledger()
     await budget.acquire()  # it has seen the row: four thousand instances share the budget
-    partner_center = BudgetedPartnerCenter(budget)
+    partner_center = FakePartnerCenter(budget=budget)
     deps = dependencies(partner_center, sink, ledger, budget=budget, requeue=queue)
     assert await onboard_or_defer(BODY, deps) is None  # success: the host deletes the original
     [(copy, delay)] = queue.deferred
@@ -52,7 +52,7 @@ async def test_a_request_the_budget_cannot_serve_in_time_goes_back_to_the_queue_
 
 async def test_a_request_whose_calls_run_out_of_time_midway_is_deferred_and_its_copy_creates_once() -> None:
     budget, queue, sink, ledger = budget_with(booked_ahead(9.0)), FakeQueue(), FakeEventSink(), memory_ledger()
-    partner_center = BudgetedPartnerCenter(budget)
+    partner_center = FakePartnerCenter(budget=budget)
     deps = dependencies(partner_center, sink, ledger, budget=budget, requeue=queue)
     started = time.monotonic()
     assert await onboard_or_defer(BODY, deps) is None
@@ -68,7 +68,7 @@ async def test_a_request_whose_calls_run_out_of_time_midway_is_deferred_and_its_
 async def test_without_a_queue_to_send_the_copy_to_it_is_a_transient_failure() -> None:
     budget = budget_with(crowded())
     await budget.acquire()
-    deps = dependencies(BudgetedPartnerCenter(budget), budget=budget)
+    deps = dependencies(FakePartnerCenter(budget=budget), budget=budget)
     with pytest.raises(OutOfBudget):
         await onboard_or_defer(BODY, deps)
 
@@ -78,7 +78,7 @@ async def test_a_copy_that_cannot_be_sent_fails_the_invocation_so_nothing_is_los
     await budget.acquire()
     queue.down = True
     with pytest.raises(OnboardingError, match="sending to customer-requests failed"):
-        await onboard_or_defer(BODY, dependencies(BudgetedPartnerCenter(budget), budget=budget, requeue=queue))
+        await onboard_or_defer(BODY, dependencies(FakePartnerCenter(budget=budget), budget=budget, requeue=queue))
 
 
 async def test_requests_sent_back_together_return_one_after_the_other() -> None:
