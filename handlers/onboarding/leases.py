@@ -5,8 +5,9 @@ be reached, from this instance's conservative local share.
   it at once: a lone instance leases in one storage operation, others read the row again only when someone else
   wrote meanwhile (412), then retry after a few milliseconds' jitter.
 - **Fallback.** Two failed storage operations in a row (the second after 50 ms) and the instance paces alone at
-  Budget.fallback_interval, starting after its last block, for FALLBACK_RETRY seconds; then it tries the row once
-  more. Its first shared block after that starts after its own fallback calls.
+  Budget.fallback_interval for FALLBACK_RETRY seconds, then tries the row once more. Its fallback calls start once
+  the schedule it last saw is spent (every instance's blocks end by then, but for one each leased since) and after
+  its own last block; its first shared block after that starts after its own fallback calls.
 - **Holds.** A 429 is recorded with a fresh read and a conditional write; a 429 of a hold already recorded (a call
   another instance sent before it knew) changes nothing.
 """
@@ -49,7 +50,8 @@ class Leases:
         self._sleep = sleep
         self._row: BudgetRow | None = None  # as last read or written: the next write is conditional on its ETag
         self._fallback_until = 0.0
-        self._fallback_next: dict[Lane, float] = {"onboarding": 0.0, "validation": 0.0}
+        self._next: dict[Lane, float] = {"onboarding": 0.0, "validation": 0.0}  # after this instance's last block
+        self._after_fallback: dict[Lane, float] = {"onboarding": 0.0, "validation": 0.0}  # its last fallback call
 
     @property
     def mode(self) -> str:
@@ -66,12 +68,14 @@ class Leases:
             attempt += 1
             try:
                 row = self._row or await self._read()
-                now = max(self._clock(), self._fallback_next[lane])  # never over this instance's fallback calls
+                now = max(self._clock(), self._after_fallback[lane])  # never over this instance's fallback calls
                 leased, outcome = self.budget.lease(row, now, calls, call_class, self.instance)
                 if leased is not row:
                     leased = await self._write(leased)
                 self._row = self.seen = leased
-                self.stats["leases"] += isinstance(outcome, Block)
+                if isinstance(outcome, Block):
+                    self.stats["leases"] += 1
+                    self._next[lane] = max(self._next[lane], outcome.end)
                 return outcome
             except (RowChanged, RowExists):
                 self._row = None
@@ -107,11 +111,12 @@ class Leases:
     async def _read(self) -> BudgetRow:
         self.stats["reads"] += 1
         budget_storage.add(1, {"kind": "read"})
-        row = await self.rows.read()
+        row = await self.rows.read() or BudgetRow()
+        self.seen = row
         if self._fallback_until:
             log.info("Partner Center budget: the shared row answers again; leaving the fallback")
             self._fallback_until = 0.0
-        return row or BudgetRow()
+        return row
 
     async def _write(self, row: BudgetRow) -> BudgetRow:
         self.stats["writes"] += 1
@@ -130,8 +135,10 @@ class Leases:
     def _fallback_block(self, lane: Lane, call_class: CallClass, calls: int, held_until: float) -> Block:
         now = self._clock()
         interval = self.budget.fallback_interval(self.seen, now, call_class)
-        start = max(now, self._fallback_next[lane], held_until)
+        seen = self.seen or BudgetRow()
+        booked = seen.validation_tat if lane == "validation" else seen.tat  # others' blocks end by then, as last seen
+        start = max(now, self._next[lane], booked, held_until)
         block = Block(start, min(calls, max(1, math.floor(BLOCK_SECONDS / interval))), interval)
-        self._fallback_next[lane] = block.end
+        self._next[lane] = self._after_fallback[lane] = block.end
         self.stats["fallback_calls"] += block.calls
         return block

@@ -18,16 +18,20 @@ T = TypeVar("T")
 
 
 class FakeBudgetRows:
-    """One row with ETags; `down` makes every operation fail as storage does (503). Counts operations."""
+    """One row with ETags; `down` makes every operation fail as storage does (503), and `answers` (when set) is how
+    many more operations succeed before it goes down. Counts operations."""
 
     def __init__(self) -> None:
         self.row: BudgetRow | None = None
         self.down = False
+        self.answers: int | None = None
         self.reads = 0
         self.writes = 0
         self._versions = itertools.count(1)
 
     def _answer(self) -> None:
+        if self.answers is not None:
+            self.down, self.answers = self.answers <= 0, self.answers - 1
         if self.down:
             raise OnboardingError(ErrorKind.TRANSIENT, "storage budget read failed (HTTP 503)")
 

@@ -201,3 +201,17 @@ async def test_a_caller_already_waiting_for_its_slot_waits_for_the_hold_too() ->
     held_until = rows.row.held_until
     assert [s for s in starts if s > time.now - 10] and all(s < held_until - 0.5 or s >= held_until for s in starts)
     assert sum(1 for s in starts if s >= held_until) == 3  # not at their old slots: after the hold
+
+
+async def test_a_fallback_starts_after_the_blocks_already_leased_so_it_never_doubles_up_on_them() -> None:
+    time, rows = VirtualTime(), FakeBudgetRows()
+    budget, other = shared(rows, time, "a"), shared(rows, time, "other")
+    await time.run(calls(budget, time, 1))
+    booked = asyncio.ensure_future(calls(other, time, 9))  # the other instance books a second's block…
+    await time.run(time.sleep(0.001))
+    assert rows.row is not None
+    others_block_end = rows.row.tat
+    rows.answers = 2  # …this one's next lease loses the race, reads the row, and then storage stops answering
+    starts = await time.run(calls(budget, time, 3))
+    await time.run(booked)
+    assert budget.stats["fallback_calls"] >= 3 and min(starts) >= others_block_end
