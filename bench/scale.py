@@ -102,6 +102,7 @@ def start_hosts(stack: Stack, hosts: int) -> None:
     """`hosts` local hosts on the stack's queue; the first also serves the HTTP functions (validate)."""
     env = {**os.environ, **stack.env}
     for n in range(hosts):
+        (stack.log_dir / f"host{n}.log").write_bytes(b"")  # this run's lines only: the figures count them
         command = [sys.executable, "-m", "devhost", *stack.host_args]
         if n == 0:
             keys = stack._function_keys()
