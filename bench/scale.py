@@ -32,7 +32,7 @@ from bench.scale_load import BUDGET_TABLE, StorageOutage, ValidationFlood, laten
 from bench.soak import request
 from bench.soak_figures import count_outcomes, measure_pace
 from devhost.hostjson import timing_overrides
-from devhost.stack import Stack
+from devhost.stack import Stack, _wait_port
 from emulator.app import PARTNER_CENTER_ENDPOINTS
 
 
@@ -108,6 +108,7 @@ def start_hosts(stack: Stack, hosts: int) -> None:
             keys = stack._function_keys()
             command += ["--http-port", str(stack.ports["http"]), "--keys-file", str(keys)]
         stack.processes[f"host{n}"] = stack._spawn(f"host{n}", command, env)
+    _wait_port(stack.ports["http"], stack.processes["host0"], "host0")  # the flood's calls find it listening
 
 
 def answered(stack: Stack, wanted: set[str]) -> set[str]:

@@ -64,8 +64,9 @@ class ValidationFlood:
                 status = refused.code
                 retry_after = float(refused.headers.get("Retry-After") or 0)
                 self._stop.wait(min(retry_after, 1.0))  # a flood: back after a moment, not after Retry-After
-            except OSError:
+            except OSError:  # no answer at all (counted as 0)
                 status = 0
+                self._stop.wait(0.1)
             with self._lock:
                 self.statuses[status] += 1
                 if status == 200:
