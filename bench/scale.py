@@ -135,6 +135,8 @@ def figures(
         "drain_seconds_from_host_start": round(max((c["at"] for c in calls), default=started) - started, 1),
         "latency_seconds_from_host_start": latencies(events, wanted, started),
         "deferrals": log_lines(stack.log_dir, hosts, "Deferred the request"),
+        # Each of these spent one of its message's deliveries (the fifth failure goes to the poison queue).
+        "failed_deliveries": log_lines(stack.log_dir, hosts, "Executed 'Functions.onboard_customer' (Failed"),
         "budget_storage_operations": counters.get(f"storage_requests:{BUDGET_TABLE}", 0),
         "budget_storage_operations_per_call": round(
             counters.get(f"storage_requests:{BUDGET_TABLE}", 0) / max(pace.partner_center_calls, 1), 3
