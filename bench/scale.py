@@ -5,9 +5,9 @@ it through the budget's row in Azurite; together they must use the quota (>= 90 
 every request created once. The Table traffic passes the emulator's table proxy, which counts it by table.
 
     .venv/bin/python -m bench.scale                                  # 3 hosts, 3,000 requests, 500/min scaled 10x
-    .venv/bin/python -m bench.scale --hosts 6 --concurrency 8       # six hosts, 8 + 4 in flight each
+    .venv/bin/python -m bench.scale --hosts 6 --concurrency 12      # six hosts, 8 + 4 in flight each
     .venv/bin/python -m bench.scale --hosts 1 --requests 1000
-    .venv/bin/python -m bench.scale --requests 2000 --per-minute 600 --concurrency 32 --visibility-timeout 5
+    .venv/bin/python -m bench.scale --requests 2000 --per-minute 1200 --window 3 --concurrency 48 --visibility-timeout 5
     .venv/bin/python -m bench.scale --requests 1000 --validations 100    # a validation flood beside the backlog
     .venv/bin/python -m bench.scale --storage-outage 20 30               # the budget's table fails 20-50 s in
 
@@ -39,9 +39,10 @@ from emulator.app import PARTNER_CENTER_ENDPOINTS
 def host_env(per_minute: int, concurrency: int | None, visibility_timeout: float | None) -> dict[str, str]:
     """Every host's app settings: the whole quota as the budget, and this run's concurrency and timing."""
     env = {"PARTNER_CENTER_MAX_REQUESTS_PER_MINUTE": str(per_minute)}
-    if concurrency is not None:
-        env["AzureFunctionsJobHost__extensions__queues__batchSize"] = str(concurrency)
-        env["AzureFunctionsJobHost__extensions__queues__newBatchThreshold"] = str(max(1, concurrency // 2))
+    if concurrency is not None:  # in flight per host: batchSize (at most 32, as the host allows) + newBatchThreshold
+        batch = min(32, max(1, round(concurrency * 2 / 3)))
+        env["AzureFunctionsJobHost__extensions__queues__batchSize"] = str(batch)
+        env["AzureFunctionsJobHost__extensions__queues__newBatchThreshold"] = str(max(0, concurrency - batch))
     if visibility_timeout is not None:
         env.update(timing_overrides(visibility_timeout=visibility_timeout))
     return env
@@ -171,7 +172,7 @@ def main() -> int:
     parser.add_argument("--hosts", type=int, default=3)
     parser.add_argument("--per-minute", type=int, default=5000, help="the tenant's limit (500/min scaled 10x)")
     parser.add_argument("--window", type=float, default=6.0, help="the limit's sliding window in seconds")
-    parser.add_argument("--concurrency", type=int, help="each host's batchSize (newBatchThreshold: half of it)")
+    parser.add_argument("--concurrency", type=int, help="in flight per host (host.json's 16 + 8 = 24 by default)")
     parser.add_argument("--visibility-timeout", type=float, help="host.json's visibilityTimeout (sets T = 3 x it)")
     parser.add_argument("--validations", type=int, default=0, help="callers flooding POST /validate meanwhile")
     parser.add_argument("--storage-outage", type=float, nargs=2, metavar=("START", "SECONDS"))
