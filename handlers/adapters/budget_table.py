@@ -13,7 +13,7 @@ from handlers.domain.budget import BudgetRow
 
 PARTITION = "partner-center"
 ROW = "budget"
-_TIMES = ("tat", "validation_tat", "validation_until", "held_until", "hold_seconds", "slowed_at")
+_TIMES = ("tat", "validation_tat", "validation_until", "held_until", "hold_seconds", "slowed_at", "deferred_until")
 
 
 def _row(entity: Any) -> BudgetRow:

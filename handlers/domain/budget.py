@@ -23,6 +23,9 @@ no storage round trip.
   holds everyone briefly: BRIEF_HOLD of its Retry-After. A 429 that follows a hold within a few calls doubles the
   hold, up to the whole Retry-After, and cuts the pace to SLOWDOWN, which climbs back over RECOVERY_CALLS calls'
   time; the cut never compounds. The refused call itself always waits its whole Retry-After (the retry policy).
+- **Backpressure.** A request sent back to the queue is due back after every request sent back before it, each
+  taking its calls' share of the schedule (`deferred_until`): a backlog sent back by many instances returns at the
+  pace the whole budget serves, however unevenly the instances received it.
 - **Fallback.** When the row cannot be read or written, an instance paces alone at 1/n of the budget, n being
   FALLBACK_SAFETY × the instances that leased within ACTIVE_SECONDS as the row last showed, or UNKNOWN_INSTANCES
   (the lowest maximum instance count Flex Consumption accepts everywhere) when it never saw the row.
@@ -93,6 +96,7 @@ class BudgetRow:
     held_until: float = 0.0  # nobody calls before this (a recorded Retry-After)
     hold_seconds: float = 0.0  # the last hold's length: a 429 that follows it doubles it
     slowed_at: float = 0.0  # when the pace was last cut
+    deferred_until: float = 0.0  # when the last request sent back to the queue is due back
     instances: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))  # id → its last lease
     etag: str | None = None
 
@@ -193,6 +197,13 @@ class Budget:
         follows = bool(row.held_until) and now - row.held_until <= FOLLOW_CALLS * self.interval + row.hold_seconds
         hold = min(whole, max(2 * row.hold_seconds, BRIEF_HOLD * whole)) if follows else BRIEF_HOLD * whole
         return replace(row, held_until=now + hold, hold_seconds=hold, slowed_at=now if follows else row.slowed_at)
+
+    def defer(self, row: BudgetRow, now: float, wait: float, calls: int) -> tuple[BudgetRow, float]:
+        """The row after sending a request of `calls` calls back to the queue at `now`, and when it is due back: once
+        it could be served (`wait`), and after every request sent back before it, each taking its calls' share of
+        the whole app's schedule, so that a backlog sent back returns at the pace the budget serves it."""
+        back = max(now + max(wait, 0.0), row.deferred_until)
+        return replace(row, deferred_until=back + calls * self.interval / self.pace(row, now)), back
 
     def fallback_interval(self, row: BudgetRow | None, now: float, call_class: CallClass) -> float:
         """Seconds between this instance's calls while the row cannot be reached: its conservative local share."""

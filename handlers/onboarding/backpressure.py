@@ -17,8 +17,9 @@ invocation succeed, which deletes the original.
 - Copy first, success second. If the process dies between the two, both copies are delivered: the ledger's claim,
   by requestId rather than by message, makes the second a duplicate that publishes the first's outcome again.
 - If the copy cannot be sent, the invocation fails as any transient failure does, and the queue redelivers it.
-- The delay is when this instance expects room (SharedBudget), each request sent back a little after the one before,
-  so a burst of them returns at the pace the budget serves, not all at once.
+- The delay puts the request after every request sent back before it, each taking its calls' share of the whole
+  app's schedule (the shared row counts them: SharedBudget.due_back), so a backlog sent back by many instances
+  returns at the pace the budget serves it, not all at once and not too late.
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ async def onboard_or_defer(body: bytes | str, deps: Dependencies) -> Published |
     except OutOfBudget as refused:
         if deps.requeue is None:
             raise
-        delay = max(refused.retry_after or 0.0, MIN_DEFERRAL)
+        due = await deps.budget.due_back(refused) if deps.budget is not None else (refused.retry_after or 0.0)
+        delay = max(due, MIN_DEFERRAL)
         data = body.encode("utf-8", errors="surrogatepass") if isinstance(body, str) else body
         await deps.requeue.defer(data, delay)
         deferrals.add(1)

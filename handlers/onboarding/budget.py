@@ -10,7 +10,8 @@ process (onboarding/pacer.py), so the common call costs no storage round trip.
   (`calls_as`), so the Partner Center client needs no argument for them. A call that cannot get a slot by its
   deadline raises OutOfBudget at once.
 - A request is admitted only when its calls fit within half an invocation at this instance's share of the budget;
-  otherwise it goes back to the queue (onboarding/backpressure.py), delayed to when this instance expects room.
+  otherwise it goes back to the queue (onboarding/backpressure.py), due back after every request sent back before
+  it (the shared row counts them: Budget.defer).
 - Validation runs on its own share, at most VALIDATION_CONCURRENCY at a time per instance.
 """
 
@@ -29,6 +30,7 @@ from typing import Any
 
 from handlers.domain.budget import (
     BLOCK_SECONDS,
+    REQUEST_CALLS,
     VALIDATION_CONCURRENCY,
     VALIDATION_HORIZON,
     Budget,
@@ -171,11 +173,9 @@ class SharedBudget:
         """Hold a request's place while it runs, if its `calls` fit within `within` seconds at this instance's share
         behind those already admitted, its calls given up `until` seconds from now; raises OutOfBudget, its
         retry_after when to come back, when they do not fit."""
-        interval = self.local_interval()
-        wait = (self._admitted + 1) * calls * interval
+        wait = (self._admitted + 1) * calls * self.local_interval()
         if wait > within:
-            back = self._come_back(wait - within, calls * interval)
-            raise OutOfBudget("the backlog is larger than the budget serves within an invocation", back)
+            raise OutOfBudget("the backlog is larger than the budget serves within an invocation", wait - within)
         self._admitted += 1
         try:
             with calls_as(CallClass.ONBOARDING, until=None if until is None else self._clock() + until):
@@ -201,21 +201,22 @@ class SharedBudget:
         per_call = self.budget.interval / self.budget.validation_share
         return max(row.validation_tat - now, 0.0) + validations * 3 * per_call
 
-    def _come_back(self, wait: float, room: float) -> float:
-        """When a request sent back now should return: once this instance expects room for it, each one sent back
-        `room` seconds after the one before (a burst of them returns at the pace they can be served)."""
-        now = self._clock()
-        back = max(self._defer_next, now + max(wait, 0.0))
-        self._defer_next = back + room
+    async def due_back(self, refused: OutOfBudget) -> float:
+        """How long a request the budget refused (OutOfBudget) should stay away: after every request sent back before
+        it, as the shared row counts them, or, while the row cannot be reached, as this instance does."""
+        now, wait = self._clock(), refused.retry_after or 0.0
+        back = None if self.leases.mode == "fallback" else await self.leases.defer(wait, REQUEST_CALLS)
+        if back is None:
+            back = max(self._defer_next, now + wait)
+            self._defer_next = back + REQUEST_CALLS * self.local_interval()
         return min(back - now, MAX_DEFERRAL)
 
     def _out_of_time(self, call_class: CallClass) -> OutOfBudget:
         if call_class.lane == "validation":
             return OutOfBudget("no validation slot within its horizon", self._validation_wait(1))
-        interval, row = self.local_interval(), self.leases.seen or BudgetRow()
-        booked = max(row.tat - self._clock(), 0.0)
-        back = self._come_back(booked + self._pacer.unserved("onboarding") * interval, interval)
-        return OutOfBudget("no Partner Center call slot before the invocation's deadline", back)
+        row = self.leases.seen or BudgetRow()
+        wait = max(row.tat - self._clock(), 0.0) + self._pacer.unserved("onboarding") * self.local_interval()
+        return OutOfBudget("no Partner Center call slot before the invocation's deadline", wait)
 
     # --- leasing -------------------------------------------------------------------------------------------------
 

@@ -93,18 +93,33 @@ class Leases:
 
     async def record_hold(self, at: float, retry_after: float | None) -> BudgetRow | None:
         """Record a 429 answered at `at` on the row; the row as it then stands, or None when storage failed."""
+        return await self._update(lambda row: self.budget.throttled(row, at, retry_after), "a 429")
+
+    async def defer(self, wait: float, calls: int) -> float | None:
+        """Record a request sent back to the queue; when it is due back (absolute), or None when storage failed."""
+        due: list[float] = []
+
+        def sent_back(row: BudgetRow) -> BudgetRow:
+            later, back = self.budget.defer(row, self._clock(), wait, calls)
+            due.append(back)
+            return later
+
+        return None if await self._update(sent_back, "a deferral") is None else due[-1]
+
+    async def _update(self, change: Callable[[BudgetRow], BudgetRow], what: str) -> BudgetRow | None:
+        """`change` applied to the row as it stands (read afresh, written over its ETag, again on a lost race)."""
         for _ in range(5):
             try:
                 row = await self._read()
-                held = self.budget.throttled(row, at, retry_after)
-                if held is not row:
-                    held = await self._write(held)
-                self._row = self.seen = held
-                return held
+                changed = change(row)
+                if changed is not row:
+                    changed = await self._write(changed)
+                self._row = self.seen = changed
+                return changed
             except (RowChanged, RowExists):
                 self.stats["conflicts"] += 1
-            except Exception as error:  # storage failed (OnboardingError), or a surprise: the local hold stands
-                log.warning("Partner Center budget: a 429 could not be recorded for the other instances (%s)", error)
+            except Exception as error:  # storage failed (OnboardingError), or a surprise: the caller does without
+                log.warning("Partner Center budget: %s could not be recorded for the other instances (%s)", what, error)
                 return None
         return None
 

@@ -159,3 +159,13 @@ def test_the_fallback_share_is_conservative() -> None:
     assert BUDGET.fallback_interval(seen, 100.0, VALIDATE) == pytest.approx(
         BUDGET.interval * n / BUDGET.validation_share
     )
+
+
+def test_requests_sent_back_are_due_back_one_after_the_other_at_the_whole_budgets_pace() -> None:
+    row, due = BudgetRow(), []
+    for now, wait in ((100.0, 5.0), (100.1, 0.0), (100.2, 30.0), (100.3, 0.0)):
+        row, back = BUDGET.defer(row, now, wait, 3)
+        due.append(back)
+    assert due[0] == 105.0  # when it could be served
+    assert due[1] == pytest.approx(105.0 + 3 * BUDGET.interval)  # behind the one sent back before it
+    assert due[2] == 130.2 and due[3] == pytest.approx(130.2 + 3 * BUDGET.interval)

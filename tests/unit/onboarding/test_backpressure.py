@@ -20,10 +20,11 @@ from tests.fakes.outbound import created_ids
 BODY = message(sample())
 
 
-def budget_with(row: BudgetRow) -> SharedBudget:
+def budget_with(row: BudgetRow, per_minute: int = 60_000) -> SharedBudget:
+    """A budget over `row`; by default 1 ms a call: only what the row says makes anyone wait."""
     rows = FakeBudgetRows()
     rows.row = row if row.etag else None  # a stored row has an ETag
-    return SharedBudget(rows, Budget(60_000))  # 1 ms a call: only what the row says makes anyone wait
+    return SharedBudget(rows, Budget(per_minute))
 
 
 def crowded() -> BudgetRow:
@@ -81,15 +82,19 @@ async def test_a_copy_that_cannot_be_sent_fails_the_invocation_so_nothing_is_los
         await onboard_or_defer(BODY, dependencies(FakePartnerCenter(budget=budget), budget=budget, requeue=queue))
 
 
-async def test_requests_sent_back_together_return_one_after_the_other() -> None:
-    budget, queue = budget_with(crowded()), FakeQueue()
+async def test_requests_sent_back_together_return_one_after_the_other_at_the_whole_budgets_pace() -> None:
+    budget, queue = budget_with(crowded(), per_minute=600), FakeQueue()
     await budget.acquire()
     for n in range(3):
         data = sample()
         data["requestId"] = f"crm-se-000{n}"
         await onboard_or_defer(message(data), dependencies(budget=budget, requeue=queue))
     delays = [delay for _, delay in queue.deferred]
-    assert delays == sorted(delays) and delays[2] - delays[0] > 1.0
+    share = 3 * budget.budget.interval  # a request's three calls of the whole app's schedule
+    assert delays[1] - delays[0] == pytest.approx(share, abs=0.05) and delays[2] - delays[1] == pytest.approx(
+        share, abs=0.05
+    )
+    assert budget.leases.seen is not None and budget.leases.seen.deferred_until > 0  # counted on the shared row
 
 
 async def test_a_decided_request_is_published_again_without_waiting_for_the_budget() -> None:

@@ -183,9 +183,9 @@ async def test_a_request_is_admitted_only_when_its_calls_fit_in_time() -> None:
         with pytest.raises(OutOfBudget) as refused, budget.admitted(3, within=45.0):
             pass  # a fourth would wait ≈ 50 s: more than half an invocation
         assert refused.value.retry_after is not None and refused.value.retry_after > 0
-        with pytest.raises(OutOfBudget) as again, budget.admitted(3, within=45.0):
-            pass
-        assert (again.value.retry_after or 0) > refused.value.retry_after  # sent back one after the other
+        first, second = await budget.due_back(refused.value), await budget.due_back(refused.value)
+        assert first == pytest.approx(refused.value.retry_after)  # when this instance expects room…
+        assert second == pytest.approx(first + 3 * INTERVAL)  # …and the next one after it
     with budget.admitted(3, within=45.0):  # places came free
         pass
 
