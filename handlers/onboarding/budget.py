@@ -50,6 +50,7 @@ from handlers.onboarding.pacer import Pacer
 log = logging.getLogger("csp_onboarding")
 
 MAX_DEFERRAL = 3600.0  # the longest a request is sent back for at once
+DEFERRAL_BLOCK = 8  # requests' return times taken from the shared row at once
 SUMMARY_SECONDS = 60.0
 
 _call_class: ContextVar[CallClass] = ContextVar("partner_center_call_class", default=CallClass.ONBOARDING)
@@ -93,7 +94,8 @@ class SharedBudget:
         self._granted: dict[Lane, deque[float]] = {"onboarding": deque(), "validation": deque()}
         self._admitted = 0
         self._validating = 0
-        self._defer_next = 0.0
+        self._defer_next = 0.0  # the next return time while the row cannot be reached
+        self._returns = (0.0, 0.0)  # this instance's block of return times: the next one, and its end
         self._summary_at = clock() + SUMMARY_SECONDS
 
     @property
@@ -203,10 +205,20 @@ class SharedBudget:
 
     async def due_back(self, refused: OutOfBudget) -> float:
         """How long a request the budget refused (OutOfBudget) should stay away: after every request sent back before
-        it, as the shared row counts them, or, while the row cannot be reached, as this instance does."""
+        it, as the shared row counts them, or, while the row cannot be reached, as this instance does. The row is
+        written once for DEFERRAL_BLOCK requests (a block of return times, as for calls), not once a request."""
         now, wait = self._clock(), refused.retry_after or 0.0
-        back = None if self.leases.mode == "fallback" else await self.leases.defer(wait, REQUEST_CALLS)
-        if back is None:
+        step = REQUEST_CALLS * self.budget.interval
+        next_back, block_end = self._returns
+        if now + wait <= next_back < block_end:  # this instance's block of return times still has room
+            self._returns = (next_back + step, block_end)
+            return min(next_back - now, MAX_DEFERRAL)
+        back = None
+        if self.leases.mode != "fallback":
+            back = await self.leases.defer(wait, REQUEST_CALLS * DEFERRAL_BLOCK)
+        if back is not None:
+            self._returns = (back + step, back + DEFERRAL_BLOCK * step)
+        else:
             back = max(self._defer_next, now + wait)
             self._defer_next = back + REQUEST_CALLS * self.local_interval()
         return min(back - now, MAX_DEFERRAL)

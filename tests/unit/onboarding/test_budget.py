@@ -215,3 +215,18 @@ async def test_a_fallback_starts_after_the_blocks_already_leased_so_it_never_dou
     starts = await time.run(calls(budget, time, 3))
     await time.run(booked)
     assert budget.stats["fallback_calls"] >= 3 and min(starts) >= others_block_end
+
+
+async def test_requests_sent_back_by_several_instances_are_due_back_in_turn_with_a_write_per_block_of_them() -> None:
+    time, rows = VirtualTime(), FakeBudgetRows()
+    instances = [shared(rows, time, name) for name in "ab"]
+    refused = OutOfBudget("the backlog is larger than the budget serves within an invocation", 5.0)
+    due = []
+    for n in range(32):  # unevenly: three of every four to the first
+        budget = instances[0] if n % 4 else instances[1]
+        due.append(time.now + await time.run(budget.due_back(refused)))
+    assert len(set(due)) == 32 and min(due) >= time.now + 5.0  # nobody due back at the same moment, none early
+    gaps = [b - a for a, b in itertools.pairwise(sorted(due))]
+    assert min(gaps) == pytest.approx(3 * INTERVAL)  # a request's calls' share of the schedule apart
+    assert max(due) - min(due) <= 48 * 3 * INTERVAL  # the whole batch back within its share (gaps: unused returns)
+    assert rows.writes <= 32 / 8 + 2  # one write for a block of eight requests, not one a request
