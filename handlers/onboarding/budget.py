@@ -210,7 +210,7 @@ class SharedBudget:
         now, wait = self._clock(), refused.retry_after or 0.0
         step = REQUEST_CALLS * self.budget.interval
         next_back, block_end = self._returns
-        if now + wait <= next_back < block_end:  # this instance's block of return times still has room
+        if now < next_back < block_end:  # this instance's block of return times still has room (`wait` is a guess)
             self._returns = (next_back + step, block_end)
             return min(next_back - now, MAX_DEFERRAL)
         back = None
