@@ -3,10 +3,10 @@
 and the callers to it."""
 
 from handlers.adapters.entra import build_msal_app, build_public_msal_app
+from handlers.adapters.lifetimes import close
 from handlers.bootstrap import (
     build_dependencies,
     build_intake,
-    close,
     entra_app,
     store_app_user_sign_in,
 )
@@ -25,6 +25,7 @@ from handlers.intake.dependencies import IntakeDependencies
 from handlers.intake.enqueue import Busy, enqueue_once
 from handlers.intake.records import claim_record
 from handlers.intake.validation import validate_request
+from handlers.observability.logs import log_context
 from handlers.observability.telemetry import quiet_noisy_loggers
 from handlers.onboarding.dependencies import Dependencies
 from handlers.onboarding.ledger import Ledger
@@ -65,6 +66,7 @@ __all__ = [
     "failure_from_error",
     "handle_message",
     "load_field_map",
+    "log_context",
     "map_record",
     "parse_message",
     "parse_timespan",

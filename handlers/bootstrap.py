@@ -3,17 +3,16 @@ the operator commands (ops/) and the benchmarks (bench/) all build through here.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.data.tables.aio import TableClient
 from azure.storage.queue.aio import QueueClient
 
+from handlers.adapters.budget_table import BudgetTable
 from handlers.adapters.entra import (
     EntraApp,
     MsalApp,
@@ -28,13 +27,14 @@ from handlers.adapters.http import build_http_client, proxy_configured
 from handlers.adapters.intake_table import IntakeTable
 from handlers.adapters.key_vault import CredentialVaultTokens, KeyVaultSecrets
 from handlers.adapters.ledger_table import LedgerTable
+from handlers.adapters.lifetimes import per_event_loop
 from handlers.adapters.notice_table import NoticeTable
-from handlers.adapters.pacing import Pacer
 from handlers.adapters.parking import QueueParking, QueueSender
 from handlers.adapters.partner_center import PartnerCenterClient
 from handlers.adapters.refresh_token_vault import split_secret_url, store_refresh_token
 from handlers.adapters.retry import RetryPolicy
 from handlers.adapters.user_tokens import UserTokens
+from handlers.domain.budget import Budget
 from handlers.domain.config import PipelineConfig
 from handlers.domain.timing import TimingModel, load_timing
 from handlers.intake.crm.mapping import load_field_map
@@ -45,6 +45,7 @@ from handlers.observability.logs import install_context_filter
 from handlers.observability.redaction import install_redaction, remember_secret
 from handlers.observability.telemetry import configure_telemetry
 from handlers.onboarding.app_user import AppUser
+from handlers.onboarding.budget import SharedBudget
 from handlers.onboarding.consent import ConsentAlarm
 from handlers.onboarding.dependencies import Dependencies
 from handlers.onboarding.ledger import Ledger
@@ -52,14 +53,13 @@ from handlers.onboarding.preflight import CountryRulesCache
 from handlers.settings import Settings, StorageSettings, get_settings
 
 log = logging.getLogger("csp_onboarding")
-T = TypeVar("T")
 
 EVENT_GRID_RESOURCE = "https://eventgrid.azure.net"
 KEY_VAULT_RESOURCE = "https://vault.azure.net"
 
 
 def build_dependencies(settings: Settings, *, http: httpx.AsyncClient | None = None) -> Dependencies:
-    """The real adapters for these settings: one httpx client, one MSAL client per identity, one pacer."""
+    """The real adapters for these settings: one httpx client, one MSAL client per identity, one shared budget."""
     install_redaction()
     configure_telemetry()  # before the context filter: it may add the console exporter's handler
     install_context_filter()
@@ -80,11 +80,12 @@ def build_dependencies(settings: Settings, *, http: httpx.AsyncClient | None = N
     )
     msal_app = shared_msal_app(entra_app(settings))  # the worker's one MSAL app: app-only and App+User tokens
     user_tokens = build_user_tokens(settings, http, msal_app, events, few)
+    budget = build_budget(settings)
     partner_center = PartnerCenterClient(
         http,
         partner_center_tokens(msal_app),
         base_url=settings.cloud.api_url,
-        pacer=Pacer(settings.PARTNER_CENTER_MAX_REQUESTS_PER_MINUTE),
+        budget=budget,
         retry_policy=policy,
         user_tokens=user_tokens,
     )
@@ -115,7 +116,16 @@ def build_dependencies(settings: Settings, *, http: httpx.AsyncClient | None = N
         parking=build_parking(settings),
         intake_records=IntakeTable(table_client(settings, settings.ONBOARDING_INTAKE_TABLE)),  # for retention
         app_user=None if user_tokens is None else AppUser(partner_center, user_tokens),
+        budget=budget,
+        requeue=build_requeue(settings),
     )
+
+
+def build_budget(settings: Settings) -> SharedBudget:
+    """The whole app's Partner Center budget, shared through one row in the function's storage account; its table
+    client gives up at once (no retries, short timeouts): the budget falls back rather than waits."""
+    rows = BudgetTable(table_client(settings, settings.ONBOARDING_BUDGET_TABLE, quick=True))
+    return SharedBudget(rows, Budget(settings.PARTNER_CENTER_MAX_REQUESTS_PER_MINUTE))
 
 
 def pipeline_config(settings: StorageSettings, timing: TimingModel) -> PipelineConfig:
@@ -161,6 +171,12 @@ def build_user_tokens(
         vault, name, refresh_token_redeemer(msal_app), on_consent_required=alarm,
         redeem_public=public_refresh_token_redeemer(entra_app(settings)), on_not_signed_in=alarm.not_signed_in,
     )  # fmt: skip
+
+
+def build_requeue(settings: Settings) -> QueueSender | None:
+    """The requests queue itself, for a delayed fresh copy of a request the budget has no room for (backpressure)."""
+    client = queue_client(settings, settings.CUSTOMER_REQUESTS_QUEUE)
+    return None if client is None else QueueSender(client)
 
 
 def build_parking(settings: Settings) -> QueueParking | None:
@@ -224,23 +240,22 @@ def queue_client(
 
 
 def table_client(
-    settings: StorageSettings, table: str, *, credential: AsyncTokenCredential | None = None
+    settings: StorageSettings, table: str, *, credential: AsyncTokenCredential | None = None, quick: bool = False
 ) -> TableClient:
     """A client of one Table of the function's storage account (AzureWebJobsStorage, else CrmQueue; identity-based
-    with `credential`, else the managed identity); raises RuntimeError when no storage is configured."""
+    with `credential`, else the managed identity); `quick`: no retries and 2 s timeouts. Raises RuntimeError when no
+    storage is configured."""
+    options: dict[str, Any] = {"connection_timeout": 5, "read_timeout": 30, "use_env_settings": proxy_configured()}
+    if quick:
+        options.update(connection_timeout=2, read_timeout=2, retry_total=0)
     connection = settings.ledger_connection
     if connection is not None:
-        return TableClient.from_connection_string(
-            connection, table_name=table, connection_timeout=5, read_timeout=30, use_env_settings=proxy_configured()
-        )
+        return TableClient.from_connection_string(connection, table_name=table, **options)
     endpoint = settings.ledger_table_endpoint
     if endpoint is not None:
         identity = settings.AzureWebJobsStorage__clientId or settings.managed_identity_client_id
         credential = credential or _managed_identity(identity)
-        return TableClient(
-            endpoint, table_name=table, credential=credential, connection_timeout=5, read_timeout=30,
-            use_env_settings=proxy_configured(),
-        )  # fmt: skip
+        return TableClient(endpoint, table_name=table, credential=credential, **options)
     raise RuntimeError("No storage for the ledger: set AzureWebJobsStorage (a connection string or identity-based)")
 
 
@@ -256,30 +271,6 @@ async def store_app_user_sign_in(
         tokens = CredentialVaultTokens(credential, KEY_VAULT_RESOURCE)
         vault = KeyVaultSecrets(http, vault_url, tokens, retry_policy=RetryPolicy.of(load_timing(), max_attempts=3))
         return await store_refresh_token(vault, name, refresh_token, public=public, writtenBy="ops.consent")
-
-
-async def close(*adapters: object) -> None:
-    """Close the adapters that hold connections (a worker keeps them for life; scripts and tests do not)."""
-    for adapter in adapters:
-        aclose = getattr(adapter, "aclose", None)
-        if aclose is not None:
-            await aclose()
-
-
-def per_event_loop(build: Callable[[], T], what: str) -> Callable[[], T]:
-    """A getter of what `build` makes, built on first use on the running event loop and reused after (a worker
-    keeps one loop; a test that runs several gets one per loop)."""
-    built: dict[asyncio.AbstractEventLoop, T] = {}
-
-    def get() -> T:
-        loop = asyncio.get_running_loop()
-        if loop not in built:
-            built.clear()  # an old loop's clients are of no use on this one
-            built[loop] = build()
-            log.info("%s built", what)
-        return built[loop]
-
-    return get
 
 
 def _intake_of_this_worker() -> IntakeDependencies:

@@ -35,9 +35,13 @@ def respond(answer: Answer) -> func.HttpResponse:
 
 async def answered(function: str, work: Callable[[], Awaitable[Answer]], *, soap: bool = False) -> func.HttpResponse:
     """One HTTP invocation: its Answer as the response; an exception never reaches the host (which would log its text
-    and raw traceback): intake.safety_net answers it."""
+    and raw traceback): intake.safety_net answers it. Every record of it names the function, Partner Center's
+    calls too (the workbook's 429s per function)."""
+    from handlers.observability.logs import log_context
+
     try:
-        return respond(await work())
+        with log_context(function=function):
+            return respond(await work())
     except Exception as exc:
         from handlers.intake.safety_net import failure_answer
 

@@ -94,6 +94,8 @@ class Settings(StorageSettings):
     PARTNER_CENTER_CLIENT_SECRET: SecretStr | None = None
     PARTNER_CENTER_CLIENT_CERTIFICATE_PATH: str | None = None
     PARTNER_CENTER_FEDERATED_CLIENT_ID: str | None = None
+    # The whole app's budget (contract rule 8, §4): every instance and function shares it through the storage
+    # account (handlers/onboarding/budget.py). Never divided by an instance count.
     PARTNER_CENTER_MAX_REQUESTS_PER_MINUTE: int = Field(default=500, gt=0)
 
     EVENTS_TOPIC_ENDPOINT: str
@@ -108,6 +110,8 @@ class Settings(StorageSettings):
     # Added by this project (documented in docs/operating.md, Settings).
     PARTNER_CENTER_TIMEOUT_SECONDS: float = Field(default=30.0, gt=0)
     ADDRESS_VALIDATION_ENABLED: bool = True
+    # The table of the shared Partner Center budget's one row, in the function's storage account.
+    ONBOARDING_BUDGET_TABLE: str = Field(default="onboardingbudget", pattern=r"^[A-Za-z][A-Za-z0-9]{2,62}$")
     ADMIN_CREDENTIALS_EXPIRY_DAYS: int = Field(default=30, gt=0)
     # Retention: what is kept, and for how long (the daily purge_ledger timer applies the first three).
     # Decided ledger rows (which hold the outcome event, personal data included) are deleted after this many days.

@@ -13,9 +13,9 @@ from collections.abc import Awaitable, Callable
 import azure.functions as func
 
 from handlers.domain.failures import OnboardingError
-from handlers.observability.logs import where_raised
+from handlers.observability.logs import log_context, where_raised
+from handlers.onboarding.backpressure import onboard_or_defer
 from handlers.onboarding.dependencies import Dependencies
-from handlers.onboarding.pipeline import handle_message
 from handlers.onboarding.poison import handle_poison
 from handlers.onboarding.retention import apply_retention
 
@@ -62,7 +62,8 @@ async def run_safely(function: str, work: Callable[[], Awaitable[object]]) -> No
     (azure-functions-python-worker, Dispatcher._serialize_exception / utils.tracing.marshall_exception_trace), and
     the host logs both and records them on the invocation's span, outside this worker's log redaction."""
     try:
-        await work()
+        with log_context(function=function):  # every record of it, Partner Center's calls too (the workbook)
+            await work()
     except OnboardingError as error:
         raise error from None  # its message is ours; what it was raised from stays out of the host's logs
     except Exception as exc:
@@ -82,8 +83,9 @@ async def release_kept_versions() -> None:
 @bp.function_name("onboard_customer")
 @bp.queue_trigger(arg_name="msg", queue_name="%CUSTOMER_REQUESTS_QUEUE%", connection="CrmQueue")
 async def onboard_customer(msg: func.QueueMessage) -> None:
-    """One customer request → one Partner Center customer and one outcome event."""
-    await run_invocation("onboard_customer", handle_message, msg.get_body())
+    """One customer request → one Partner Center customer and one outcome event (or, when the shared budget cannot
+    serve it in time, a delayed copy of it on the queue: onboarding/backpressure.py)."""
+    await run_invocation("onboard_customer", onboard_or_defer, msg.get_body())
 
 
 @bp.function_name("purge_ledger")

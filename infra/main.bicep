@@ -69,8 +69,12 @@ param partnerCenterCloud string = 'public'
 
 @minValue(1)
 @maxValue(1000)
-@description('Maximum instances of the app; the Partner Center budget of 500 calls/min is divided among them. One instance uses the whole quota (about 160 customers a minute): raise it only for availability, not speed (README, "Scale").')
-param maximumInstanceCount int = 1
+@description('Maximum instances per function group (Flex Consumption scales the queue function, the HTTP functions and each other function on its own). 40 is the lowest value Flex accepts in every region; lower values are a preview in a few. The Partner Center budget is shared by all instances, never divided among them (docs/behaviour.md, "Scale").')
+param maximumInstanceCount int = 40
+
+@minValue(1)
+@description('The whole app\'s budget of Partner Center calls per minute, shared by every instance and function through the storage account: Partner Center\'s per-tenant 500, lowered only to leave room for other tools on the tenant.')
+param partnerCenterMaxRequestsPerMinute int = 500
 
 @allowed([512, 2048, 4096])
 param instanceMemoryMB int = 2048
@@ -132,6 +136,8 @@ var queueName = 'customer-requests'
 var ledgerTableName = 'onboardingledger'
 // What the HTTP intake and ops.backfill have enqueued: made here, so that the operator's role can be scoped to it.
 var intakeTableName = 'onboardingintake'
+// The whole app's Partner Center budget: one row that every instance and function takes blocks of calls from.
+var budgetTableName = 'onboardingbudget'
 var deploymentContainerName = 'app-package-${take(resourceToken, 7)}'
 // The Functions host's own containers (leases and timer locks; function keys): created here, because the function's
 // blob roles are scoped to each container (rbac.bicep) and a container-scoped role cannot create its container.
@@ -164,7 +170,7 @@ module storage 'app/storage.bicep' = {
     location: location
     tags: tags
     queueNames: [queueName, '${queueName}-poison', '${queueName}-exhausted']
-    tableNames: [ledgerTableName, intakeTableName]
+    tableNames: [ledgerTableName, intakeTableName, budgetTableName]
     containerNames: concat([deploymentContainerName], hostContainerNames)
     restrictPublicNetworkAccess: restrictPublicNetworkAccess
   }
@@ -266,11 +272,13 @@ module functionApp 'app/function-app.bicep' = {
     storageAccountName: storage.outputs.name
     deploymentContainerName: deploymentContainerName
     maximumInstanceCount: maximumInstanceCount
+    partnerCenterMaxRequestsPerMinute: partnerCenterMaxRequestsPerMinute
     instanceMemoryMB: instanceMemoryMB
     applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
     queueName: queueName
     ledgerTableName: ledgerTableName
     intakeTableName: intakeTableName
+    budgetTableName: budgetTableName
     eventsTopicEndpoint: eventGrid.outputs.endpoint
     adminCredentialsVaultUri: passwordVault.outputs.uri
     appUserTokenVaultUri: tokenVault.outputs.uri

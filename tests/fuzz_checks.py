@@ -14,13 +14,13 @@ from typing import Any
 import httpx
 from pydantic import BaseModel
 
-from handlers.adapters.pacing import Pacer
 from handlers.adapters.partner_center import PartnerCenterClient
 from handlers.domain.events import failed_event
 from handlers.domain.failures import Failure, OnboardingError, Reason, invalid_request_message
 from handlers.domain.request import CustomerRequest, parse_message
 from handlers.domain.text import first_unsafe
 from tests.fakes import retry_policy
+from tests.fakes.budget import FreeBudget
 
 PLANTED = "Pl4nted-Admin-Pa55word!"  # what Partner Center's 201 carries as the new admin's password
 PLANTED_NUMBER = 73519046628190447  # the same, as a number (a malformed answer)
@@ -114,7 +114,7 @@ async def answer_problems(method: str, status: int, headers: list[tuple[bytes, b
         httpx.AsyncClient(transport=transport),
         _Tokens(),
         base_url="https://pc.fuzz",
-        pacer=Pacer(6_000_000, sleep=_no_wait),
+        budget=FreeBudget(),
         retry_policy=retry_policy(max_attempts=2, sleep=_no_wait),
     )
     with _logged() as records:

@@ -6,20 +6,12 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from azure.core import MatchConditions
-from azure.core.exceptions import (
-    AzureError,
-    HttpResponseError,
-    ResourceExistsError,
-    ResourceModifiedError,
-    ResourceNotFoundError,
-)
+from azure.core.exceptions import AzureError, ResourceNotFoundError
 from azure.data.tables import UpdateMode
 
 from handlers.adapters.storage_errors import storage_failure
 from handlers.adapters.tables import OwnedTable
 from handlers.domain.intake_record import IntakeRecord
-from handlers.domain.ports import RowChanged, RowExists
 
 PARTITION = "intake"
 
@@ -59,39 +51,15 @@ class IntakeTable(OwnedTable):
     ports."""
 
     async def get(self, key: str) -> IntakeRecord | None:
-        await self._ensure_table()
-        try:
-            return _record(await self._table.get_entity(PARTITION, key))
-        except ResourceNotFoundError:
-            return None
-        except AzureError as exc:
-            raise storage_failure("intake read", exc) from None
+        entity = await self._get(PARTITION, key, "intake read")
+        return None if entity is None else _record(entity)
 
     async def insert(self, record: IntakeRecord) -> IntakeRecord:
-        await self._ensure_table()
-        try:
-            metadata = await self._table.create_entity(_entity(record))
-        except ResourceExistsError:
-            raise RowExists(record.key) from None
-        except AzureError as exc:
-            raise storage_failure("intake insert", exc) from None
+        metadata = await self._insert(_entity(record), "intake insert")
         return replace(record, etag=metadata.get("etag"))
 
     async def replace(self, record: IntakeRecord) -> IntakeRecord:
-        await self._ensure_table()
-        try:
-            metadata = await self._table.update_entity(
-                _entity(record),
-                mode=UpdateMode.REPLACE,
-                etag=record.etag,
-                match_condition=MatchConditions.IfNotModified,
-            )
-        except (ResourceModifiedError, ResourceNotFoundError):
-            raise RowChanged(record.key) from None
-        except AzureError as exc:
-            if isinstance(exc, HttpResponseError) and exc.status_code == 412:
-                raise RowChanged(record.key) from None
-            raise storage_failure("intake update", exc) from None
+        metadata = await self._replace(_entity(record), record.etag, "intake update")
         return replace(record, etag=metadata.get("etag"))
 
     async def upsert(self, record: IntakeRecord) -> None:

@@ -6,20 +6,12 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from azure.core import MatchConditions
-from azure.core.exceptions import (
-    AzureError,
-    HttpResponseError,
-    ResourceExistsError,
-    ResourceModifiedError,
-    ResourceNotFoundError,
-)
-from azure.data.tables import UpdateMode
+from azure.core.exceptions import AzureError, ResourceNotFoundError
 
 from handlers.adapters.storage_errors import answer_lost, storage_failure
-from handlers.adapters.tables import OwnedTable
+from handlers.adapters.tables import Failure, OwnedTable
 from handlers.domain.ledger_entry import LedgerEntry
-from handlers.domain.ports import RowChanged, RowExists, WriteUnknown
+from handlers.domain.ports import WriteUnknown
 
 PARTITION = "onboarding"
 MAX_NAMING_ROWS = 500  # the rows that name one customer or domain: a handful in practice
@@ -42,36 +34,15 @@ class LedgerTable(OwnedTable):
     fails the delivery (the queue retries it); there is no in-memory fallback."""
 
     async def read(self, request_id: str) -> LedgerEntry | None:
-        await self._ensure_table()
-        try:
-            return _entry(await self._table.get_entity(PARTITION, request_id))
-        except ResourceNotFoundError:
-            return None
-        except AzureError as exc:
-            raise storage_failure("read", exc) from None
+        entity = await self._get(PARTITION, request_id, "read")
+        return None if entity is None else _entry(entity)
 
     async def insert(self, entry: LedgerEntry) -> LedgerEntry:
-        await self._ensure_table()
-        try:
-            metadata = await self._table.create_entity(_entity(entry))
-        except ResourceExistsError:
-            raise RowExists(entry.request_id) from None
-        except AzureError as exc:
-            raise self._failure("insert", exc, entry) from None
+        metadata = await self._insert(_entity(entry), "insert", self._failure(entry))
         return dataclasses.replace(entry, etag=metadata.get("etag"))
 
     async def replace(self, entry: LedgerEntry) -> LedgerEntry:
-        await self._ensure_table()
-        try:
-            metadata = await self._table.update_entity(
-                _entity(entry), mode=UpdateMode.REPLACE, etag=entry.etag, match_condition=MatchConditions.IfNotModified
-            )
-        except (ResourceModifiedError, ResourceNotFoundError):
-            raise RowChanged(entry.request_id) from None
-        except AzureError as exc:
-            if isinstance(exc, HttpResponseError) and exc.status_code == 412:
-                raise RowChanged(entry.request_id) from None
-            raise self._failure("update", exc, entry) from None
+        metadata = await self._replace(_entity(entry), entry.etag, "update", self._failure(entry))
         return dataclasses.replace(entry, etag=metadata.get("etag"))
 
     async def naming(self, customer_id: str, domain: str, *, besides: str) -> list[LedgerEntry]:
@@ -126,5 +97,6 @@ class LedgerTable(OwnedTable):
         return found
 
     @staticmethod
-    def _failure(what: str, exc: AzureError, entry: LedgerEntry) -> Exception:
-        return WriteUnknown(entry.request_id) if answer_lost(exc) else storage_failure(what, exc)
+    def _failure(entry: LedgerEntry) -> Failure:
+        """A write whose answer was lost may have committed (WriteUnknown: the ledger reads the row back)."""
+        return lambda what, exc: WriteUnknown(entry.request_id) if answer_lost(exc) else storage_failure(what, exc)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError, ServiceRequestError
 from azure.storage.queue.aio import QueueClient
@@ -17,6 +18,7 @@ from azure.storage.queue.aio import QueueClient
 from handlers.domain.failures import ErrorKind, OnboardingError
 
 DAY = 86400
+MAX_VISIBILITY = 7 * DAY - 3600  # Put Message refuses a visibility timeout over 7 days (or past the message's expiry)
 log = logging.getLogger("csp_onboarding")
 
 
@@ -30,22 +32,30 @@ class QueueSender:
         """Close the queue client's connections (a worker keeps it for life; scripts and tests do not)."""
         await self._queue.close()
 
-    async def send(self, body: bytes, *, time_to_live: int | None = None) -> None:
+    async def send(
+        self, body: bytes, *, time_to_live: int | None = None, visibility_timeout: int | None = None
+    ) -> None:
         """Send one message; raises OnboardingError(TRANSIENT)."""
         text = body.decode("utf-8", errors="replace")
+        options = {"time_to_live": time_to_live, "visibility_timeout": visibility_timeout}
         try:
             try:
-                await self._queue.send_message(text, time_to_live=time_to_live)
+                await self._queue.send_message(text, **options)
             except ResourceNotFoundError:
                 # Concurrent first sends all find the queue missing; the SDK reports each create after the first
                 # (the service's 204) as ResourceExistsError: the queue is there, which is all that matters.
                 with contextlib.suppress(ResourceExistsError):
                     await self._queue.create_queue()
-                await self._queue.send_message(text, time_to_live=time_to_live)
+                await self._queue.send_message(text, **options)
         except (HttpResponseError, ServiceRequestError) as exc:
             raise OnboardingError(
                 ErrorKind.TRANSIENT, f"sending to {self._queue.queue_name} failed: {type(exc).__name__}"
             ) from None
+
+    async def defer(self, body: bytes, delay: float) -> None:
+        """A fresh copy of a message, invisible for `delay` seconds (whole, 1 s to almost 7 days); raises
+        OnboardingError(TRANSIENT)."""
+        await self.send(body, visibility_timeout=min(max(math.ceil(delay), 1), MAX_VISIBILITY))
 
 
 class QueueParking(QueueSender):

@@ -15,7 +15,6 @@ from urllib.parse import quote
 import httpx
 
 from handlers.adapters.http import transport_failure
-from handlers.adapters.pacing import Pacer
 from handlers.adapters.partner_center_answers import classify_response, read_answer
 from handlers.adapters.retry import RetryPolicy, call_with_retries
 from handlers.domain.error_codes import APP_USER_OFF_CODE, ENDPOINT_MISSING_STATUSES, Effect, has_effect
@@ -29,7 +28,7 @@ from handlers.domain.payloads import (
     Relationship,
     RelationshipPage,
 )
-from handlers.domain.ports import TokenProvider
+from handlers.domain.ports import CallBudget, TokenProvider
 from handlers.observability.http_telemetry import PARTNER_CENTER_CALL
 
 log = logging.getLogger("csp_onboarding")
@@ -41,7 +40,8 @@ class PartnerCenterClient:
     """The Partner Center calls of the pipeline over one shared AsyncClient.
 
     Every call carries the request's MS-RequestId (the idempotency key, the same on every retry) and a fresh
-    MS-CorrelationId; every call waits for the pacer; transient failures are retried per the RetryPolicy.
+    MS-CorrelationId; every attempt waits for its slot of the shared budget (contract rule 8); transient failures
+    are retried per the RetryPolicy.
     """
 
     def __init__(
@@ -50,7 +50,7 @@ class PartnerCenterClient:
         tokens: TokenProvider,
         *,
         base_url: str,
-        pacer: Pacer,
+        budget: CallBudget,
         retry_policy: RetryPolicy,
         locale: str = "en-US",
         user_tokens: TokenProvider | None = None,
@@ -59,7 +59,7 @@ class PartnerCenterClient:
         self._tokens = tokens
         self._user_tokens = user_tokens
         self._base_url = base_url.rstrip("/")
-        self._pacer = pacer
+        self._budget = budget
         self._policy = retry_policy
         self._locale = locale
 
@@ -166,10 +166,10 @@ class PartnerCenterClient:
         self, method: str, path: str, ms_request_id: str, json_body: dict[str, Any] | None, app_user: bool,
         attempts: _Attempts,
     ) -> httpx.Response:  # fmt: skip
-        """Wait for the pacer's slot (time not counted against the retry budget), then send once."""
+        """Wait for a slot of the shared budget (time not counted against the retry budget), then send once."""
         token = await self._token(app_user)
         waiting = time.monotonic()
-        await self._pacer.acquire()
+        await self._budget.acquire()
         attempts.paced += time.monotonic() - waiting
         try:
             return await self._send(method, path, ms_request_id, token, json_body, attempts.endpoint)
@@ -195,11 +195,11 @@ class PartnerCenterClient:
         )
 
     def _refusal(self, response: httpx.Response, attempts: _Attempts) -> OnboardingError:
-        """An answer outside the call's `ok`, classified; a 429 holds the pacer; a refusal after an attempt that got
-        no definitive answer says so (the call may have been carried out)."""
+        """An answer outside the call's `ok`, classified; a 429 holds the shared budget; a refusal after an attempt
+        that got no definitive answer says so (the call may have been carried out)."""
         error = classify_response(response, what=attempts.endpoint, max_retry_after=self._policy.max_retry_after)
         if response.status_code == 429:
-            self._pacer.throttled(error.retry_after)
+            self._budget.throttled(error.retry_after)
         if attempts.unanswered:
             error = replace(error, after_unanswered=True)
         attempts.unanswered = attempts.unanswered or response.status_code == 408 or response.status_code >= 500
@@ -220,7 +220,7 @@ class PartnerCenterClient:
 
 @dataclass
 class _Attempts:
-    """What one call's attempts have in common: its endpoint, the time spent waiting for pacer slots, and whether
+    """What one call's attempts have in common: its endpoint, the time spent waiting for budget slots, and whether
     an attempt got no definitive answer."""
 
     endpoint: str

@@ -20,6 +20,7 @@ from tenacity import (
 )
 from tenacity.stop import stop_base
 
+from handlers.domain.budget import OutOfBudget
 from handlers.domain.failures import ErrorKind, OnboardingError
 from handlers.domain.timing import TimingModel
 from handlers.observability.telemetry import retries
@@ -31,7 +32,7 @@ log = logging.getLogger("csp_onboarding")
 @dataclass(frozen=True)
 class RetryPolicy:
     """How hard one call tries: attempts, backoff, and a budget of call time (attempts and backoff; time spent
-    waiting for a pacer slot is not counted), so that each round of an invocation fits the timing model
+    waiting for a budget slot is not counted), so that each round of an invocation fits the timing model
     (domain/timing.py). A Retry-After is believed up to `max_retry_after`; one that does not fit the budget ends
     the call at once, and the queue redelivers (with the same MS-RequestId)."""
 
@@ -66,7 +67,7 @@ def retry_after_seconds(value: str | None, *, cap: float, now: Callable[[], floa
 
 
 class _OutOfBudget(stop_base):
-    """Stop when call time so far, plus the coming wait, would pass the budget; pacer waits are not call time."""
+    """Stop when call time so far, plus the coming wait, would pass the budget; budget waits are not call time."""
 
     def __init__(self, budget: float, paused: Callable[[], float]) -> None:
         self._budget = budget
@@ -78,7 +79,9 @@ class _OutOfBudget(stop_base):
 
 
 def _is_transient(exc: BaseException) -> bool:
-    return isinstance(exc, OnboardingError) and exc.kind is ErrorKind.TRANSIENT
+    # OutOfBudget is transient for the queue, never for the call: the budget has no slot in time, so its caller
+    # decides (a request goes back to the queue, a validation answers 429).
+    return isinstance(exc, OnboardingError) and exc.kind is ErrorKind.TRANSIENT and not isinstance(exc, OutOfBudget)
 
 
 async def call_with_retries(
@@ -89,7 +92,7 @@ async def call_with_retries(
     paused: Callable[[], float] = lambda: 0.0,
 ) -> T:
     """Run `operation` until it succeeds, fails for good, or the policy is spent; re-raises the last error.
-    `paused()` tells how long the operation has spent waiting outside its own calls (for pacer slots): that time
+    `paused()` tells how long the operation has spent waiting outside its own calls (for budget slots): that time
     does not count against the budget."""
     backoff = wait_exponential_jitter(
         multiplier=policy.initial_backoff, max=policy.max_backoff, jitter=policy.initial_backoff

@@ -1,6 +1,10 @@
-"""One Azure Table an adapter owns: its client, created on first use, closed by scripts and tests."""
+"""One Azure Table an adapter owns: its client, created on first use, closed by scripts and tests; and the reads and
+ETag-conditional writes every table adapter makes, each storage answer translated once."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import (
@@ -10,9 +14,13 @@ from azure.core.exceptions import (
     ResourceModifiedError,
     ResourceNotFoundError,
 )
+from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
 
 from handlers.adapters.storage_errors import storage_failure
+from handlers.domain.ports import RowChanged, RowExists
+
+Failure = Callable[[str, AzureError], Exception]  # what a storage failure is raised as (storage_failure by default)
 
 
 def _provisioned(exc: AzureError) -> bool:
@@ -49,6 +57,42 @@ class OwnedTable:
             if not _provisioned(exc):
                 raise storage_failure("table create", exc) from None
         self._created = True
+
+    async def _get(self, partition: str, key: str, what: str) -> Any | None:
+        """The entity, or None; raises OnboardingError(TRANSIENT) naming `what`."""
+        await self._ensure_table()
+        try:
+            return await self._table.get_entity(partition, key)
+        except ResourceNotFoundError:
+            return None
+        except AzureError as exc:
+            raise storage_failure(what, exc) from None
+
+    async def _insert(self, entity: dict[str, Any], what: str, failure: Failure = storage_failure) -> Any:
+        """Insert the entity; its metadata (the new ETag). Raises RowExists, or `failure(what, exc)`."""
+        await self._ensure_table()
+        try:
+            return await self._table.create_entity(entity)
+        except ResourceExistsError:
+            raise RowExists(entity["RowKey"]) from None
+        except AzureError as exc:
+            raise failure(what, exc) from None
+
+    async def _replace(
+        self, entity: dict[str, Any], etag: str | None, what: str, failure: Failure = storage_failure
+    ) -> Any:
+        """Replace the entity if its ETag is still `etag`; its metadata. Raises RowChanged, or `failure(what, exc)`."""
+        await self._ensure_table()
+        try:
+            return await self._table.update_entity(
+                entity, mode=UpdateMode.REPLACE, etag=etag, match_condition=MatchConditions.IfNotModified
+            )
+        except (ResourceModifiedError, ResourceNotFoundError):
+            raise RowChanged(entity["RowKey"]) from None
+        except AzureError as exc:
+            if isinstance(exc, HttpResponseError) and exc.status_code == 412:
+                raise RowChanged(entity["RowKey"]) from None
+            raise failure(what, exc) from None
 
     async def _delete_unchanged(self, partition: str, key: str, etag: str | None, what: str) -> bool:
         """Delete the row if its ETag is still `etag`: True when it is gone, False when it changed; raises

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from pydantic import SecretStr
 
+from handlers.domain.budget import BudgetRow
 from handlers.domain.failures import OnboardingError
 from handlers.domain.intake_record import IntakeRecord
 from handlers.domain.ledger_entry import LedgerEntry
@@ -102,6 +103,30 @@ class RetainedRecords(Protocol):
         """Delete the row if its ETag is still `record.etag`: True when it is gone, False when it changed."""
 
 
+class BudgetRows(Protocol):
+    """The shared Partner Center budget's one row (handlers.domain.budget), every instance's; writes are conditional
+    on its ETag. Storage failures (an answer lost included) raise OnboardingError(TRANSIENT)."""
+
+    async def read(self) -> BudgetRow | None:
+        """The row, or None before the first lease."""
+
+    async def insert(self, row: BudgetRow) -> BudgetRow:
+        """Write the first row; raises RowExists."""
+
+    async def replace(self, row: BudgetRow) -> BudgetRow:
+        """Replace the row if its ETag is still `row.etag`; raises RowChanged."""
+
+
+class CallBudget(Protocol):
+    """What every Partner Center call waits for (contract rule 8): a slot of the whole app's budget."""
+
+    async def acquire(self) -> None:
+        """Wait for this call's slot; raises OutOfBudget when none can be had in time."""
+
+    def throttled(self, retry_after: float | None) -> None:
+        """Partner Center answered 429: hold every caller (Retry-After already bounded)."""
+
+
 class TokenProvider(Protocol):
     """Hands out a bearer token for one audience, cached until shortly before it expires."""
 
@@ -155,6 +180,13 @@ class MessageSender(Protocol):
     """Sends a message text to a queue (the requests queue, for the HTTP intake); raises OnboardingError."""
 
     async def send(self, body: bytes) -> None: ...
+
+
+class MessageDeferral(Protocol):
+    """Puts a fresh copy of a message on the requests queue, invisible for `delay` seconds (backpressure); raises
+    OnboardingError."""
+
+    async def defer(self, body: bytes, delay: float) -> None: ...
 
 
 class MessageParking(Protocol):

@@ -43,6 +43,15 @@ reused_request_ids = _meter.create_counter(
 poison_failures = _meter.create_counter(
     "onboarding.poison_failures", description="Poisoned requests the poison function could not report (parked)"
 )
+deferrals = _meter.create_counter(
+    "onboarding.deferrals", description="Requests sent back to the queue with a delay: the budget had no room in time"
+)
+budget_calls = _meter.create_counter(
+    "partner_center.budget.calls", description="Partner Center call slots granted, by lane and mode (shared/fallback)"
+)
+budget_storage = _meter.create_counter(
+    "partner_center.budget.storage", description="The shared budget's storage operations, by kind"
+)
 _propagator = TraceContextTextMapPropagator()
 _configured = False
 log = logging.getLogger(LOGGER_NAME)

@@ -7,8 +7,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from handlers.domain.config import PipelineConfig
-from handlers.domain.ports import EventSink, MessageParking, PartnerCenter, RetainedRecords, SecretStore
+from handlers.domain.ports import (
+    EventSink,
+    MessageDeferral,
+    MessageParking,
+    PartnerCenter,
+    RetainedRecords,
+    SecretStore,
+)
 from handlers.onboarding.app_user import AppUser
+from handlers.onboarding.budget import SharedBudget
 from handlers.onboarding.ledger import Ledger
 from handlers.onboarding.outcomes import Publisher
 from handlers.onboarding.preflight import CountryRulesCache
@@ -27,6 +35,8 @@ class Dependencies:
     parking: MessageParking | None = None
     app_user: AppUser | None = None  # App+User work (resellers, MCA); None while App+User is off
     intake_records: RetainedRecords | None = None  # the HTTP intake's rows, which retention deletes in time
+    budget: SharedBudget | None = None  # the shared Partner Center budget: admission, validation's cap; None: none
+    requeue: MessageDeferral | None = None  # the requests queue, for a delayed copy (backpressure); None: no deferral
 
     @property
     def publisher(self) -> Publisher:

@@ -8,9 +8,12 @@ Every way out of an undecided delivery frees the claim; the whole delivery is bo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
+from handlers.domain.budget import REQUEST_CALLS, CallClass, OutOfBudget
 from handlers.domain.error_codes import failure_from_error
 from handlers.domain.events import CreatedData
 from handlers.domain.failures import ErrorKind, OnboardingError
@@ -24,6 +27,7 @@ from handlers.observability.telemetry import parent_context, tracer
 from handlers.onboarding.admin_password import keep_password_of
 from handlers.onboarding.app_user import check_app_user_request, reseller_refusal, sign_in_refusal
 from handlers.onboarding.attestation import finish_attestation
+from handlers.onboarding.budget import calls_as
 from handlers.onboarding.create import (
     CreateContext,
     Verdict,
@@ -54,7 +58,8 @@ log = logging.getLogger("csp_onboarding")
 async def handle_message(body: bytes | str, deps: Dependencies, *, traceparent: str | None = None) -> Published:
     """Onboard one queue message and publish its outcome.
 
-    Raises OnboardingError(TRANSIENT) — and any publish failure — so the queue redelivers the message.
+    Raises OnboardingError(TRANSIENT) — and any publish failure — so the queue redelivers the message; OutOfBudget
+    (after freeing the claim) when the shared budget cannot serve its calls in time (onboarding/backpressure.py).
     """
     with (
         tracer.start_as_current_span("onboard_customer", context=parent_context(traceparent), record_exception=False),
@@ -102,7 +107,8 @@ async def _handle_request(request: CustomerRequest, deps: Dependencies) -> Publi
         held = _Held(entry)
         row: LedgerEntry | None = None
         try:
-            decision = await _onboard(request, content, held, deps)
+            with _within_budget(deps):
+                decision = await _onboard(request, content, held, deps)
             # A failure stays held while it is published: no resend can reopen it and publish a newer outcome first.
             row = await deps.ledger.decide(held.entry, decision, hold_seconds=deps.config.timing.lease)
             if row.decided is None:
@@ -110,6 +116,9 @@ async def _handle_request(request: CustomerRequest, deps: Dependencies) -> Publi
             if row.agreement_open and request.customer.mcaAcceptance is not None:
                 return await _attest(request, row, deps)
             return await publish_stored(row, deps.events)
+        except OutOfBudget as error:
+            log.warning("Onboarding goes back to the queue: %s", error, extra={"outcome": "deferred"})
+            raise
         except OnboardingError as error:
             if error.kind is ErrorKind.TRANSIENT:
                 log.warning("Onboarding will be retried by the queue: %s", error, extra={"outcome": "retry"})
@@ -121,10 +130,23 @@ async def _handle_request(request: CustomerRequest, deps: Dependencies) -> Publi
                 await deps.ledger.release(row)  # the failure it held while publishing
 
 
+@contextlib.contextmanager
+def _within_budget(deps: Dependencies) -> Iterator[None]:
+    """This request's calls, when the shared budget can serve them within the invocation: admitted if they fit in
+    half of it, each given up three quarters in (a round's retry budget before its end); raises OutOfBudget."""
+    if deps.budget is None:
+        yield
+        return
+    invocation = deps.config.timing.invocation_timeout
+    with deps.budget.admitted(REQUEST_CALLS, within=invocation / 2, until=0.75 * invocation):
+        yield
+
+
 async def _attest(request: CustomerRequest, entry: LedgerEntry, deps: Dependencies) -> Published:
-    return await finish_attestation(
-        request, entry, deps.ledger, deps.app_user, deps.publisher, lease_seconds=deps.config.timing.lease
-    )
+    with calls_as(CallClass.FINISH):  # the customer exists: its attestation goes before others' pre-flight
+        return await finish_attestation(
+            request, entry, deps.ledger, deps.app_user, deps.publisher, lease_seconds=deps.config.timing.lease
+        )
 
 
 async def _onboard(request: CustomerRequest, content: str, held: _Held, deps: Dependencies) -> Decision:
@@ -134,9 +156,10 @@ async def _onboard(request: CustomerRequest, content: str, held: _Held, deps: De
         if held.entry.customer_json is None:
             customer = await _create(request, content, held, deps)
         elif deps.vault is not None:  # the password never reached the vault: ask for the create's answer again
-            customer = await replay_create(
-                request, deps.partner_center, held.entry, enable_gdap_default=deps.config.enable_gdap_default
-            )
+            with calls_as(CallClass.FINISH):
+                customer = await replay_create(
+                    request, deps.partner_center, held.entry, enable_gdap_default=deps.config.enable_gdap_default
+                )
         else:
             customer = None
         secret_id = await keep_password_of(
@@ -163,7 +186,9 @@ async def _create(request: CustomerRequest, content: str, held: _Held, deps: Dep
     """The customer for this request — found from an earlier attempt, or created after pre-flight (unless this
     content passed it already) — recorded on the row."""
     domain = domain_for(request, deps.config.domain_suffix)
-    customer = await _earlier_tenant(held, domain, deps) or await _create_new(request, content, domain, held, deps)
+    with calls_as(CallClass.FINISH):  # a create for this request went out before: finish it first
+        earlier = await _earlier_tenant(held, domain, deps)
+    customer = earlier or await _create_new(request, content, domain, held, deps)
     return await _record(request, customer, domain, held, deps)
 
 
@@ -218,9 +243,10 @@ async def _create_new(
         other_claim=ledger_claims(deps.ledger, lambda: held.entry),
     )  # fmt: skip
     try:
-        return await create_customer(
-            request, deps.partner_center, context, enable_gdap_default=config.enable_gdap_default
-        )
+        with calls_as(CallClass.FINISH):  # past its pre-flight: its create goes before other requests' pre-flight
+            return await create_customer(
+                request, deps.partner_center, context, enable_gdap_default=config.enable_gdap_default
+            )
     except OnboardingError as error:
         held.create_answered = error.kind is not ErrorKind.TRANSIENT
         raise reseller_refusal(await sign_in_refusal(error, deps.app_user), request) from None

@@ -13,6 +13,7 @@ param applicationInsightsConnectionString string
 param queueName string
 param ledgerTableName string
 param intakeTableName string
+param budgetTableName string
 param eventsTopicEndpoint string
 @description('The admin-password vault (the identity can set secrets there, never read them).')
 param adminCredentialsVaultUri string
@@ -33,12 +34,10 @@ param salesforceOrganizationIds string = ''
 @secure()
 @description('App settings of the operator\'s own (azd EXTRA_APP_SETTINGS, a JSON object): the tunables of docs/operating.md that have no parameter here, such as retention days, CRM_FIELD_MAP or AzureFunctionsJobHost__extensions__queues__batchSize. They cannot change a setting this template sets: that one has its parameter.')
 param extraAppSettings object = {}
+@description('The whole app\'s Partner Center budget (calls/min), shared by every instance through the storage account; never divided by an instance count.')
+param partnerCenterMaxRequestsPerMinute int
 @description('The subnet the app joins (VNet integration) to reach storage, the vaults and the topic privately; empty for none. The app itself stays public: the CRMs call it.')
 param virtualNetworkSubnetId string = ''
-
-// Partner Center allows 500 Customer-resource calls per minute per partner tenant: each instance paces itself to
-// its share, so a backlog drains at the quota's pace however far the app scales out.
-var partnerCenterRequestsPerMinute = max(1, 500 / maximumInstanceCount)
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
@@ -99,6 +98,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       CUSTOMER_REQUESTS_QUEUE: queueName
       ONBOARDING_LEDGER_TABLE: ledgerTableName
       ONBOARDING_INTAKE_TABLE: intakeTableName
+      ONBOARDING_BUDGET_TABLE: budgetTableName
       // Telemetry: the Python worker is the one exporter (configure_azure_monitor on the root logger, so every
       // library's records go; host.json telemetryMode OpenTelemetry), as functions-quickstart-python-azd-otel does.
       // PYTHON_ENABLE_OPENTELEMETRY alone would fail every invocation (the worker's trace propagator stays unset).
@@ -111,7 +111,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       PARTNER_CENTER_TENANT_ID: partnerCenterTenantId
       PARTNER_CENTER_CLIENT_ID: partnerCenterClientId
       PARTNER_CENTER_FEDERATED_CLIENT_ID: identityClientId
-      PARTNER_CENTER_MAX_REQUESTS_PER_MINUTE: string(partnerCenterRequestsPerMinute)
+      PARTNER_CENTER_MAX_REQUESTS_PER_MINUTE: string(partnerCenterMaxRequestsPerMinute)
       AZURE_CLIENT_ID: identityClientId
       // Outcome events (Entra auth, no topic key) and admin passwords.
       EVENTS_TOPIC_ENDPOINT: eventsTopicEndpoint

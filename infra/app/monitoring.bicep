@@ -40,6 +40,9 @@ var queries = [
   { name: 'request-timeline', title: 'One request, step by step', body: loadTextContent('../queries/request-timeline.kql') }
   { name: 'outcomes-per-hour', title: 'Outcomes per hour, by type and reason', body: loadTextContent('../queries/outcomes-per-hour.kql') }
   { name: 'poisoned-and-parked', title: 'Poisoned and parked requests per hour', body: loadTextContent('../queries/poisoned-and-parked.kql') }
+  { name: 'partner-center-budget', title: 'The shared Partner Center budget, by function', body: loadTextContent('../queries/partner-center-budget.kql') }
+  { name: 'partner-center-budget-health', title: 'The shared budget, per instance', body: loadTextContent('../queries/partner-center-budget-health.kql') }
+  { name: 'backpressure', title: 'Deferred requests and refused validations', body: loadTextContent('../queries/backpressure.kql') }
 ]
 
 resource queryPack 'Microsoft.OperationalInsights/queryPacks@2019-09-01' = {

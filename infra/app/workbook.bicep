@@ -1,5 +1,6 @@
-// The operator's Azure Monitor workbook on Application Insights: outcomes per hour by type and reason, Partner
-// Center latency and throttling, poisoned and parked requests, and one request's timeline by requestId.
+// The operator's Azure Monitor workbook on Application Insights: outcomes per hour by type and reason, the shared
+// Partner Center budget's use by function and its health per instance, Partner Center latency and throttling (by
+// function), deferred requests and refused validations, poisoned and parked requests, and one request's timeline.
 // Its queries are the saved KQL files of ../queries (also in the query pack), loaded here: one copy of each.
 // Workbook JSON (Notebook/1.0, KqlItem/1.0, KqlParameterItem/1.0) as the portal's Advanced Editor exports it.
 param name string
@@ -38,7 +39,7 @@ var header = {
   type: 1
   name: 'header'
   content: {
-    json: '## CSP customer onboarding\nOutcomes, Partner Center, poisoned and parked requests, and one request\'s timeline. What waits in the queues right now: `python -m ops.status` (README, Operating it).'
+    json: '## CSP customer onboarding\nOutcomes, the shared Partner Center budget, Partner Center, backpressure, poisoned and parked requests, and one request\'s timeline. What waits in the queues right now: `python -m ops.status` (README, Operating it).'
   }
 }
 
@@ -80,8 +81,11 @@ var items = [
   header
   parameters
   panel('outcomes', 'Outcomes per hour, by type and reason', loadTextContent('../queries/outcomes-per-hour.kql'), 'barchart', appInsights.id)
+  panel('budget', 'The shared Partner Center budget: calls per minute by function, and the budget', loadTextContent('../queries/partner-center-budget.kql'), 'timechart', appInsights.id)
+  panel('budgetHealth', 'The shared budget per instance: storage operations a call, fallback', loadTextContent('../queries/partner-center-budget-health.kql'), 'table', appInsights.id)
+  panel('throttling', 'Partner Center throttling (429 answers), by function', loadTextContent('../queries/partner-center-throttling.kql'), 'timechart', appInsights.id)
+  panel('backpressure', 'Requests deferred, validations answered 429', loadTextContent('../queries/backpressure.kql'), 'barchart', appInsights.id)
   panel('latency', 'Partner Center latency (ms), by endpoint and status', loadTextContent('../queries/partner-center-latency.kql'), 'table', appInsights.id)
-  panel('throttling', 'Partner Center throttling (429 answers)', loadTextContent('../queries/partner-center-throttling.kql'), 'timechart', appInsights.id)
   panel('poison', 'Poisoned and parked requests per hour', loadTextContent('../queries/poisoned-and-parked.kql'), 'barchart', appInsights.id)
   panel('poisoned', 'Requests that exhausted their retries', loadTextContent('../queries/poisoned-requests.kql'), 'table', appInsights.id)
   union(panel('timeline', 'One request, step by step', timelineQuery, 'table', appInsights.id), {

@@ -1,5 +1,5 @@
-"""python -m ops.backfill FILE: validate every row offline (report first), optionally pre-flight them at the paced
-rate, enqueue each once, follow the outcomes in the ledger, and write the final report.
+"""python -m ops.backfill FILE: validate every row offline (report first), optionally pre-flight them on the app's
+shared Partner Center budget, enqueue each once, follow the outcomes in the ledger, and write the final report.
 
 Resumable: the intake's table remembers what was enqueued (by requestId and content), so running the same file
 again enqueues nothing twice and picks up the outcomes. Storage comes from the app's settings (CrmQueue,
@@ -85,9 +85,14 @@ async def _online(args: argparse.Namespace, rows: list[Row], folder: Path, stora
 
 async def _steps(args: argparse.Namespace, rows: list[Row], folder: Path, deps: IntakeDependencies) -> int:
     if args.preflight:
-        from handlers.api import Settings, build_dependencies
+        from handlers.api import Settings, build_dependencies, log_context
 
-        refused = await preflight(rows, build_dependencies(Settings()))
+        pipeline = build_dependencies(Settings())  # its Partner Center calls draw on the app's shared budget
+        try:
+            with log_context(function="ops.backfill"):
+                refused = await preflight(rows, pipeline)
+        finally:
+            await close(pipeline.budget, pipeline.requeue, pipeline.parking, pipeline.ledger.rows)
         print(f"pre-flight refused {refused} row(s)", file=sys.stderr)
         _report(rows, None, folder, str(args.file))
     statuses = await enqueue(rows, deps)

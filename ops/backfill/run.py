@@ -1,5 +1,5 @@
-"""The backfill's online steps: pre-flight at the paced rate, enqueue once (as the HTTP intake does), follow the
-outcomes in the ledger. Progress bars go to stderr."""
+"""The backfill's online steps: pre-flight on the app's shared Partner Center budget, enqueue once (as the HTTP intake
+does), follow the outcomes in the ledger. Progress bars go to stderr."""
 
 from __future__ import annotations
 
@@ -51,8 +51,9 @@ async def _each(rows: list[Row], work: Callable[[Row], Awaitable[T]], *, concurr
 
 
 async def preflight(rows: list[Row], deps: Dependencies, *, concurrency: int = 16) -> int:
-    """Run the pre-flight for each valid row through the paced client; a refusal becomes the row's errors.
-    Returns how many rows it refused; raises OnboardingError when Partner Center cannot be asked."""
+    """Run the pre-flight for each valid row through the Partner Center client, on the app's shared budget; a
+    refusal becomes the row's errors. Returns how many rows it refused; raises OnboardingError when Partner Center
+    cannot be asked."""
 
     async def check(row: Row) -> bool:
         assert row.request is not None

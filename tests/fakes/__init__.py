@@ -11,6 +11,7 @@ from handlers.adapters.retry import RetryPolicy
 from handlers.domain.config import PipelineConfig
 from handlers.domain.timing import TimingModel, load_timing
 from handlers.onboarding.app_user import AppUser
+from handlers.onboarding.budget import SharedBudget
 from handlers.onboarding.dependencies import Dependencies
 from handlers.onboarding.ledger import Ledger
 from handlers.onboarding.preflight import CountryRulesCache
@@ -84,6 +85,8 @@ def dependencies(
     parking: FakeParking | None = None,
     app_user: AppUser | None = None,
     cloud: str = "public",
+    budget: SharedBudget | None = None,
+    requeue: FakeQueue | None = None,
 ) -> Dependencies:
     """The pipeline's dependencies over fakes; the ledger is the real in-memory one."""
     return Dependencies(
@@ -101,4 +104,6 @@ def dependencies(
         rules_cache=CountryRulesCache(),
         parking=parking,
         app_user=app_user,
+        budget=budget,
+        requeue=requeue,
     )

@@ -7,9 +7,9 @@ from typing import Any
 
 import httpx
 
-from handlers.adapters.pacing import Pacer
 from handlers.adapters.partner_center import PartnerCenterClient
 from tests.fakes import retry_policy
+from tests.fakes.budget import FreeBudget
 
 PLANTED = "Zq8vN3rT1pLk!7-planted"
 
@@ -76,6 +76,6 @@ def partner_center(created: httpx.Response) -> PartnerCenterClient:
         httpx.AsyncClient(transport=httpx.MockTransport(answer)),
         Tokens(),
         base_url="https://pc.test",
-        pacer=Pacer(60_000, sleep=no_wait),
+        budget=FreeBudget(),
         retry_policy=retry_policy(max_attempts=2, sleep=no_wait),
     )

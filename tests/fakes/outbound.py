@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from handlers.domain.failures import ErrorKind, OnboardingError
+
 
 class FakeEventSink:
     """Records published batches; raises `fail_with` when set."""
@@ -23,13 +25,21 @@ class FakeEventSink:
 
 
 class FakeQueue:
-    """Records the message bodies sent to a queue."""
+    """Records the message bodies sent to a queue, and the delayed copies (body, delay) deferred to it; `down` makes
+    both fail as the queue service would."""
 
     def __init__(self) -> None:
         self.sent: list[bytes] = []
+        self.deferred: list[tuple[bytes, float]] = []
+        self.down = False
 
     async def send(self, body: bytes) -> None:
         self.sent.append(body)
+
+    async def defer(self, body: bytes, delay: float) -> None:
+        if self.down:
+            raise OnboardingError(ErrorKind.TRANSIENT, "sending to customer-requests failed: HttpResponseError")
+        self.deferred.append((body, delay))
 
 
 class FakeParking:

@@ -7,6 +7,7 @@ from typing import Any
 
 from handlers.domain.failures import ErrorKind, OnboardingError
 from handlers.domain.payloads import AddressValidation, CountryRules, CustomerPayload, Relationship
+from handlers.domain.ports import CallBudget
 from handlers.onboarding.app_user import AppUser
 
 ADMIN_PASSWORD = "Pa55-word-never-to-be-seen!"
@@ -29,9 +30,11 @@ def customer_payload(domain: str = "wingtiptoysab.onmicrosoft.com") -> CustomerP
 
 
 class FakePartnerCenter:
-    """Answers create_customer from a script: a payload, or an error to raise (one entry per call)."""
+    """Answers create_customer from a script: a payload, or an error to raise (one entry per call). With a `budget`,
+    every call first waits for its slot, as the real client does."""
 
-    def __init__(self, *answers: CustomerPayload | OnboardingError) -> None:
+    def __init__(self, *answers: CustomerPayload | OnboardingError, budget: CallBudget | None = None) -> None:
+        self.budget = budget
         self.answers = list(answers) or [customer_payload()]
         self.created: list[tuple[dict[str, Any], str]] = []
         self.calls: list[tuple[str, str]] = []  # (what, MS-RequestId) of every call
@@ -41,7 +44,12 @@ class FakePartnerCenter:
         self.existing: CustomerPayload | None = None
         self.preflight_error: OnboardingError | None = None
 
+    async def _slot(self) -> None:
+        if self.budget is not None:
+            await self.budget.acquire()
+
     async def create_customer(self, body: dict[str, Any], *, ms_request_id: str) -> CustomerPayload:
+        await self._slot()
         self.calls.append(("create", ms_request_id))
         self.created.append((body, ms_request_id))
         answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
@@ -50,16 +58,19 @@ class FakePartnerCenter:
         return answer
 
     async def domain_exists(self, domain: str, *, ms_request_id: str) -> bool:
+        await self._slot()
         self.calls.append(("domain", ms_request_id))
         if self.preflight_error is not None:
             raise self.preflight_error
         return domain in self.taken_domains
 
     async def validate_address(self, address: dict[str, Any], *, ms_request_id: str) -> AddressValidation:
+        await self._slot()
         self.calls.append(("address", ms_request_id))
         return self.address
 
     async def get_country_rules(self, country: str, *, ms_request_id: str) -> CountryRules:
+        await self._slot()
         self.calls.append(("rules", ms_request_id))
         rules = self.rules.get(country, CountryRules(iso2Code=country))
         if isinstance(rules, OnboardingError):
@@ -67,6 +78,7 @@ class FakePartnerCenter:
         return rules
 
     async def find_customer_by_domain(self, domain: str, *, ms_request_id: str) -> CustomerPayload | None:
+        await self._slot()
         self.calls.append(("find", ms_request_id))
         return self.existing
 

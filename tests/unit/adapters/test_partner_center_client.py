@@ -8,10 +8,10 @@ from collections.abc import Awaitable, Callable
 import httpx
 import pytest
 
-from handlers.adapters.pacing import Pacer
 from handlers.adapters.partner_center import PartnerCenterClient
 from handlers.domain.failures import ErrorKind, OnboardingError
 from tests.fakes import retry_policy
+from tests.fakes.budget import FreeBudget
 
 CUSTOMER_ID = "5b1e1a4c-0000-4000-8000-0000000000c1"
 CUSTOMER = {
@@ -40,7 +40,7 @@ def client(
     http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
     retry = retry_policy(max_attempts=max_attempts, sleep=sleep)
     return PartnerCenterClient(
-        http, StaticTokens(), base_url="https://pc.test/", pacer=Pacer(60_000, sleep=sleep), retry_policy=retry
+        http, StaticTokens(), base_url="https://pc.test/", budget=FreeBudget(), retry_policy=retry
     )
 
 
@@ -110,7 +110,7 @@ async def test_retry_after_is_honoured() -> None:
         waits.append(seconds)
 
     await client(handler, sleep=record).create_customer(BODY, ms_request_id="r")
-    assert waits[0] == 7.0  # tenacity waits Retry-After; the pacer then holds every caller until it has passed
+    assert waits[0] == 7.0  # tenacity waits Retry-After; the shared budget holds every caller
     assert all(w <= 7.0 for w in waits)
 
 

@@ -3,8 +3,6 @@ storage, pacer waits and the retry budget, and Retry-After values no client shou
 
 from __future__ import annotations
 
-import asyncio
-import time
 from pathlib import Path
 
 import httpx
@@ -19,7 +17,6 @@ from azure.core.exceptions import (
 )
 
 from handlers.adapters.ledger_table import LedgerTable
-from handlers.adapters.pacing import Pacer
 from handlers.adapters.partner_center import PartnerCenterClient
 from handlers.adapters.retry import retry_after_seconds
 from handlers.bootstrap import build_ledger
@@ -29,6 +26,7 @@ from handlers.domain.ports import RowChanged, WriteUnknown
 from handlers.domain.timing import load_timing
 from handlers.settings import Settings
 from tests.fakes import retry_policy
+from tests.fakes.budget import FreeBudget
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -125,14 +123,7 @@ def test_6_retry_after_is_parsed_once_and_bounded(header: str | None, expected: 
     assert retry_after_seconds(header, cap=60.0) == expected
 
 
-class SlowPacer(Pacer):
-    """Every slot comes after a real wait, as with many invocations sharing a small budget."""
-
-    async def acquire(self) -> None:
-        await asyncio.sleep(0.3)
-
-
-async def test_6_waiting_for_pacer_slots_does_not_eat_the_retry_budget() -> None:
+async def test_6_waiting_for_budget_slots_does_not_eat_the_retry_budget() -> None:
     answers = [httpx.Response(503, json={"code": 800003}), httpx.Response(503, json={"code": 800003})]
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -140,7 +131,7 @@ async def test_6_waiting_for_pacer_slots_does_not_eat_the_retry_budget() -> None
 
     http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
     client = PartnerCenterClient(
-        http, StaticTokens(), base_url="https://pc.test", pacer=SlowPacer(60),
+        http, StaticTokens(), base_url="https://pc.test", budget=FreeBudget(wait=0.3),
         retry_policy=retry_policy(budget_seconds=0.5, initial_backoff=0.01, max_backoff=0.01),
     )  # fmt: skip
     assert await client.domain_exists("x.onmicrosoft.com", ms_request_id="m") is False  # third attempt: 0.9 s of waits
@@ -150,14 +141,14 @@ async def test_6_a_huge_retry_after_holds_the_worker_no_longer_than_the_cap() ->
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(429, json={"statusCode": 429}, headers={"Retry-After": "86400"})
 
-    pacer = Pacer(60)
+    budget = FreeBudget()
     http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
     policy = retry_policy(max_attempts=1, max_retry_after=load_timing(ROOT / "host.json", env={}).max_retry_after)
-    client = PartnerCenterClient(http, StaticTokens(), base_url="https://pc.test", pacer=pacer, retry_policy=policy)
+    client = PartnerCenterClient(http, StaticTokens(), base_url="https://pc.test", budget=budget, retry_policy=policy)
     with pytest.raises(OnboardingError) as raised:
         await client.domain_exists("x.onmicrosoft.com", ms_request_id="m")
     assert raised.value.retry_after == 60.0
-    assert pacer._held_until - time.monotonic() <= 60.0
+    assert budget.throttles == [60.0]  # the budget holds every caller no longer than the cap
 
 
 class StaticTokens:

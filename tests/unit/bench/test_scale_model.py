@@ -1,5 +1,6 @@
-"""The scale model (README, "Scale"): host.json's concurrency and the Bicep's instances and budget derive from
-Partner Center's per-tenant quota, so a lone instance uses the whole quota and a scaled-out app never exceeds it."""
+"""The scale model (docs/behaviour.md, "Scale"): the whole app shares Partner Center's per-tenant quota, so host.json's
+concurrency is sized for a lone instance to use the whole quota, and the deployment's instance count never enters the
+budget (more instances share it through the storage account; backpressure sends back what they cannot serve)."""
 
 from __future__ import annotations
 
@@ -25,16 +26,17 @@ def default_instances() -> int:
     return int(match.group(1))
 
 
-def test_a_lone_instance_is_given_the_whole_quota() -> None:
-    assert default_instances() == 1
+def test_every_instance_is_given_the_whole_quota_whatever_the_instance_count() -> None:
+    assert default_instances() == 40  # the lowest maximum Flex Consumption accepts in every region
     bicep = (ROOT / "infra" / "app" / "function-app.bicep").read_text()
-    assert "max(1, 500 / maximumInstanceCount)" in bicep  # n instances x 500 / n never exceed the quota
+    assert "PARTNER_CENTER_MAX_REQUESTS_PER_MINUTE: string(partnerCenterMaxRequestsPerMinute)" in bicep
+    assert "maximumInstanceCount)" not in bicep.split("PARTNER_CENTER_MAX_REQUESTS_PER_MINUTE")[1].split("\n")[0]
 
 
 def test_host_json_keeps_enough_in_flight_to_use_the_quota_and_few_enough_to_wait_briefly() -> None:
     options = load_queue_options(ROOT / "host.json", env={})
     in_flight = options.batch_size + options.new_batch_threshold
     timing = load_timing(ROOT / "host.json", env={})
-    per_second = QUOTA / default_instances() / 60 / CALLS_PER_REQUEST
+    per_second = QUOTA / 60 / CALLS_PER_REQUEST  # a lone instance: the whole quota
     assert in_flight >= per_second * WORK_SECONDS, "too few in flight: quota slots go unused"
     assert in_flight / per_second <= timing.invocation_timeout / 2, "too many: requests wait long for pacer slots"

@@ -75,7 +75,7 @@ async def test_requests_reach_storage_unchanged_and_answers_come_back(rig: Rig) 
     assert (seen.method, seen.raw_path, seen.body) == ("DELETE", ENTITY_PATH, b""), "the encoded path as sent"
     assert seen.headers["Authorization"] == "SharedKey a:b" and seen.headers["If-Match"] == "*"
     assert "Content-Type" not in seen.headers, "nothing added that a Shared Key signature would cover"
-    assert rig.state.counters == {"storage_writes": 1}
+    assert rig.state.counters == {"storage_writes": 1, "storage_requests:ledger": 1}  # counted by table too
 
 
 async def test_a_write_dropped_after_commit_reached_storage_but_its_answer_never_comes(rig: Rig) -> None:
@@ -117,6 +117,18 @@ async def test_delete_and_reset_stop_the_drops(rig: Rig) -> None:
         assert (await insert(rig)).status == 201
 
 
+async def test_a_table_made_unavailable_answers_503_to_reads_and_writes_while_the_others_pass(rig: Rig) -> None:
+    answer = await rig.admin.post("/_emulator/storage-faults", json={"unavailable": 1, "tables": ["budget"]})
+    assert (await answer.json())["tables"] == ["budget"]
+    for method in ("GET", "PUT"):
+        refused = await rig.client.request(method, "/devstoreaccount1/budget(PartitionKey='p',RowKey='r')")
+        assert refused.status == 503 and refused.headers["x-ms-error-code"] == "ServerBusy"
+    assert (await insert(rig)).status == 201  # the ledger's table is untouched
+    assert [s.raw_path for s in rig.upstream.seen] == [ENTITY_PATH]
+    assert rig.state.counters["storage_unavailable"] == 2
+    assert rig.state.counters["storage_requests:budget"] == 2 and rig.state.counters["storage_requests:ledger"] == 1
+
+
 def test_drops_are_seeded_random_at_the_given_shares() -> None:
     faults = StorageFaults()
     faults.configure({"dropAfterCommit": 0.03, "dropBeforeCommit": 0.01, "seed": 5})
@@ -130,7 +142,7 @@ def test_drops_are_seeded_random_at_the_given_shares() -> None:
 @pytest.mark.parametrize(
     "body",
     [{"dropAfterCommit": 1.5}, {"dropAfterCommit": 0.6, "dropBeforeCommit": 0.6}, {"times": -1}, {"seed": "x"},
-     {"drop": 1}, [1]],
+     {"drop": 1}, [1], {"unavailable": 0.5, "dropAfterCommit": 0.6}, {"tables": "budget"}],
 )  # fmt: skip
 def test_a_setting_the_proxy_cannot_take_is_refused(body: Any) -> None:
     with pytest.raises(ValueError, match=r"."):

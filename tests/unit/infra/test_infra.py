@@ -101,10 +101,29 @@ def test_the_queue_binding_connection_is_deployed_identity_based() -> None:
         assert {f"{connection}__queueServiceUri", f"{connection}__credential", f"{connection}__clientId"} <= deployed
 
 
-def test_the_pacing_budget_is_divided_by_the_instance_count() -> None:
-    text = (INFRA / "app" / "function-app.bicep").read_text()
-    assert "max(1, 500 / maximumInstanceCount)" in text
-    assert "PARTNER_CENTER_MAX_REQUESTS_PER_MINUTE: string(partnerCenterRequestsPerMinute)" in text
+def test_the_budget_is_the_whole_apps_and_never_divided_by_an_instance_count() -> None:
+    # Contract rule 8 and §4: every instance and function shares one budget through the storage account.
+    app = (INFRA / "app" / "function-app.bicep").read_text()
+    assert "PARTNER_CENTER_MAX_REQUESTS_PER_MINUTE: string(partnerCenterMaxRequestsPerMinute)" in app
+    main = (INFRA / "main.bicep").read_text()
+    assert re.search(r"^param partnerCenterMaxRequestsPerMinute int = 500$", main, re.MULTILINE)
+    assert "partnerCenterMaxRequestsPerMinute: partnerCenterMaxRequestsPerMinute" in main
+    parameters = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
+    assert parameters["partnerCenterMaxRequestsPerMinute"]["value"] == "${PARTNER_CENTER_MAX_REQUESTS_PER_MINUTE=500}"
+    for path in BICEP:  # no setting anywhere derives from an instance count
+        assert not re.search(r"/\s*\(?\s*maximumInstanceCount", path.read_text()), path.name
+
+
+def test_maximum_instance_count_defaults_to_a_value_flex_accepts_in_every_region() -> None:
+    # The Flex Consumption plan's lowest maximum instance count is 40; lower values are a preview in a few regions
+    # (Azure/azure-functions-host#10523), so 40 is the default and 1 stays allowed for those.
+    main = (INFRA / "main.bicep").read_text()
+    declared = re.search(
+        r"@minValue\((\d+)\)\n@maxValue\((\d+)\)\n@description\([^\n]*\)\nparam maximumInstanceCount int = (\d+)", main
+    )
+    assert declared and declared.groups() == ("1", "1000", "40")
+    parameters = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
+    assert parameters["maximumInstanceCount"]["value"] == "${MAXIMUM_INSTANCE_COUNT=40}"
 
 
 SECRET_PATTERNS = [

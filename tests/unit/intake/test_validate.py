@@ -3,9 +3,14 @@ through the pipeline's own dependencies; no create, no event."""
 
 from __future__ import annotations
 
+import contextlib
+import time
+
+from handlers.domain.budget import VALIDATION_CONCURRENCY, Budget, BudgetRow
 from handlers.domain.failures import ErrorKind, OnboardingError
 from handlers.domain.payloads import AddressValidation
 from handlers.intake.validation import validate_request
+from handlers.onboarding.budget import SharedBudget
 from tests.fakes import (
     INACTIVE_RESELLER,
     RESELLER,
@@ -16,6 +21,7 @@ from tests.fakes import (
     message,
     sample,
 )
+from tests.fakes.budget import FakeBudgetRows
 from tests.fakes.intake import JSON, body_of
 
 
@@ -69,3 +75,30 @@ async def test_validate_suggests_addresses_and_says_503_when_partner_center_cann
     down = await validate_request(message(sample()), JSON, dependencies(partner_center))
     assert down.status == 503
     assert (await validate_request(b"not json", JSON, dependencies(partner_center))).status == 400
+
+
+async def test_validations_above_their_cap_are_answered_429_with_a_retry_after() -> None:
+    rows = FakeBudgetRows()
+    budget = SharedBudget(rows, Budget(60_000))
+    partner_center = FakePartnerCenter(budget=budget)
+    deps = dependencies(partner_center, budget=budget)
+    with contextlib.ExitStack() as held:
+        for _ in range(VALIDATION_CONCURRENCY):  # validations in flight right now
+            held.enter_context(budget.validating())
+        answer = await validate_request(message(sample()), JSON, deps)
+    assert answer.status == 429 and int(answer.headers["Retry-After"]) >= 1
+    assert body_of(answer)["errors"][0]["code"] == "too_many_requests" and partner_center.calls == []
+    assert (await validate_request(message(sample()), JSON, deps)).status == 200
+
+
+async def test_a_validation_whose_share_has_no_slot_soon_is_answered_429_not_kept_waiting() -> None:
+    rows = FakeBudgetRows()
+    now = time.time()  # a flood of validations booked their share far ahead
+    rows.row = BudgetRow(validation_tat=now + 60, validation_until=now + 90, etag="W/0")
+    budget = SharedBudget(rows, Budget(60_000))
+    started = time.monotonic()
+    answer = await validate_request(
+        message(sample()), JSON, dependencies(FakePartnerCenter(budget=budget), budget=budget)
+    )
+    assert answer.status == 429 and int(answer.headers["Retry-After"]) >= 45
+    assert time.monotonic() - started < 1.0
