@@ -8,6 +8,10 @@ be reached, from this instance's conservative local share.
   Budget.fallback_interval for FALLBACK_RETRY seconds, then tries the row once more. Its fallback calls start once
   the schedule it last saw is spent (every instance's blocks end by then, but for one each leased since) and after
   its own last block; its first shared block after that starts after its own fallback calls.
+- **Lead.** A block is leased for slots that start once its write can have been answered: the storage round trip
+  as lately measured (up to MAX_LEAD). A block leased for "now" arrives a round trip later, and a slot more than half
+  an interval past is dropped (the pacer's use it or lose it): with round trips longer than that, an idle instance
+  would lease again and again and never call.
 - **Holds.** A 429 is recorded with a fresh read and a conditional write; a 429 of a hold already recorded (a call
   another instance sent before it knew) changes nothing.
 """
@@ -19,14 +23,17 @@ import math
 import random
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from handlers.domain.budget import BLOCK_SECONDS, Block, Budget, BudgetRow, CallClass, Full, Lane
 from handlers.domain.ports import BudgetRows, RowChanged, RowExists
 from handlers.observability.telemetry import budget_storage
 
 log = logging.getLogger("csp_onboarding")
+T = TypeVar("T")
 
 FALLBACK_RETRY = 2.0  # seconds in fallback before the row is tried again
+MAX_LEAD = BLOCK_SECONDS / 2  # the furthest ahead of now a block starts for its write's round trip
 
 
 # What the leases did since the instance started (the budget logs it every minute): calls, leases, reads, writes,
@@ -50,6 +57,7 @@ class Leases:
         self._sleep = sleep
         self._row: BudgetRow | None = None  # as last read or written: the next write is conditional on its ETag
         self._fallback_until = 0.0
+        self._lead = 0.0  # a storage round trip, as lately measured: quick to rise, slow to fall
         self._next: dict[Lane, float] = {"onboarding": 0.0, "validation": 0.0}  # after this instance's last block
         self._after_fallback: dict[Lane, float] = {"onboarding": 0.0, "validation": 0.0}  # its last fallback call
 
@@ -68,7 +76,8 @@ class Leases:
             attempt += 1
             try:
                 row = self._row or await self._read()
-                now = max(self._clock(), self._after_fallback[lane])  # never over this instance's fallback calls
+                # after its write can have been answered, and never over this instance's fallback calls
+                now = max(self._clock() + self._lead, self._after_fallback[lane])
                 leased, outcome = self.budget.lease(row, now, calls, call_class, self.instance)
                 if leased is not row:
                     leased = await self._write(leased)
@@ -126,7 +135,7 @@ class Leases:
     async def _read(self) -> BudgetRow:
         self.stats["reads"] += 1
         budget_storage.add(1, {"kind": "read"})
-        row = await self.rows.read() or BudgetRow()
+        row = await self._timed(self.rows.read()) or BudgetRow()
         self.seen = row
         if self._fallback_until:
             log.info("Partner Center budget: the shared row answers again; leaving the fallback")
@@ -136,7 +145,14 @@ class Leases:
     async def _write(self, row: BudgetRow) -> BudgetRow:
         self.stats["writes"] += 1
         budget_storage.add(1, {"kind": "write"})
-        return await (self.rows.insert(row) if row.etag is None else self.rows.replace(row))
+        return await self._timed(self.rows.insert(row) if row.etag is None else self.rows.replace(row))
+
+    async def _timed(self, operation: Awaitable[T]) -> T:
+        """A storage operation, its round trip kept as the lead of the next block."""
+        sent = self._clock()
+        answer = await operation
+        self._lead = min(MAX_LEAD, max(0.8 * self._lead, 1.5 * (self._clock() - sent)))
+        return answer
 
     def _enter_fallback(
         self, lane: Lane, call_class: CallClass, calls: int, held_until: float, error: Exception

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import TypeVar
 
@@ -19,9 +19,11 @@ T = TypeVar("T")
 
 class FakeBudgetRows:
     """One row with ETags; `down` makes every operation fail as storage does (503), and `answers` (when set) is how
-    many more operations succeed before it goes down. Counts operations."""
+    many more operations succeed before it goes down; each operation takes `latency` (a sleep, virtual time's in
+    tests) when given. Counts operations."""
 
-    def __init__(self) -> None:
+    def __init__(self, latency: Callable[[], Awaitable[None]] | None = None) -> None:
+        self.latency = latency
         self.row: BudgetRow | None = None
         self.down = False
         self.answers: int | None = None
@@ -29,29 +31,27 @@ class FakeBudgetRows:
         self.writes = 0
         self._versions = itertools.count(1)
 
-    def _answer(self) -> None:
+    async def _answer(self) -> None:
+        await (asyncio.sleep(0) if self.latency is None else self.latency())
         if self.answers is not None:
             self.down, self.answers = self.answers <= 0, self.answers - 1
         if self.down:
             raise OnboardingError(ErrorKind.TRANSIENT, "storage budget read failed (HTTP 503)")
 
     async def read(self) -> BudgetRow | None:
-        await asyncio.sleep(0)
-        self._answer()
+        await self._answer()
         self.reads += 1
         return self.row
 
     async def insert(self, row: BudgetRow) -> BudgetRow:
-        await asyncio.sleep(0)
-        self._answer()
+        await self._answer()
         self.writes += 1
         if self.row is not None:
             raise RowExists("budget")
         return self._stamp(row)
 
     async def replace(self, row: BudgetRow) -> BudgetRow:
-        await asyncio.sleep(0)
-        self._answer()
+        await self._answer()
         self.writes += 1
         if self.row is None or self.row.etag != row.etag:
             raise RowChanged("budget")

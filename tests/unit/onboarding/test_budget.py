@@ -230,3 +230,25 @@ async def test_requests_sent_back_by_several_instances_are_due_back_in_turn_with
     assert min(gaps) == pytest.approx(3 * INTERVAL)  # a request's calls' share of the schedule apart
     assert max(due) - min(due) <= 48 * 3 * INTERVAL  # the whole batch back within its share (gaps: unused returns)
     assert rows.writes <= 32 / 8 + 2  # one write for a block of eight requests, not one a request
+
+
+@pytest.mark.parametrize(("per_minute", "round_trip"), [(600, 0.08), (500, 0.15), (100_000, 0.02)])
+async def test_a_lone_instance_whose_storage_answers_slowly_still_gets_its_slot(
+    per_minute: int, round_trip: float
+) -> None:
+    # A block leased for now arrives a storage round trip later. When the round trip is longer than half an interval
+    # the block's slots were all past by then, and the pacer dropped them (use it or lose it): an idle instance
+    # leased again and again and never called. A block starts once its lease can have been answered.
+    time = VirtualTime()
+    rows = FakeBudgetRows(latency=lambda: time.sleep(round_trip))
+    budget = SharedBudget(rows, Budget(per_minute), clock=time, sleep=time.sleep, instance="a")
+    started = time.now
+
+    async def one_call() -> float:
+        with calls_as(CallClass.ONBOARDING, until=time.now + 5.0):
+            await budget.acquire()
+        return time.now
+
+    went_out = await time.run(one_call())
+    assert went_out - started <= 4 * round_trip + Budget(per_minute).interval
+    assert rows.writes <= 3
