@@ -96,6 +96,7 @@ class SharedBudget:
         self._validating = 0
         self._defer_next = 0.0  # the next return time while the row cannot be reached
         self._returns = (0.0, 0.0)  # this instance's block of return times: the next one, and its end
+        self._returns_taken = asyncio.Lock()  # one write at a time takes the next block of them
         self._summary_at = clock() + SUMMARY_SECONDS
 
     @property
@@ -206,7 +207,12 @@ class SharedBudget:
     async def due_back(self, refused: OutOfBudget) -> float:
         """How long a request the budget refused (OutOfBudget) should stay away: after every request sent back before
         it, as the shared row counts them, or, while the row cannot be reached, as this instance does. The row is
-        written once for DEFERRAL_BLOCK requests (a block of return times, as for calls), not once a request."""
+        written once for DEFERRAL_BLOCK requests (a block of return times, as for calls), not once a request: the
+        requests refused together wait for the one write that takes their block, rather than each racing to write."""
+        async with self._returns_taken:
+            return await self._due_back(refused)
+
+    async def _due_back(self, refused: OutOfBudget) -> float:
         now, wait = self._clock(), refused.retry_after or 0.0
         step = REQUEST_CALLS * self.budget.interval
         next_back, block_end = self._returns

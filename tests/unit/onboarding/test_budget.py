@@ -252,3 +252,15 @@ async def test_a_lone_instance_whose_storage_answers_slowly_still_gets_its_slot(
     went_out = await time.run(one_call())
     assert went_out - started <= 4 * round_trip + Budget(per_minute).interval
     assert rows.writes <= 3
+
+
+async def test_requests_sent_back_at_once_by_one_instance_take_their_return_times_in_one_write_a_block() -> None:
+    # A wave of deferrals arrives together (24 requests in flight refused at once): they must share the block of
+    # return times one write takes, not each write the row (and lose the race to each other) while it is taken.
+    time = VirtualTime()
+    rows = FakeBudgetRows(latency=lambda: time.sleep(0.02))
+    budget = shared(rows, time)
+    refused = OutOfBudget("the backlog is larger than the budget serves within an invocation", 5.0)
+    due = await time.run(asyncio.gather(*(budget.due_back(refused) for _ in range(24))))
+    assert len(set(due)) == 24 and min(due) >= 5.0  # each its own return time, none early
+    assert rows.writes <= 24 / 8 + 1 and rows.reads <= 24 / 8 + 1
