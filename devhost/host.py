@@ -6,12 +6,9 @@ import asyncio
 import base64
 import binascii
 import contextlib
-import functools
-import importlib
 import inspect
 import logging
 import os
-import re
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,6 +22,8 @@ from azure.storage.queue.aio import QueueClient
 from devhost.console import report_failed_invocation
 from devhost.hostjson import QueueOptions
 from devhost.http import HttpOptions, serve_http
+from devhost.indexing import app_functions, resolve_app_settings
+from devhost.timers import index_timers, run_timer
 
 log = logging.getLogger("devhost")
 RECEIVE_VISIBILITY = 600.0
@@ -40,18 +39,6 @@ class QueueFunction:
     connection: str
     user_function: Callable[..., Any]
     arg_name: str
-
-
-def resolve_app_settings(expression: str, env: dict[str, str]) -> str:
-    """Replace %NAME% with the app setting NAME, as binding expressions do; raises KeyError when unset."""
-    return re.sub(r"%([^%]+)%", lambda m: env[m.group(1)], expression)
-
-
-@functools.cache
-def app_functions(module_name: str) -> tuple[Any, ...]:
-    """The app's own index of its functions, taken once: the library refuses to index the same app twice
-    (azure.functions FunctionApp.get_functions: "does not have a unique function name")."""
-    return tuple(importlib.import_module(module_name).app.get_functions())
 
 
 def index_functions(indexed: Sequence[Any], env: dict[str, str]) -> list[QueueFunction]:
@@ -268,7 +255,6 @@ async def run_host(
     # renew, so it receives with the longer of that and functionTimeout.
     lease = lease_seconds if lease_seconds is not None else max(RECEIVE_VISIBILITY, options.function_timeout)
     listeners = [QueueListener(f, options, env, lease, max_concurrency) for f in functions]
-    from devhost.timers import index_timers, run_timer  # beside this module: it imports resolve_app_settings
 
     timers = index_timers(indexed, env)
     for timer in timers:

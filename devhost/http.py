@@ -34,6 +34,8 @@ from typing import Any
 import azure.functions as func
 from aiohttp import web
 
+from devhost.indexing import app_functions
+
 log = logging.getLogger("devhost")
 DEFAULT_BODY_LIMIT = 104_857_600
 
@@ -91,8 +93,6 @@ def compile_route(template: str) -> tuple[re.Pattern[str], int]:
 def index_http_functions(module_name: str) -> list[HttpFunction]:
     """The app's HTTP-triggered functions from its own index, most specific routes first."""
     functions = []
-    from devhost.host import app_functions  # beside this module: host.py imports this one
-
     for function in app_functions(module_name):
         triggers = [b for b in function.get_bindings() if b.type == "httpTrigger"]
         if not triggers:

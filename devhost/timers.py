@@ -14,7 +14,7 @@ from typing import Any
 from azure.functions.timer import TimerRequest
 from croniter import croniter
 
-from devhost.host import resolve_app_settings
+from devhost.indexing import resolve_app_settings
 
 log = logging.getLogger("devhost")
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from devhost.host import app_functions
 from devhost.hostjson import load_queue_options, timespan_seconds
+from devhost.indexing import app_functions
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from devhost.host import app_functions
+from devhost.indexing import app_functions
 from devhost.keys import ROUTE_FAMILIES
 
 ROOT = Path(__file__).resolve().parents[3]
