@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 import azure.functions as func
 
+from handlers.observability.logs import log_context
+
 if TYPE_CHECKING:  # the intake's libraries load on the first call, so indexing the app stays fast
     from handlers.intake.dependencies import IntakeDependencies
     from handlers.intake.http_bodies import Answer
@@ -37,8 +39,6 @@ async def answered(function: str, work: Callable[[], Awaitable[Answer]], *, soap
     """One HTTP invocation: its Answer as the response; an exception never reaches the host (which would log its text
     and raw traceback): intake.safety_net answers it. Every record of it names the function, Partner Center's
     calls too (the workbook's 429s per function)."""
-    from handlers.observability.logs import log_context
-
     try:
         with log_context(function=function):
             return respond(await work())

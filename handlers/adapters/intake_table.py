@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from azure.core.exceptions import AzureError, ResourceNotFoundError
+from azure.core.exceptions import AzureError
 from azure.data.tables import UpdateMode
 
 from handlers.adapters.storage_errors import storage_failure
@@ -71,36 +71,16 @@ class IntakeTable(OwnedTable):
 
     async def written_before(self, cutoff: float, *, after: str, limit: int) -> list[IntakeRecord]:
         query = "PartitionKey eq @p and RowKey gt @after and updated_at lt @cutoff"
-        found: list[IntakeRecord] = []
-        try:
-            async for entity in self._table.query_entities(
-                query, parameters={"p": PARTITION, "after": after, "cutoff": cutoff}, results_per_page=min(limit, 1000)
-            ):
-                found.append(_record(entity))
-                if len(found) >= limit:
-                    break
-        except ResourceNotFoundError:
-            return found  # no table yet: the HTTP intake never took a request
-        except AzureError as exc:
-            raise storage_failure("intake query", exc) from None
-        return found
+        parameters = {"p": PARTITION, "after": after, "cutoff": cutoff}
+        # No table yet: the HTTP intake never took a request.
+        return await self._query(query, parameters, _record, limit=limit, what="intake query", none_without_table=True)
 
     async def pending(self, *, limit: int) -> list[IntakeRecord]:
         """Up to `limit` rows keeping a CRM record's later version (a row without one lacks the column, and a filter
         on a missing column matches nothing)."""
         await self._ensure_table()
-        found: list[IntakeRecord] = []
-        try:
-            async for entity in self._table.query_entities(
-                "PartitionKey eq @p and pending_request_id ne ''", parameters={"p": PARTITION},
-                results_per_page=min(limit, 1000),
-            ):  # fmt: skip
-                found.append(_record(entity))
-                if len(found) >= limit:
-                    break
-        except AzureError as exc:
-            raise storage_failure("intake query", exc) from None
-        return found
+        query = "PartitionKey eq @p and pending_request_id ne ''"
+        return await self._query(query, {"p": PARTITION}, _record, limit=limit, what="intake query")
 
     async def delete(self, record: IntakeRecord) -> bool:
         return await self._delete_unchanged(PARTITION, record.key, record.etag, "intake delete")

@@ -6,8 +6,6 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from azure.core.exceptions import AzureError, ResourceNotFoundError
-
 from handlers.adapters.storage_errors import answer_lost, storage_failure
 from handlers.adapters.tables import Failure, OwnedTable
 from handlers.domain.ledger_entry import LedgerEntry
@@ -50,17 +48,8 @@ class LedgerTable(OwnedTable):
         await self._ensure_table()
         # The SDK finds parameters between spaces: "@d)" would be read as a parameter named "d)".
         query = "PartitionKey eq @p and RowKey ne @r and (customer_id eq @c or domain eq @d )"
-        found: list[LedgerEntry] = []
-        try:
-            async for entity in self._table.query_entities(
-                query, parameters={"p": PARTITION, "r": besides, "c": customer_id, "d": domain}
-            ):
-                found.append(_entry(entity))
-                if len(found) >= MAX_NAMING_ROWS:
-                    break
-        except AzureError as exc:
-            raise storage_failure("query", exc) from None
-        return found
+        parameters = {"p": PARTITION, "r": besides, "c": customer_id, "d": domain}
+        return await self._query(query, parameters, _entry, limit=MAX_NAMING_ROWS, what="query")
 
     async def purge(self, request_id: str, etag: str) -> bool:
         return await self._delete_unchanged(PARTITION, request_id, etag, "delete")
@@ -79,22 +68,12 @@ class LedgerTable(OwnedTable):
     async def _retained(
         self, query: str, parameters: dict[str, Any], limit: int, *, decided: bool
     ) -> list[LedgerEntry]:
-        """Up to `limit` rows the query finds (in key order) that are decided, or not; none while there is no table."""
-        found: list[LedgerEntry] = []
-        try:
-            async for entity in self._table.query_entities(
-                query, parameters={"p": PARTITION, **parameters}, results_per_page=min(limit, 1000)
-            ):
-                entry = _entry(entity)
-                if (entry.decided is not None) == decided:
-                    found.append(entry)
-                if len(found) >= limit:
-                    break
-        except ResourceNotFoundError:
-            return found  # no table yet: nothing was ever received
-        except AzureError as exc:
-            raise storage_failure("query", exc) from None
-        return found
+        """Up to `limit` rows the query finds (in key order) that are decided, or not; none while there is no table
+        (nothing was ever received)."""
+        return await self._query(
+            query, {"p": PARTITION, **parameters}, _entry, limit=limit, what="query",
+            keep=lambda entry: (entry.decided is not None) == decided, none_without_table=True,
+        )  # fmt: skip
 
     @staticmethod
     def _failure(entry: LedgerEntry) -> Failure:

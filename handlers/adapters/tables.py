@@ -4,7 +4,7 @@ ETag-conditional writes every table adapter makes, each storage answer translate
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from azure.core import MatchConditions
 from azure.core.exceptions import (
@@ -20,6 +20,7 @@ from azure.data.tables.aio import TableClient
 from handlers.adapters.storage_errors import storage_failure
 from handlers.domain.ports import RowChanged, RowExists
 
+T = TypeVar("T")
 Failure = Callable[[str, AzureError], Exception]  # what a storage failure is raised as (storage_failure by default)
 
 
@@ -67,6 +68,28 @@ class OwnedTable:
             return None
         except AzureError as exc:
             raise storage_failure(what, exc) from None
+
+    async def _query(
+        self, query: str, parameters: dict[str, Any], convert: Callable[[Any], T], *, limit: int, what: str,
+        keep: Callable[[T], bool] | None = None, none_without_table: bool = False,
+    ) -> list[T]:  # fmt: skip
+        """Up to `limit` rows the query finds (in key order), each converted, those `keep` refuses skipped; when
+        `none_without_table`, a missing table is no rows. Raises OnboardingError(TRANSIENT) naming `what`."""
+        found: list[T] = []
+        try:
+            async for entity in self._table.query_entities(
+                query, parameters=parameters, results_per_page=min(limit, 1000)
+            ):
+                row = convert(entity)
+                if keep is None or keep(row):
+                    found.append(row)
+                if len(found) >= limit:
+                    break
+        except AzureError as exc:
+            if none_without_table and isinstance(exc, ResourceNotFoundError):
+                return found
+            raise storage_failure(what, exc) from None
+        return found
 
     async def _insert(self, entity: dict[str, Any], what: str, failure: Failure = storage_failure) -> Any:
         """Insert the entity; its metadata (the new ETag). Raises RowExists, or `failure(what, exc)`."""
