@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from azure.data.tables.aio import TableClient
 from azure.storage.queue import QueueClient
 
 from devhost.hostjson import timing_overrides
@@ -17,6 +18,24 @@ from tests.leak_scan import stop_after_scan
 
 # Redeliveries a second apart: invocations of 3 s, claims of 3.5 s, rounds of 0.75 s of call time (domain/timing.py).
 FAST_RETRIES = timing_overrides(visibility_timeout=1)
+
+
+_opened_tables: list[TableClient] = []
+
+
+def open_table(connection: str, name: str, **options: Any) -> TableClient:
+    """An async Table client that is closed when the test ends (close_opened_tables): one left open is reported by
+    aiohttp, at ERROR on the asyncio logger, whenever it is collected, inside whichever test is running then."""
+    client = TableClient.from_connection_string(connection, table_name=name, **options)
+    _opened_tables.append(client)
+    return client
+
+
+@pytest.fixture(autouse=True)
+async def close_opened_tables() -> AsyncIterator[None]:
+    yield
+    while _opened_tables:
+        await _opened_tables.pop().close()
 
 
 class Harness:

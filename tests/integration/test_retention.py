@@ -18,6 +18,7 @@ from handlers.domain.intake_record import IntakeRecord
 from handlers.domain.ledger_entry import Decision
 from handlers.onboarding.ledger import Ledger
 from handlers.onboarding.retention import purge_intake, purge_undecided
+from tests.integration.conftest import open_table
 
 pytestmark = pytest.mark.integration
 
@@ -26,7 +27,7 @@ CREATED = Decision("created", "e-created", "{}")
 
 
 def client(stack: Stack) -> TableClient:
-    return TableClient.from_connection_string(stack.env["AzureWebJobsStorage"], table_name=f"t{secrets.token_hex(4)}")
+    return open_table(stack.env["AzureWebJobsStorage"], f"t{secrets.token_hex(4)}")
 
 
 def ledger(stack: Stack, clock: Callable[[], float]) -> Ledger:

@@ -8,13 +8,13 @@ import time
 from collections.abc import Callable
 
 import pytest
-from azure.data.tables.aio import TableClient
 
 from devhost.stack import Stack
 from handlers.adapters.ledger_table import LedgerTable
 from handlers.domain.failures import ErrorKind, OnboardingError
 from handlers.domain.ledger_entry import Decision
 from handlers.onboarding.ledger import Ledger
+from tests.integration.conftest import open_table
 
 pytestmark = pytest.mark.integration
 
@@ -29,8 +29,7 @@ EXHAUSTED = Decision("exhausted", "e-exhausted", "{}", retryable=True)
 
 def ledger(stack: Stack, clock: Callable[[], float] = time.time) -> Ledger:
     table = f"ledger{secrets.token_hex(4)}"  # a fresh table each time: the ledger must create it itself
-    client = TableClient.from_connection_string(stack.env["AzureWebJobsStorage"], table_name=table)
-    return Ledger(LedgerTable(client), clock=clock)
+    return Ledger(LedgerTable(open_table(stack.env["AzureWebJobsStorage"], table)), clock=clock)
 
 
 async def test_a_new_request_is_claimed_and_a_second_claim_backs_off(stack: Stack) -> None:
@@ -85,7 +84,7 @@ async def test_a_decided_created_row_wins_over_a_later_exhausted_write(stack: St
 
 
 async def test_an_unreachable_table_is_a_transient_error_every_time_never_a_memory() -> None:
-    rows = Ledger(LedgerTable(TableClient.from_connection_string(NOWHERE, table_name="ledger", connection_timeout=2)))
+    rows = Ledger(LedgerTable(open_table(NOWHERE, "ledger", connection_timeout=2)))
     for _ in range(2):
         with pytest.raises(OnboardingError) as raised:
             await rows.claim("r-6", "m-6", lease_seconds=60)
